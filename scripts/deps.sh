@@ -1,0 +1,22 @@
+#!/bin/sh
+# deps.sh run|test: install the Debian packages hermod needs (run) or its
+# tests need too (test), with apt-get, when any is missing. Idempotent.
+set -e
+RUN_PKGS="build-essential pkg-config libuv1-dev libssl-dev libsqlite3-dev libjansson-dev
+ libmicrohttpd-dev libunbound-dev libcurl4-openssl-dev libsodium-dev zlib1g-dev openssl"
+TEST_PKGS="clang libclang-rt-14-dev libcmocka-dev swaks curl dnsmasq-base python3 python3-dkim
+ opendkim-tools wrk nodejs npm sqlite3 procps iproute2 postfix"
+pkgs="$RUN_PKGS"
+[ "${1:-run}" = test ] && pkgs="$pkgs $TEST_PKGS"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+# Postfix asks which configuration to use: none; the tests run private instances.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections 2>/dev/null || true
+$SUDO apt-get update -qq >/dev/null 2>&1 || true
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

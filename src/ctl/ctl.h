@@ -1,0 +1,31 @@
+/* ctl: the daemon's local control socket (data_dir/hermod.sock, mode 0600),
+ * through which `hermod queue ...` talks to the running daemon, as postqueue
+ * talks to Postfix's showq. One request a connection: the client writes one
+ * JSON object a line, {"cmd": "queue.list", "args": {...}}; the server answers
+ * one JSON object, {"ok": true, "result": ...} or {"ok": false, "error": "..."},
+ * and closes. Handlers run on the loop thread. */
+#ifndef HERMOD_CTL_H
+#define HERMOD_CTL_H
+#include <jansson.h>
+#include <uv.h>
+
+struct ctl;
+struct ctl_request;
+
+/* A handler answers now or later with ctl_reply(); exactly once. */
+typedef void (*ctl_handler)(struct ctl_request *req, json_t *args, void *arg);
+
+int	ctl_start(uv_loop_t *loop, const char *sock_path, struct ctl **out, char **err);
+void	ctl_stop(struct ctl *c);
+/* ctl_register() adds a command ("queue.list"); arg is passed to the handler. */
+void	ctl_register(struct ctl *c, const char *cmd, ctl_handler fn, void *arg);
+/* ctl_reply() sends result (stolen; NULL for none) or, when error is not NULL,
+ * the error text, and finishes the request. */
+void	ctl_reply(struct ctl_request *req, json_t *result, const char *error);
+
+/* ctl_call() is the client side, for the CLI: blocking. Returns 0 and the
+ * result (caller decrefs), or -1 and *err ("daemon not running", or the
+ * daemon's error). */
+int	ctl_call(const char *sock_path, const char *cmd, json_t *args, json_t **result, char **err);
+
+#endif

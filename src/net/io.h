@@ -1,0 +1,89 @@
+/* io: a buffered, optionally TLS, stream over a libuv TCP handle. Sessions
+ * never read(2): the io object delivers events to one callback (as in
+ * OpenSMTPD's io.c), and owns the socket, the buffers and the TLS state.
+ *
+ * TLS runs over OpenSSL memory BIOs: libuv reads ciphertext into the read BIO,
+ * SSL_read() yields plaintext into io_input(); io_write() goes through
+ * SSL_write() and the write BIO's bytes are written with uv_write(). So one
+ * loop thread drives any number of TLS sessions without blocking.
+ *
+ * Contract (libuv's rule): a call that fails returns an error and its callback
+ * never fires. After io_close() returns no callback fires either. */
+#ifndef HERMOD_IO_H
+#define HERMOD_IO_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+#include <openssl/ssl.h>
+
+#include "util/buf.h"
+
+struct io;
+
+enum io_event {
+	IO_CONNECTED,	/* io_connect() succeeded */
+	IO_DATAIN,	/* new plaintext in io_input() */
+	IO_DRAINED,	/* everything written so far has left the process */
+	IO_TLS_READY,	/* the TLS handshake completed */
+	IO_TIMEOUT,	/* no input for the io_set_timeout() span */
+	IO_CLOSED,	/* the peer closed (EOF); pending input may remain */
+	IO_ERROR,	/* socket or TLS error; io_error() tells which */
+};
+
+typedef void (*io_cb)(struct io *io, enum io_event ev, void *arg);
+
+/* io_new_accepted() takes ownership of a TCP handle accepted on a listener
+ * (allocated with xmalloc, initialised, accepted) and starts reading. */
+struct io *io_new_accepted(uv_loop_t *loop, uv_tcp_t *tcp, io_cb cb, void *arg);
+
+/* io_connect() opens a TCP connection to sa (optionally from src), and fires
+ * IO_CONNECTED, or IO_ERROR / IO_TIMEOUT after timeout_ms. 0 or -errno. */
+int	io_connect(uv_loop_t *loop, const struct sockaddr *sa, const struct sockaddr *src,
+	    uint64_t timeout_ms, io_cb cb, void *arg, struct io **out);
+
+void	io_set_cb(struct io *io, io_cb cb, void *arg);
+
+/* io_input() is the plaintext received and not yet consumed; the caller
+ * removes what it used with buf_consume(). Reading pauses while it holds more
+ * than the input cap (io_set_input_cap, default 64 KiB) and resumes on the next
+ * io_resume() or when the callback returns with less buffered. */
+struct buf *io_input(struct io *io);
+void	io_set_input_cap(struct io *io, size_t cap);
+
+/* io_write() queues plaintext (encrypted when TLS is on) for sending. */
+void	io_write(struct io *io, const void *p, size_t n);
+void	io_printf(struct io *io, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* io_pending() is the number of bytes queued and not yet written. */
+size_t	io_pending(struct io *io);
+
+/* io_set_timeout() arms an inactivity timer, restarted by every read; 0 disarms. */
+void	io_set_timeout(struct io *io, uint64_t ms);
+/* io_pause() stops reading (e.g. while a spool commit is in flight). */
+void	io_pause(struct io *io);
+void	io_resume(struct io *io);
+
+/* io_starttls_server() throws away any unread plaintext (commands pipelined
+ * after STARTTLS must never run inside TLS: CVE-2011-0411) and starts a server
+ * handshake; IO_TLS_READY or IO_ERROR follows. io_starttls_client() likewise
+ * for the client side, with sni as the server name (may be NULL). 0 or -1. */
+int	io_starttls_server(struct io *io, SSL_CTX *ctx);
+int	io_starttls_client(struct io *io, SSL_CTX *ctx, const char *sni);
+int	io_tls_active(const struct io *io);
+/* io_tls_info() is "TLSv1.3 TLS_AES_256_GCM_SHA384" once TLS is up, else NULL. */
+const char *io_tls_info(const struct io *io);
+/* io_tls_peer_cert_ok() tells whether the peer certificate verified. */
+int	io_tls_peer_verified(const struct io *io);
+
+const struct sockaddr *io_peer(const struct io *io);
+/* io_peer_ip() is the peer's address as text ("127.0.0.1", "::1"). */
+const char *io_peer_ip(const struct io *io);
+/* io_error() describes the last IO_ERROR ("connection reset", "TLS: ..."). */
+const char *io_error(const struct io *io);
+
+/* io_close() writes what is pending (bounded by a short linger), then closes
+ * and frees; io_abort() drops it at once. No callback fires afterwards. */
+void	io_close(struct io *io);
+void	io_abort(struct io *io);
+
+#endif

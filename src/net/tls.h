@@ -1,0 +1,17 @@
+/* tls: OpenSSL contexts for the listeners and the delivery client. */
+#ifndef HERMOD_TLS_H
+#define HERMOD_TLS_H
+#include <openssl/ssl.h>
+
+/* tls_server_ctx() loads a PEM certificate chain and key; TLS 1.2 or newer.
+ * NULL with *err set on failure. */
+SSL_CTX *tls_server_ctx(const char *cert_path, const char *key_path, char **err);
+/* tls_client_ctx() is a client context with the system trust store loaded
+ * (verification is reported, not enforced: policy decides). */
+SSL_CTX *tls_client_ctx(char **err);
+/* tls_make_selfsigned() writes a new self-signed pair for hostname (key 0600)
+ * unless both files exist. 0 or -1 with *err. */
+int	tls_make_selfsigned(const char *cert_path, const char *key_path, const char *hostname,
+	    char **err);
+
+#endif

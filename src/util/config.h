@@ -1,0 +1,135 @@
+/* config: the INI configuration of SPEC.md. Every key has a default, so an
+ * empty file gives a working local server. A key is described once, in the
+ * table in config.c (name, type, default, where it lands in struct config);
+ * docs/configuration.md documents the same table and a test keeps them in step.
+ *
+ * Why our own parser: Debian's libinih is built with a 200-character line limit
+ * and splits longer lines silently; a config line must never be half-read. */
+#ifndef HERMOD_CONFIG_H
+#define HERMOD_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* A CIDR network for trusted_networks. */
+struct config_net {
+	int		family;		/* AF_INET or AF_INET6 */
+	unsigned char	addr[16];
+	int		prefix;
+};
+
+enum config_tls { CONFIG_TLS_OPPORTUNISTIC, CONFIG_TLS_REQUIRED, CONFIG_TLS_OFF };
+
+/* [route DOMAIN] or [route *]: deliver through a relay instead of the MX. */
+struct config_route {
+	char		*domain;	/* lower case, or "*" */
+	char		*relay;		/* host:port */
+	char		*auth_user;
+	char		*auth_password;
+	enum config_tls	 tls;
+};
+
+struct config {
+	char	*path;			/* the file read, or NULL for defaults */
+	char	*base_dir;		/* relative paths are relative to this */
+
+	/* [server] */
+	char	*hostname;
+	char	*data_dir;		/* absolute after loading */
+	int	 require_verified_domains;
+	char	*log_level;
+	char	*user;			/* drop privileges to this user when root */
+
+	/* [submission] */
+	char	*sub_listen;
+	char	*sub_listen_tls;
+	char	*sub_tls_cert;		/* absolute, or NULL: self-signed in data_dir */
+	char	*sub_tls_key;
+	uint64_t max_message_size;
+	uint64_t max_recipients;
+	struct config_net *trusted_networks;
+	size_t	 n_trusted_networks;
+	char	*trusted_account;
+	uint64_t sub_max_connections;
+	uint64_t sub_max_connections_per_ip;
+	uint64_t sub_max_errors;	/* bad commands before 421 */
+	uint64_t sub_max_junk_commands;	/* NOOP/RSET/VRFY/HELP per session */
+	uint64_t sub_auth_failures_per_minute;
+	uint64_t sub_command_timeout;	/* ms; RFC 5321 4.5.3.2.7: 5 min */
+	uint64_t sub_data_timeout;	/* ms; wait for each DATA/BDAT block */
+	uint64_t sub_tls_timeout;	/* ms; TLS handshake */
+	uint64_t sub_session_timeout;	/* ms; a whole session, however busy */
+
+	/* [inbound] */
+	char	*in_listen;
+
+	/* [http] */
+	char	*http_listen;
+	char	*http_public_url;
+	uint64_t http_max_body_size;
+	uint64_t http_timeout;
+
+	/* [store] */
+	char	*store_url;		/* sqlite:/abs/path or postgres://... */
+
+	/* [delivery] */
+	char	*resolver;
+	uint64_t delivery_port;
+	enum config_tls delivery_tls;
+	uint64_t *retry;		/* ms, n_retry of them */
+	size_t	 n_retry;
+	uint64_t max_lifetime;
+	uint64_t connect_timeout;
+	uint64_t greeting_timeout;	/* RFC 5321 4.5.3.2.1: 5 min */
+	uint64_t ehlo_timeout;
+	uint64_t mail_timeout;		/* 4.5.3.2.2: 5 min */
+	uint64_t rcpt_timeout;		/* 4.5.3.2.3: 5 min */
+	uint64_t data_timeout;		/* 4.5.3.2.4: 2 min */
+	uint64_t data_block_timeout;	/* 4.5.3.2.5: 3 min */
+	uint64_t data_done_timeout;	/* 4.5.3.2.6: 10 min */
+	uint64_t tls_timeout;
+	uint64_t quit_timeout;
+	uint64_t max_connections_per_destination;
+	uint64_t max_messages_per_connection;
+	uint64_t max_recipients_per_transaction;
+	uint64_t max_connections;
+
+	/* [webhooks] */
+	int	 allow_private_targets;
+
+	struct config_route *routes;
+	size_t	 n_routes;
+};
+
+/* config_defaults() fills cfg with every default, paths relative to base_dir. */
+void	config_defaults(struct config *cfg, const char *base_dir);
+
+/* config_parse() parses text (len bytes, need not be NUL terminated) into cfg,
+ * which holds defaults already. On error it returns -1 and sets *err to
+ * "FILE:LINE: key: what is wrong" (caller frees). Pure: no I/O. */
+int	config_parse(struct config *cfg, const char *file, const char *text, size_t len,
+	    char **err);
+
+/* config_load() reads path into a fresh cfg. When path is NULL it uses
+ * $HERMOD_CONFIG, else ./hermod.conf, and a missing default file means
+ * defaults; a missing file named explicitly is an error. */
+int	config_load(struct config *cfg, const char *path, char **err);
+void	config_free(struct config *cfg);
+
+/* config_net_match() tells whether sa falls in any of the networks. */
+int	config_net_match(const struct config_net *nets, size_t n, const struct sockaddr *sa);
+
+/* config_route_for() returns the route for a recipient domain ([route DOMAIN]
+ * before [route *]), or NULL. */
+const struct config_route *config_route_for(const struct config *cfg, const char *domain);
+
+/* Parsers for values, shared with the CLI. Each returns 0 or -1. */
+int	config_parse_size(const char *s, uint64_t *out);
+int	config_parse_duration(const char *s, uint64_t *out_ms);
+int	config_parse_bool(const char *s, int *out);
+
+/* config_key_names() lists every "section.key" the parser accepts (NULL-ended),
+ * for the documentation test. */
+const char *const *config_key_names(void);
+
+#endif
