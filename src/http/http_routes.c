@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/auth.h"
 #include "http/http_internal.h"
 #include "http/http_msg.h"
 #include "mime/mime_build.h"
@@ -23,38 +24,55 @@
 
 /* ---- sending ---- */
 
-/* A per-request cache of from-domain checks (a batch repeats them). */
+/* The account's sending domains, read once per request (a batch repeats
+ * the check for every message). */
 struct domcache {
-	char	*domain;
-	int	 ok;		/* 1 ok, 0 not the account's, -1 unverified, -2 store error */
+	int			 loaded;
+	int			 failed;
+	struct store_domain	*v;
+	size_t			 n;
 };
 
+/* domain_check(): 1 when domain is one of the account's domains or a
+ * subdomain of one (the rule SMTP applies too, auth_domain_allowed), 0 when
+ * not, -1 when it is but not verified and server.require_verified_domains is
+ * on, -2 when the store failed. */
 static int
-domain_check(struct http_req *r, const char *domain, struct domcache **dc, size_t *ndc)
+domain_check(struct http_req *r, const char *domain, struct domcache *dc)
 {
-	char *owner = NULL, *err = NULL;
-	int verified = 0, rc, ok;
-	size_t i;
+	size_t i, dl = strlen(domain);
+	int found = 0, verified = 0;
 
-	for (i = 0; i < *ndc; i++)
-		if (strcmp((*dc)[i].domain, domain) == 0)
-			return (*dc)[i].ok;
-	rc = store_domain_owner(r->srv->st, domain, &owner, &verified, &err);
-	if (rc == 0)
-		ok = strcmp(owner, r->account) != 0 ? 0 :
-		    (!verified && r->srv->cfg->require_verified_domains) ? -1 : 1;
-	else if (rc == STORE_NOTFOUND)
-		ok = 0;
-	else {
-		log_error("http", "domain lookup failed: %s", err ? err : "?");
-		ok = -2;
+	if (!dc->loaded) {
+		char *err = NULL;
+		dc->loaded = 1;
+		if (store_domain_list_info(r->srv->st, r->account, &dc->v, &dc->n, &err) != 0) {
+			log_error("http", "domain lookup failed: %s", err ? err : "?");
+			dc->failed = 1;
+		}
+		free(err);
 	}
-	free(owner);
-	free(err);
-	*dc = xrealloc(*dc, (*ndc + 1) * sizeof **dc);
-	(*dc)[*ndc].domain = xstrdup(domain);
-	(*dc)[(*ndc)++].ok = ok;
-	return ok;
+	if (dc->failed)
+		return -2;
+	for (i = 0; i < dc->n; i++) {
+		const char *d = dc->v[i].domain;
+		size_t n = strlen(d);
+		if (strcasecmp(domain, d) == 0 ||
+		    (dl > n + 1 && domain[dl - n - 1] == '.' && strcasecmp(domain + dl - n, d) == 0)) {
+			found = 1;
+			verified |= dc->v[i].verified;
+		}
+	}
+	if (!found)
+		return 0;
+	return verified || !r->srv->cfg->require_verified_domains ? 1 : -1;
+}
+
+static void
+domcache_free(struct domcache *dc)
+{
+	if (dc->v != NULL)
+		store_domain_list_info_free(dc->v, dc->n);
 }
 
 static void
@@ -73,7 +91,7 @@ random_token(char *out, size_t n)
 /* prepare_job() validates one message and builds it; on any problem the
  * job gets a 4xx/5xx status and a problem document as its result. */
 static void
-prepare_job(struct http_req *r, json_t *v, struct http_job *j, struct domcache **dc, size_t *ndc)
+prepare_job(struct http_req *r, json_t *v, struct http_job *j, struct domcache *dc)
 {
 	struct http_errors e = { 0 };
 	struct http_send s;
@@ -88,7 +106,7 @@ prepare_job(struct http_req *r, json_t *v, struct http_job *j, struct domcache *
 		j->result = http_problem(422, "invalid-message", "Invalid message", NULL, &e);
 		return;
 	}
-	ok = domain_check(r, s.from_domain, dc, ndc);
+	ok = domain_check(r, s.from_domain, dc);
 	if (ok != 1) {
 		if (ok == -2) {
 			j->status = 503;
@@ -165,17 +183,14 @@ static void
 send_work(struct http_req *r)
 {
 	json_t *v = load_body(r);
-	struct domcache *dc = NULL;
-	size_t ndc = 0, i;
+	struct domcache dc = { 0 };
 
 	if (v == NULL)
 		return;
 	r->jobs = xcalloc(1, sizeof *r->jobs);
 	r->njobs = 1;
-	prepare_job(r, v, &r->jobs[0], &dc, &ndc);
-	for (i = 0; i < ndc; i++)
-		free(dc[i].domain);
-	free(dc);
+	prepare_job(r, v, &r->jobs[0], &dc);
+	domcache_free(&dc);
 	json_decref(v);
 	if (r->jobs[0].status != 0) {
 		http_req_answer(r, r->jobs[0].status, json_incref(r->jobs[0].result));
@@ -187,8 +202,8 @@ static void
 batch_work(struct http_req *r)
 {
 	json_t *v = load_body(r), *msgs;
-	struct domcache *dc = NULL;
-	size_t ndc = 0, i;
+	struct domcache dc = { 0 };
+	size_t i;
 	struct http_errors e = { 0 };
 
 	if (v == NULL)
@@ -210,10 +225,8 @@ batch_work(struct http_req *r)
 	r->njobs = json_array_size(msgs);
 	r->jobs = xcalloc(r->njobs, sizeof *r->jobs);
 	for (i = 0; i < r->njobs; i++)
-		prepare_job(r, json_array_get(msgs, i), &r->jobs[i], &dc, &ndc);
-	for (i = 0; i < ndc; i++)
-		free(dc[i].domain);
-	free(dc);
+		prepare_job(r, json_array_get(msgs, i), &r->jobs[i], &dc);
+	domcache_free(&dc);
 	json_decref(v);
 }
 
@@ -415,51 +428,51 @@ domain_json(const char *domain, int verified)
 static void
 domains_list(struct http_req *r)
 {
-	char **v = NULL, *err = NULL;
+	struct store_domain *v = NULL;
+	char *err = NULL;
+	size_t i, n = 0;
 	json_t *arr;
-	size_t i;
 
-	if (store_domain_list(r->srv->st, r->account, &v, &err) != 0) {
+	if (store_domain_list_info(r->srv->st, r->account, &v, &n, &err) != 0) {
+		log_error("http", "domain list failed: %s", err ? err : "?");
 		http_req_problem(r, 503, "unavailable", "Service Unavailable", "the store failed", NULL);
 		free(err);
 		return;
 	}
 	arr = json_array();
-	for (i = 0; v && v[i]; i++) {
-		char *owner = NULL;
-		int verified = 0;
-		if (store_domain_owner(r->srv->st, v[i], &owner, &verified, NULL) == 0)
-			json_array_append_new(arr, domain_json(v[i], verified));
-		free(owner);
-	}
-	store_strv_free(v);
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, domain_json(v[i].domain, v[i].verified));
+	store_domain_list_info_free(v, n);
 	http_req_answer(r, 200, json_pack("{s:o}", "domains", arr));
 }
 
 static void
 domain_get(struct http_req *r)
 {
-	char norm[256], *owner = NULL;
-	int verified = 0;
+	struct store_domain d = { 0 };
+	char *norm = auth_domain_normalize(r->param, NULL), *err = NULL;
+	int rc = norm ? store_domain_get(r->srv->st, norm, &d, &err) : STORE_NOTFOUND;
 
-	if (mime_domain_to_ascii(r->param, norm, sizeof norm) < 0 ||
-	    store_domain_owner(r->srv->st, norm, &owner, &verified, NULL) != 0 ||
-	    strcmp(owner, r->account) != 0) {
+	if (rc == 0 && strcmp(d.account, r->account) == 0) {
+		http_req_answer(r, 200, domain_json(d.domain, d.verified));
+	} else if (rc == 0 || rc == STORE_NOTFOUND) {
 		http_req_problem(r, 404, "not-found", "Not Found", "no such domain in your account", NULL);
 	} else {
-		http_req_answer(r, 200, domain_json(norm, verified));
+		http_req_problem(r, 503, "unavailable", "Service Unavailable", "the store failed", NULL);
 	}
-	free(owner);
+	if (rc == 0)
+		store_domain_free(&d);
+	free(norm);
+	free(err);
 }
 
 static void
 domain_add(struct http_req *r)
 {
-	json_t *v = load_body(r), *d;
+	json_t *v = load_body(r), *d, *x;
 	struct http_errors e = { 0 };
-	char norm[300], probe[320], *err = NULL;
-	const char *why, *k;
-	json_t *x;
+	char *norm = NULL, *err = NULL;
+	const char *k;
 	int rc;
 
 	if (v == NULL)
@@ -471,19 +484,18 @@ domain_add(struct http_req *r)
 		json_object_foreach(v, k, x)
 			if (strcmp(k, "domain") != 0)
 				http_errors_add(&e, k, "unknown field");
-		/* Validate as the domain of an address, so the same rules hold. */
-		snprintf(probe, sizeof probe, "postmaster@%s", json_string_value(d));
-		if (strchr(json_string_value(d), '@') || json_string_value(d)[0] == '[' ||
-		    http_addr_valid(probe, norm, sizeof norm, &why) < 0)
-			http_errors_add(&e, "domain", "not a valid domain name");
-	}
-	if (http_errors_count(&e) > 0) {
-		http_req_problem(r, 422, "invalid-request", "Invalid request", NULL, &e);
-		json_decref(v);
-		return;
+		if ((norm = auth_domain_normalize(json_string_value(d), &err)) == NULL)
+			http_errors_add(&e, "domain", "%s", err ? err : "not a valid domain name");
+		free(err);
+		err = NULL;
 	}
 	json_decref(v);
-	rc = store_domain_add(r->srv->st, r->account, strchr(norm, '@') + 1, &err);
+	if (http_errors_count(&e) > 0) {
+		http_req_problem(r, 422, "invalid-request", "Invalid request", NULL, &e);
+		free(norm);
+		return;
+	}
+	rc = store_domain_add(r->srv->st, r->account, norm, &err);
 	if (rc == STORE_EXISTS) {
 		http_errors_add(&e, "domain", "already registered");
 		http_req_problem(r, 409, "conflict", "Conflict", "the domain is already registered", &e);
@@ -491,9 +503,10 @@ domain_add(struct http_req *r)
 		log_error("http", "domain add failed: %s", err ? err : "?");
 		http_req_problem(r, 503, "unavailable", "Service Unavailable", "the store failed", NULL);
 	} else {
-		log_info("http", "domain %s added for account %s", strchr(norm, '@') + 1, r->account);
-		http_req_answer(r, 201, domain_json(strchr(norm, '@') + 1, 0));
+		log_info("http", "domain %s added for account %s", norm, r->account);
+		http_req_answer(r, 201, domain_json(norm, 0));
 	}
+	free(norm);
 	free(err);
 }
 

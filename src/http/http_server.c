@@ -39,6 +39,7 @@
 
 #include <sodium.h>
 
+#include "auth/auth.h"
 #include "http/http_internal.h"
 #include "http/http_server.h"
 #include "store/store.h"
@@ -209,9 +210,10 @@ authenticate(struct http_req *r)
 	} else if (rc != 0) {
 		log_error("http", "key check failed: %s", err ? err : "?");
 		http_req_problem(r, 503, "unavailable", "Service Unavailable", "the store failed", NULL);
-	} else if (strcmp(r->route->scope, "admin") == 0 && strcmp(r->scope, "admin") != 0) {
-		http_req_problem(r, 403, "forbidden", "Forbidden",
-		    "this endpoint needs a key of scope admin", NULL);
+	} else if (!auth_scope_allows(r->scope, r->route->scope)) {
+		char d[80];
+		snprintf(d, sizeof d, "this endpoint needs a key of scope %s", r->route->scope);
+		http_req_problem(r, 403, "forbidden", "Forbidden", d, NULL);
 	}
 	free(err);
 }
