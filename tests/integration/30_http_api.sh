@@ -4,29 +4,11 @@
 # 422 for each invalid field, CR/LF injection), Idempotency-Key (sequential
 # and concurrent repeats queue one message), batches, keep-alive, `hermod
 # send`, and the queued MIME checked by Python's email package, byte by byte.
-. "$(dirname "$0")/lib.sh"
-
-write_config "[submission]
+. "$(dirname "$0")/http_setup.sh" "[submission]
 max_recipients = 5
 max_message_size = 200K
 [http]
 max_body_size = 1M"
-# write_config put [submission] keys after its own section: fine for INI.
-
-hermod init >/dev/null 2>&1
-hermod account create shop >/dev/null
-hermod account create other >/dev/null
-hermod domain add shop.example --account shop >/dev/null
-hermod domain add other.example --account other >/dev/null
-KEY=$(hermod key create --account shop --scope send)
-AKEY=$(hermod key create --account shop --scope admin)
-OKEY=$(hermod key create --account other --scope send)
-U=http://127.0.0.1:$HTTP_PORT
-
-"$HERMOD" -c "$T/hermod.conf" serve >>"$T/serve.log" 2>&1 &
-DAEMON_PID=$!
-PIDS+=("$DAEMON_PID")
-wait_port "$HTTP_PORT" 30 || { echo "not ok 1 - daemon serves HTTP"; tail -20 "$T/serve.log"; exit 1; }
 
 # api METHOD PATH [BODY] [CURL ARGS...]: sets CODE, CTYPE; body in $T/body.
 api() {
