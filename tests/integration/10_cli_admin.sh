@@ -28,9 +28,9 @@ mode() { stat -c %a "$1"; }
 check "init creates data_dir" hermod init
 ok $([ "$(mode "$T/var")" = 700 ]; echo $?) "data_dir is mode 0700"
 ok $([ "$(mode "$DB")" = 600 ]; echo $?) "store file is mode 0600"
-if [ -f "$T/var/tls/selfsigned.key" ]; then
-	ok $([ "$(mode "$T/var/tls/selfsigned.key")" = 600 ]; echo $?) "TLS key is mode 0600"
-	check "TLS certificate parses" openssl x509 -in "$T/var/tls/selfsigned.crt" -noout
+if [ -f "$T/var/tls/key.pem" ]; then
+	ok $([ "$(mode "$T/var/tls/key.pem")" = 600 ]; echo $?) "TLS key is mode 0600"
+	check "TLS certificate parses" openssl x509 -in "$T/var/tls/cert.pem" -noout
 fi
 ok $([ "$(sqlite3 "$DB" 'PRAGMA journal_mode')" = wal ]; echo $?) "store uses WAL"
 ok $([ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_version')" = 1 ]; echo $?) \
