@@ -13,6 +13,7 @@
  * which runs when the outermost call unwinds. */
 #include "deliver/smtp_client.h"
 #include "net/io.h"
+#include "smtp/smtp_reply.h"
 #include "spool/spool.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -72,6 +73,7 @@ struct smtp_client {
 	struct pending		*pend;
 	size_t			 npend, pend_head;
 	int			 auth_step;
+	struct smtp_reply_state	 rp;
 };
 
 static void client_fail(struct smtp_client *c, enum bounce_local local, int code, const char *enh,
@@ -107,85 +109,6 @@ smtp_client_tls(const struct smtp_client *c)
 }
 
 
-/* --- reading replies ----------------------------------------------------
- * TEMPORARY: the shared pure reply parser (src/smtp/smtp_reply.h, parse
- * branch) replaces this section when it lands; until then a minimal one with
- * the same rules: 3-digit codes 2xx-5xx, the same code on every line, lines
- * of at most 512 octets, at most 100 lines. */
-#define REPLY_LINE_MAX		512
-#define REPLY_LINES_MAX		100
-
-struct reply_line {
-	const char	*p;
-	size_t		 n;
-};
-
-struct smtp_reply {
-	int		 code;
-	char		 enhanced[16];
-	const char	*text;		/* the last line's text */
-	size_t		 textlen;
-	size_t		 nlines;
-	struct reply_line lines[REPLY_LINES_MAX];	/* text of each line */
-};
-
-enum reply_rc { REPLY_OK, REPLY_PARTIAL, REPLY_ERROR };
-
-static enum reply_rc
-reply_parse(const char *buf, size_t len, size_t *used, struct smtp_reply *r)
-{
-	size_t off = 0;
-
-	r->nlines = 0;
-	r->code = 0;
-	r->enhanced[0] = '\0';
-	for (;;) {
-		const char *nl = memchr(buf + off, '\n', len - off);
-		size_t ll, end;
-		int code;
-
-		if (nl == NULL)
-			return len - off > REPLY_LINE_MAX ? REPLY_ERROR : REPLY_PARTIAL;
-		end = (size_t)(nl - buf);
-		ll = end - off;
-		if (ll > 0 && buf[end - 1] == '\r')
-			ll--;
-		if (ll > REPLY_LINE_MAX || ll < 3 || r->nlines == REPLY_LINES_MAX)
-			return REPLY_ERROR;
-		const char *l = buf + off;
-		if (l[0] < '2' || l[0] > '5' || !isdigit((unsigned char)l[1]) || !isdigit((unsigned char)l[2]))
-			return REPLY_ERROR;
-		code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
-		if (r->nlines > 0 && code != r->code)
-			return REPLY_ERROR;
-		if (ll > 3 && l[3] != ' ' && l[3] != '-')
-			return REPLY_ERROR;
-		r->code = code;
-		r->lines[r->nlines].p = ll > 4 ? l + 4 : l + ll;
-		r->lines[r->nlines].n = ll > 4 ? ll - 4 : 0;
-		r->nlines++;
-		off = end + 1;
-		if (ll == 3 || l[3] == ' ')
-			break;
-	}
-	*used = off;
-	/* The enhanced code (RFC 3463) leads the first line's text. */
-	{
-		const char *t = r->lines[0].p;
-		size_t n = r->lines[0].n, k = 0;
-		int dots = 0;
-		while (k < n && k < sizeof(r->enhanced) - 1 && (isdigit((unsigned char)t[k]) || t[k] == '.')) {
-			dots += t[k] == '.';
-			k++;
-		}
-		if (dots == 2 && k > 4 && (k == n || t[k] == ' ') && t[0] == (char)('0' + r->code / 100)) {
-			memcpy(r->enhanced, t, k);
-			r->enhanced[k] = '\0';
-		}
-	}
-	return REPLY_OK;
-}
-
 /* --- teardown -------------------------------------------------------- */
 
 static void
@@ -199,6 +122,7 @@ client_free(struct smtp_client *c)
 	free(c->replies);
 	free(c->final);
 	free(c->pend);
+	smtp_reply_free(&c->rp);
 	free(c);
 }
 
@@ -630,49 +554,6 @@ after_ehlo(struct smtp_client *c)
 	start_auth(c);
 }
 
-/* ehlo_line() records one extension line of the EHLO reply. */
-static void
-ehlo_line(struct smtp_client *c, const char *l, size_t n)
-{
-	char kw[32];
-	size_t k = 0;
-
-	while (k < n && k < sizeof(kw) - 1 && l[k] != ' ' && l[k] != '=') {
-		kw[k] = (char)toupper((unsigned char)l[k]);
-		k++;
-	}
-	kw[k] = '\0';
-	if (strcmp(kw, "PIPELINING") == 0)
-		c->ext_pipelining = 1;
-	else if (strcmp(kw, "STARTTLS") == 0)
-		c->ext_starttls = 1;
-	else if (strcmp(kw, "8BITMIME") == 0)
-		c->ext_8bitmime = 1;
-	else if (strcmp(kw, "SMTPUTF8") == 0)
-		c->ext_smtputf8 = 1;
-	else if (strcmp(kw, "ENHANCEDSTATUSCODES") == 0)
-		c->ext_enhanced = 1;
-	else if (strcmp(kw, "SIZE") == 0) {
-		c->ext_size = 1;
-		c->size_max = 0;
-		for (size_t i = k + 1; i < n && isdigit((unsigned char)l[i]); i++)
-			if (c->size_max < UINT64_MAX / 10 - 10)
-				c->size_max = c->size_max * 10 + (uint64_t)(l[i] - '0');
-	} else if (strcmp(kw, "AUTH") == 0) {
-		for (size_t i = k; i < n; ) {
-			while (i < n && l[i] == ' ')
-				i++;
-			size_t s = i;
-			while (i < n && l[i] != ' ')
-				i++;
-			if (i - s == 5 && strncasecmp(l + s, "PLAIN", 5) == 0)
-				c->ext_auth_plain = 1;
-			if (i - s == 5 && strncasecmp(l + s, "LOGIN", 5) == 0)
-				c->ext_auth_login = 1;
-		}
-	}
-}
-
 static void
 on_reply(struct smtp_client *c, const struct smtp_reply *pr)
 {
@@ -681,26 +562,11 @@ on_reply(struct smtp_client *c, const struct smtp_reply *pr)
 
 	r.local = BOUNCE_LOCAL_NONE;
 	r.code = pr->code;
-	snprintf(r.enhanced, sizeof(r.enhanced), "%s", pr->enhanced);
-	/* The text of every line, joined by spaces, capped; without the
-	 * repeated enhanced codes of continuation lines. */
-	tl = 0;
-	for (size_t i = 0; i < pr->nlines; i++) {
-		const char *t = pr->lines[i].p;
-		size_t n = pr->lines[i].n, el = strlen(r.enhanced);
-		if (el && n >= el && memcmp(t, r.enhanced, el) == 0) {
-			t += el;
-			n -= el;
-			while (n && *t == ' ') {
-				t++;
-				n--;
-			}
-		}
-		if (tl && tl < sizeof(r.text) - 1)
-			r.text[tl++] = ' ';
-		for (size_t k = 0; k < n && tl < sizeof(r.text) - 1; k++)
-			r.text[tl++] = (unsigned char)t[k] < 0x20 ? ' ' : t[k];
-	}
+	snprintf(r.enhanced, sizeof(r.enhanced), "%s", pr->status);
+	/* The lines' texts joined by spaces, capped. */
+	tl = pr->textlen < sizeof(r.text) - 1 ? pr->textlen : sizeof(r.text) - 1;
+	for (size_t i = 0; i < tl; i++)
+		r.text[i] = pr->text[i] == '\n' ? ' ' : pr->text[i];
 	r.text[tl] = '\0';
 
 	switch (c->state) {
@@ -713,8 +579,17 @@ on_reply(struct smtp_client *c, const struct smtp_reply *pr)
 		break;
 	case S_EHLO:
 		if (r.code == 250) {
-			for (size_t i = 1; i < pr->nlines; i++)
-				ehlo_line(c, pr->lines[i].p, pr->lines[i].n);
+			struct smtp_ehlo e;
+			smtp_reply_ehlo(pr->text, pr->textlen, &e);
+			c->ext_pipelining = !!(e.ext & SMTP_EXT_PIPELINING);
+			c->ext_starttls = !!(e.ext & SMTP_EXT_STARTTLS);
+			c->ext_8bitmime = !!(e.ext & SMTP_EXT_8BITMIME);
+			c->ext_smtputf8 = !!(e.ext & SMTP_EXT_SMTPUTF8);
+			c->ext_size = !!(e.ext & SMTP_EXT_SIZE);
+			c->ext_enhanced = !!(e.ext & SMTP_EXT_ENHANCEDSTATUSCODES);
+			c->ext_auth_plain = !!(e.auth & SMTP_AUTH_PLAIN);
+			c->ext_auth_login = !!(e.auth & SMTP_AUTH_LOGIN);
+			c->size_max = e.size;
 			after_ehlo(c);
 		} else if (r.code >= 500 && r.code != 554) {
 			/* An old server: HELO, and no extensions at all. */
@@ -814,11 +689,13 @@ on_datain(struct smtp_client *c)
 	while (!c->dead && in->len > 0) {
 		struct smtp_reply r;
 		size_t used = 0;
-		enum reply_rc rc = reply_parse(in->data, in->len, &used, &r);
+		enum smtp_reply_rc rc = smtp_reply_parse(&c->rp, in->data, in->len, &used, &r);
 
-		if (rc == REPLY_PARTIAL)
+		if (rc == SMTP_REPLY_MORE) {
+			buf_consume(in, used);
 			break;
-		if (rc == REPLY_ERROR) {
+		}
+		if (rc == SMTP_REPLY_ERROR) {
 			client_fail(c, BOUNCE_LOCAL_PROTOCOL, 451, "4.5.0",
 			    "malformed reply from %s in state %s", c->host, state_name(c->state));
 			return;
