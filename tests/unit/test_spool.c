@@ -444,7 +444,7 @@ test_updates_replayed(void **state)
 	(void)state;
 	mk_tmp();
 	uv_loop_init(&loop);
-	ctx_init(&c, 2);
+	ctx_init(&c, 3);
 	memset(&u, 0, sizeof(u));
 	sp = open_spool(&loop, NULL);
 	spool_on_change(sp, on_change, &ch);
@@ -456,8 +456,27 @@ test_updates_replayed(void **state)
 		s->i = i;
 		assert_int_equal(spool_submit(sp, &env, "hello\r\n", 7, commit_cb, s), 0);
 	}
+	/* No recipient: refused. Every recipient dropped: durable, not queued. */
+	{
+		size_t nr = env.nrcpt;
+		struct sub *s = xmalloc(sizeof(*s));
+
+		env.nrcpt = 0;
+		assert_int_equal(spool_submit(sp, &env, "x", 1, update_cb, &u), -EINVAL);
+		env.nrcpt = nr;
+		for (size_t i = 0; i < nr; i++)
+			env.rcpt[i].state = SPOOL_RCPT_DROPPED;
+		s->c = &c;
+		s->i = 2;
+		assert_int_equal(spool_submit(sp, &env, "x", 1, commit_cb, s), 0);
+		for (size_t i = 0; i < nr; i++)
+			env.rcpt[i].state = SPOOL_RCPT_QUEUED;
+	}
 	spool_env_free(&env);
-	run_until(&loop, &c.done, 2);
+	run_until(&loop, &c.done, 3);
+	assert_int_equal(c.ok, 3);
+	assert_null(spool_get(sp, c.ids[2]));
+	assert_int_equal(spool_count(sp), 2);
 	assert_int_equal(ch.added, 2);
 	memcpy(id, c.ids[0], sizeof(id));
 	memcpy(id2, c.ids[1], sizeof(id2));
