@@ -171,21 +171,24 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	rc = 0;
 	log_info("serve", "stopped");
 out:
-	if (d.smtp)
-		smtp_server_free(d.smtp);
+	/* Order matters: the spool first (its writer thread finishes the last
+	 * batch), then every remaining handle is closed while the server still
+	 * exists (a session's last close callback reports to it). */
 	if (d.ctl)
 		ctl_stop(d.ctl);
 	if (d.spool)
 		spool_close(d.spool);
-	if (d.store)
-		store_close(d.store);
-	if (d.tls)
-		SSL_CTX_free(d.tls);
-	free(err);
 	if (d.loop) {
 		uv_walk(d.loop, close_walk, NULL);
 		uv_run(d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(d.loop);
 	}
+	if (d.smtp)
+		smtp_server_free(d.smtp);
+	if (d.store)
+		store_close(d.store);
+	if (d.tls)
+		SSL_CTX_free(d.tls);
+	free(err);
 	return rc;
 }
