@@ -9,7 +9,7 @@
 #   make bench      the relay benchmark against Postfix
 
 CC      ?= cc
-PKGS    := libuv openssl sqlite3 jansson libmicrohttpd libcurl libsodium zlib
+PKGS    := libuv openssl sqlite3 jansson libmicrohttpd libcurl libsodium zlib libidn2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunbound -lm
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)

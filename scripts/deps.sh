@@ -3,7 +3,7 @@
 # tests need too (test), with apt-get, when any is missing. Idempotent.
 set -e
 RUN_PKGS="build-essential pkg-config libuv1-dev libssl-dev libsqlite3-dev libjansson-dev
- libmicrohttpd-dev libunbound-dev libcurl4-openssl-dev libsodium-dev zlib1g-dev openssl"
+ libmicrohttpd-dev libunbound-dev libcurl4-openssl-dev libsodium-dev zlib1g-dev libidn2-dev openssl"
 TEST_PKGS="clang libclang-rt-14-dev libcmocka-dev swaks curl dnsmasq-base python3 python3-dkim
  opendkim-tools wrk nodejs npm sqlite3 procps iproute2 postfix"
 pkgs="$RUN_PKGS"

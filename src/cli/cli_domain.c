@@ -1,9 +1,268 @@
-/* cli_domain: `hermod domain`. PLACEHOLDER: not built yet. */
+/* cli_domain: sending domains. `hermod domain add DOMAIN --account NAME
+ * [--algo rsa|ed25519] [--selector SEL] [--json]` registers a domain for an
+ * account (non-ASCII names are stored as their IDNA A-label); `domain list
+ * [--account NAME] [--json]` shows the registrations.
+ *
+ * The DKIM key and the DNS records to publish come with the DKIM work: see
+ * dkim_hook() below, the one place it plugs in. Until then `add` prints the
+ * registration with an empty record list, and `check` says it is not built. */
 #include "cli/cli.h"
+#include "auth/auth.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char domain_usage[] =
+    "usage: hermod domain add DOMAIN --account NAME [--algo rsa|ed25519] [--selector SEL] "
+    "[--json]\n"
+    "       hermod domain list [--account NAME] [--json]\n"
+    "       hermod domain check DOMAIN\n";
+
+/* HOOK(dkim): make (or find) the domain's DKIM key for algo and selector
+ * (either NULL: the defaults), record them with store_domain_set_dkim(), and
+ * append the DNS records to publish to records as JSON objects {"type",
+ * "name", "value", "purpose"} separated by commas. 0, or 1 with the error
+ * printed. Not built yet: the registration alone is made, no key, no record. */
+static int
+dkim_hook(struct store *st, const struct store_domain *d, const char *algo,
+    const char *selector, struct buf *records)
+{
+	(void)st; (void)d; (void)algo; (void)selector; (void)records;
+	return 0;
+}
+
+static void
+json_domain(struct buf *b, const struct store_domain *d)
+{
+	char when[40];
+
+	time_iso8601((uint64_t)d->created, 0, when, sizeof(when));
+	buf_puts(b, "{\"domain\":");
+	buf_json_str(b, d->domain, strlen(d->domain));
+	buf_puts(b, ",\"account\":");
+	buf_json_str(b, d->account, strlen(d->account));
+	buf_printf(b, ",\"verified\":%s,\"created\":\"%s\",\"dkim\":",
+	    d->verified ? "true" : "false", when);
+	if (d->dkim_selector != NULL && d->dkim_algo != NULL) {
+		buf_puts(b, "{\"selector\":");
+		buf_json_str(b, d->dkim_selector, strlen(d->dkim_selector));
+		buf_puts(b, ",\"algo\":");
+		buf_json_str(b, d->dkim_algo, strlen(d->dkim_algo));
+		buf_putc(b, '}');
+	} else
+		buf_puts(b, "null");
+}
+
+/* explain_conflict() prints why store_domain_add() said STORE_EXISTS for a
+ * domain that is not this account's: which registration of another account
+ * it collides with. */
+static int
+explain_conflict(struct store *st, const char *domain, const char *account)
+{
+	struct store_domain *v;
+	size_t n, i, dl = strlen(domain);
+	char *err = NULL;
+	int rc = 1;
+
+	if (store_domain_list_info(st, NULL, &v, &n, &err) != 0) {
+		cli_error("domain add: %s", err ? err : "failed");
+		free(err);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		size_t ol = strlen(v[i].domain);
+		const char *longer = dl > ol ? domain : v[i].domain;
+		size_t ll = dl > ol ? dl : ol, sl = dl > ol ? ol : dl;
+		if (!strcmp(v[i].account, account) || ll == sl)
+			continue;
+		if (longer[ll - sl - 1] == '.' &&
+		    !strcmp(longer + ll - sl, dl > ol ? v[i].domain : domain)) {
+			rc = cli_error("domain add: %s overlaps %s, registered to account %s",
+			    domain, v[i].domain, v[i].account);
+			break;
+		}
+	}
+	if (i == n)
+		rc = cli_error("domain add: %s overlaps a domain of another account", domain);
+	store_domain_list_info_free(v, n);
+	return rc;
+}
+
+static int
+domain_add(struct store *st, const char *input, const char *account, const char *algo,
+    const char *selector, int json)
+{
+	struct store_domain d;
+	struct buf out = { 0 }, records = { 0 };
+	char *domain, *err = NULL;
+	int rc, again = 0;
+
+	if ((domain = auth_domain_normalize(input, &err)) == NULL) {
+		cli_error("domain add: %s", err);
+		free(err);
+		return 1;
+	}
+	rc = store_domain_add(st, account, domain, &err);
+	if (rc == STORE_NOTFOUND) {
+		rc = cli_error("domain add: no such account %s", account);
+		goto out;
+	}
+	if (rc == STORE_EXISTS) {
+		char *owner = NULL;
+		if (store_domain_owner(st, domain, &owner, NULL, NULL) == 0 &&
+		    strcmp(owner, account) != 0)
+			rc = cli_error("domain add: %s is already registered to account %s",
+			    domain, owner);
+		else if (owner == NULL)
+			rc = explain_conflict(st, domain, account);
+		else
+			rc = 0, again = 1;	/* this account's already: idempotent */
+		free(owner);
+		if (rc != 0)
+			goto out;
+	} else if (rc != 0) {
+		cli_error("domain add: %s", err ? err : "failed");
+		free(err);
+		rc = 1;
+		goto out;
+	}
+	if (store_domain_get(st, domain, &d, &err) != 0) {
+		rc = cli_error("domain add: %s", err ? err : "registration vanished");
+		free(err);
+		goto out;
+	}
+	rc = dkim_hook(st, &d, algo, selector, &records);
+	if (rc == 0 && json) {
+		json_domain(&out, &d);
+		buf_printf(&out, ",\"records\":[%s]}\n", records.len ? records.data : "");
+	} else if (rc == 0) {
+		buf_printf(&out, "%s %s for account %s%s\n", again ? "already registered:" :
+		    "registered", d.domain, d.account, d.verified ? " (verified)" : "");
+		if (records.len == 0)
+			buf_puts(&out, "DKIM key and DNS records: not made yet "
+			    "(DKIM support is not built)\n");
+	}
+	if (out.len > 0)
+		fputs(out.data, stdout);
+	store_domain_free(&d);
+out:
+	buf_free(&out);
+	buf_free(&records);
+	free(domain);
+	return rc;
+}
+
+static int
+domain_list(struct store *st, const char *account, int json)
+{
+	struct store_domain *v;
+	struct buf b = { 0 };
+	size_t n, i;
+	char *err = NULL, when[40];
+	int rc;
+
+	if (account != NULL && (rc = store_account_exists(st, account, &err)) != 0) {
+		if (rc == STORE_NOTFOUND)
+			return cli_error("domain list: no such account %s", account);
+		cli_error("domain list: %s", err ? err : "failed");
+		free(err);
+		return 1;
+	}
+	if (store_domain_list_info(st, account, &v, &n, &err) != 0) {
+		cli_error("domain list: %s", err ? err : "failed");
+		free(err);
+		return 1;
+	}
+	if (json)
+		buf_putc(&b, '[');
+	else if (n > 0)
+		buf_printf(&b, "%-40s %-20s %-9s %s\n", "DOMAIN", "ACCOUNT", "VERIFIED", "CREATED");
+	for (i = 0; i < n; i++) {
+		if (json) {
+			if (i > 0)
+				buf_putc(&b, ',');
+			json_domain(&b, &v[i]);
+			buf_putc(&b, '}');
+			continue;
+		}
+		time_iso8601((uint64_t)v[i].created, 0, when, sizeof(when));
+		buf_printf(&b, "%-40s %-20s %-9s %s\n", v[i].domain, v[i].account,
+		    v[i].verified ? "yes" : "no", when);
+	}
+	if (json)
+		buf_puts(&b, "]\n");
+	if (b.len > 0)
+		fputs(b.data, stdout);
+	buf_free(&b);
+	store_domain_list_info_free(v, n);
+	return 0;
+}
 
 int
 cli_domain(struct config *cfg, int argc, char **argv)
 {
-	(void)cfg; (void)argc; (void)argv;
-	return cli_error("domain: not implemented yet");
+	static const struct option opts[] = {
+		{ "account", required_argument, NULL, 'a' },
+		{ "algo", required_argument, NULL, 'A' },
+		{ "selector", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sub, *account = NULL, *algo = NULL, *selector = NULL;
+	struct store *st;
+	int json = 0, c, rc, nargs;
+
+	if (argc < 2) {
+		fputs(domain_usage, stderr);
+		return 2;
+	}
+	sub = argv[1];
+	optind = 0;	/* glibc: start a fresh scan of this argv */
+	opterr = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': account = optarg; break;
+		case 'A': algo = optarg; break;
+		case 's': selector = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': fputs(domain_usage, stdout); return 0;
+		default:
+			return cli_error("domain: unknown option or missing value: %s", argv[optind]);
+		}
+	}
+	nargs = argc - 1 - optind;
+	if (account != NULL && !auth_account_name_valid(account))
+		return cli_error("domain %s: invalid account name \"%s\"", sub, account);
+	if (!strcmp(sub, "add")) {
+		if (nargs != 1)
+			return cli_error("domain add: expected one DOMAIN");
+		if (account == NULL)
+			return cli_error("domain add: --account NAME is required");
+		if (algo != NULL && strcmp(algo, "rsa") != 0 && strcmp(algo, "ed25519") != 0)
+			return cli_error("domain add: invalid --algo \"%s\": use rsa or ed25519", algo);
+		if (selector != NULL && !auth_selector_valid(selector))
+			return cli_error("domain add: invalid --selector \"%s\": use DNS labels of "
+			    "a-z 0-9 -", selector);
+	} else if (!strcmp(sub, "list")) {
+		if (nargs != 0)
+			return cli_error("domain list: unexpected argument %s", argv[1 + optind]);
+	} else if (!strcmp(sub, "check")) {
+		return cli_error("domain check: not implemented yet (comes with DKIM support)");
+	} else
+		return cli_error("domain: unknown subcommand %s (add, list, check)", sub);
+	if (cli_store_open(cfg, &st) != 0)
+		return 1;
+	if (!strcmp(sub, "add"))
+		rc = domain_add(st, argv[1 + optind], account, algo, selector, json);
+	else
+		rc = domain_list(st, account, json);
+	store_close(st);
+	return rc;
 }

@@ -1,9 +1,181 @@
-/* cli_init: `hermod init`. PLACEHOLDER: not built yet. */
+/* cli_init: `hermod init`, and the same first-start work for `serve`:
+ * data_dir (private: it holds the store, keys and certificates), the store
+ * with its schema, and a self-signed TLS pair when none is configured. Every
+ * step is idempotent, so running it again, or on every start, changes
+ * nothing that exists. Also the store opener the admin commands share. */
 #include "cli/cli.h"
+#include "net/tls.h"
+#include "store/store.h"
+#include "util/config.h"
+#include "util/fsutil.h"
+#include "util/xalloc.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Until the net module's implementation is linked in, the TLS pair cannot be
+ * made: a weak reference lets init work (and say so) meanwhile.
+ * TODO(store): make this a plain call once src/net/tls.c is on main. */
+extern int tls_make_selfsigned(const char *cert_path, const char *key_path,
+    const char *hostname, char **err) __attribute__((weak));
+
+/* private_dir() creates dir (and parents) mode 0700, and tightens an existing
+ * one that others can read: it will hold secrets. */
+static int
+private_dir(const char *what, const char *dir)
+{
+	struct stat sb;
+
+	if (fs_mkdirs(dir, 0700) < 0)
+		return cli_error("cannot create %s %s: %s", what, dir, strerror(errno));
+	if (stat(dir, &sb) < 0)
+		return cli_error("cannot stat %s %s: %s", what, dir, strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return cli_error("%s %s is not a directory", what, dir);
+	if ((sb.st_mode & 077) != 0 && chmod(dir, 0700) < 0)
+		return cli_error("cannot make %s %s private: %s", what, dir, strerror(errno));
+	return 0;
+}
+
+/* store_dir() creates the directory of a sqlite: store outside data_dir. */
+static int
+store_dir(const struct config *cfg)
+{
+	char *path, *slash;
+	int rc = 0;
+
+	if (strncmp(cfg->store_url, "sqlite:", 7) != 0 || cfg->store_url[7] == ':')
+		return 0;
+	path = xstrdup(cfg->store_url + 7);
+	if ((slash = strrchr(path, '/')) != NULL && slash != path) {
+		*slash = '\0';
+		rc = private_dir("store directory", path);
+	}
+	free(path);
+	return rc;
+}
+
+int
+cli_store_open(struct config *cfg, struct store **st)
+{
+	char *err = NULL;
+
+	*st = NULL;
+	if (private_dir("data_dir", cfg->data_dir) != 0 || store_dir(cfg) != 0)
+		return 1;
+	if (store_open(st, cfg->store_url, &err) != 0) {
+		cli_error("%s", err ? err : "cannot open the store");
+		free(err);
+		return 1;
+	}
+	return 0;
+}
+
+/* give_to_user() hands path to the unprivileged user the daemon runs as, so
+ * it can still read its store and keys after dropping root. */
+static int
+give_to_user(const struct passwd *pw, const char *path)
+{
+	if (chown(path, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT)
+		return cli_error("cannot chown %s to %s: %s", path, pw->pw_name, strerror(errno));
+	return 0;
+}
+
+static int
+tls_pair(struct config *cfg)
+{
+	char *dir, *cert, *key, *err = NULL;
+	int rc = 1;
+
+	if (cfg->sub_tls_cert != NULL && cfg->sub_tls_cert[0] != '\0')
+		return 0;	/* configured: serve loads and checks it */
+	dir = xasprintf("%s/tls", cfg->data_dir);
+	cert = xasprintf("%s/cert.pem", dir);
+	key = xasprintf("%s/key.pem", dir);
+	if (private_dir("TLS directory", dir) != 0)
+		goto out;
+	if (tls_make_selfsigned == NULL) {
+		fprintf(stderr, "hermod: note: this build cannot make a TLS pair yet; "
+		    "set submission.tls_cert and tls_key\n");
+		rc = 0;
+		goto out;
+	}
+	if (tls_make_selfsigned(cert, key, cfg->hostname, &err) != 0) {
+		cli_error("cannot make a self-signed TLS pair in %s: %s", dir, err ? err : "?");
+		free(err);
+		goto out;
+	}
+	free(cfg->sub_tls_cert);
+	free(cfg->sub_tls_key);
+	cfg->sub_tls_cert = cert;
+	cfg->sub_tls_key = key;
+	cert = key = NULL;
+	rc = 0;
+out:
+	free(dir);
+	free(cert);
+	free(key);
+	return rc;
+}
+
+static int
+chown_data_dir(const struct config *cfg)
+{
+	const struct passwd *pw;
+	char *path;
+	int rc = 0;
+
+	if (geteuid() != 0 || cfg->user == NULL || cfg->user[0] == '\0')
+		return 0;
+	if ((pw = getpwnam(cfg->user)) == NULL)
+		return cli_error("server.user %s: no such user", cfg->user);
+	rc |= give_to_user(pw, cfg->data_dir);
+	path = xasprintf("%s/tls", cfg->data_dir);
+	rc |= give_to_user(pw, path);
+	free(path);
+	if (cfg->sub_tls_key != NULL && strncmp(cfg->sub_tls_key, cfg->data_dir,
+	    strlen(cfg->data_dir)) == 0) {
+		rc |= give_to_user(pw, cfg->sub_tls_key);
+		rc |= give_to_user(pw, cfg->sub_tls_cert);
+	}
+	if (strncmp(cfg->store_url, "sqlite:", 7) == 0) {
+		const char *db = cfg->store_url + 7;
+		/* SQLite gives the -wal and -shm files the owner of the database
+		 * when it runs as root, so the main file is enough. */
+		rc |= give_to_user(pw, db);
+	}
+	return rc ? 1 : 0;
+}
+
+int
+cli_init_data_dir(struct config *cfg)
+{
+	struct store *st;
+
+	if (cli_store_open(cfg, &st) != 0)
+		return 1;
+	store_close(st);
+	if (tls_pair(cfg) != 0)
+		return 1;
+	return chown_data_dir(cfg);
+}
 
 int
 cli_init(struct config *cfg, int argc, char **argv)
 {
-	(void)cfg; (void)argc; (void)argv;
-	return cli_error("init: not implemented yet");
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: hermod init\n");
+		return 0;
+	}
+	if (argc > 1)
+		return cli_error("init: unexpected argument %s", argv[1]);
+	if (cli_init_data_dir(cfg) != 0)
+		return 1;
+	printf("data_dir %s ready\n", cfg->data_dir);
+	return 0;
 }

@@ -6,7 +6,9 @@
  *  - smtp_cmd_parse() splits a command line into verb, path and parameters;
  *  - smtp_data_feed() decodes a DATA body: dot-unstuffing, end of data, and
  *    the smuggling checks (bare CR or LF anywhere is an error, so nothing but
- *    CRLF.CRLF ever ends a message). */
+ *    CRLF.CRLF ever ends a message);
+ *  - smtp_mailbox_valid() checks an address, for the HTTP API and MIME;
+ *  - smtp_bdat_parse_arg() parses the BDAT argument. */
 #ifndef HERMOD_SMTP_PARSE_H
 #define HERMOD_SMTP_PARSE_H
 #include <stddef.h>
@@ -28,7 +30,14 @@ enum smtp_line_rc {
 	SMTP_LINE_BARE,		/* a bare CR or LF: *consumed bytes include it */
 };
 
-/* smtp_line_next() looks for one CRLF-terminated line at the start of buf. */
+/* smtp_line_next() looks for one CRLF-terminated line at the start of buf.
+ * OK: a line of *linelen bytes, *consumed = *linelen + 2.
+ * BARE: a CR not followed by LF, or an LF not preceded by CR ("\r\r\n" is a
+ * bare CR then a CRLF); *linelen is its offset, *consumed ends right after it.
+ * TOOLONG: no CRLF within SMTP_LINE_MAX octets; *consumed (> 998) bytes hold
+ * no CR or LF: drop them, answer 500 5.5.2 once the line ends, and until then
+ * treat whatever the next call returns (OK, BARE or TOOLONG again) as the rest
+ * of that line. Memory stays bounded by SMTP_LINE_MAX. */
 enum smtp_line_rc smtp_line_next(const char *buf, size_t len, size_t *linelen, size_t *consumed);
 
 enum smtp_verb {
@@ -44,7 +53,8 @@ struct smtp_param {
 
 struct smtp_cmd {
 	enum smtp_verb	 verb;
-	const char	*arg;		/* the rest after the verb (HELO name, AUTH args, BDAT size) */
+	const char	*arg;		/* the rest after the verb (HELO name, AUTH args, BDAT size);
+					 * for MAIL and RCPT cut short by the NULs: use path, params */
 	/* MAIL FROM:<path> / RCPT TO:<path> */
 	const char	*path;		/* without angle brackets; "" for <> */
 	int		 path_utf8;	/* path has non-ASCII (needs SMTPUTF8) */
@@ -60,11 +70,42 @@ enum smtp_cmd_rc {
 };
 
 /* smtp_cmd_parse() parses one line (no CRLF). line is modified in place
- * (NULs inserted) and cmd points into it. Addresses are checked strictly
+ * (NULs inserted, line[len] too: it must be writable, as in a struct buf or
+ * a slice of the input followed by its CRLF) and cmd points into it. Verbs
+ * are case-insensitive; trailing blanks are ignored; any control character
+ * (NUL, CR, LF, ...) but TAB refuses the line (EPARAM for MAIL and RCPT).
+ * DATA, RSET, QUIT, STARTTLS take no argument; HELO, EHLO, VRFY, EXPN, AUTH,
+ * BDAT need one (cmd->arg, not checked further); NOOP and HELP may have one.
+ * MAIL FROM:<path> and RCPT TO:<path> (a space after the colon tolerated):
+ * <> only for MAIL; a source route is accepted and stripped; <Postmaster>
+ * without a domain is refused; the path is at most SMTP_PATH_MAX octets with
+ * its brackets. Parameters: esmtp-keyword, optional "=" esmtp-value (printable
+ * ASCII but "=", or UTF-8), at most SMTP_PARAMS_MAX, no keyword twice. Addresses are checked strictly
  * (RFC 5321 Mailbox, RFC 6531 when non-ASCII): dot-atom or quoted-string local
  * part, domain or address literal; no source routes beyond the syntax; nothing
  * a shell or a later parser could misread is accepted. */
 enum smtp_cmd_rc smtp_cmd_parse(char *line, size_t len, struct smtp_cmd *cmd, const char **why);
+
+/* smtp_mailbox_valid() checks that s (len bytes, no brackets) is exactly one
+ * RFC 5321 Mailbox: dot-atom or quoted-string local part of 1..64 octets,
+ * "@", a domain of LDH labels (1..63 octets, at most 255) or an address
+ * literal [1.2.3.4] / [IPv6:...]. With allow_utf8, non-ASCII (valid UTF-8
+ * only) is allowed as RFC 6531 does. Returns 0 when invalid, 1 when valid
+ * ASCII, 2 when valid with non-ASCII characters. */
+int	smtp_mailbox_valid(const char *s, size_t len, int allow_utf8);
+
+/* smtp_mailbox_domain() returns the domain part of a valid mailbox (after the
+ * last "@", which a domain never contains), or NULL when there is none. */
+const char *smtp_mailbox_domain(const char *mailbox);
+
+/* smtp_utf8_len() returns the length (1..4) of the valid UTF-8 character at
+ * the start of s, or 0 when it is not one (overlong, surrogate, truncated). */
+size_t	smtp_utf8_len(const unsigned char *s, size_t len);
+
+/* smtp_bdat_parse_arg() parses a BDAT argument (cmd->arg): "SIZE" or
+ * "SIZE LAST", SIZE decimal digits only, without overflow of uint64_t.
+ * Returns 0 and sets *size and *last, or -1 on any other text. */
+int	smtp_bdat_parse_arg(const char *arg, uint64_t *size, int *last);
 
 /* DATA decoding. Zero-fill the state to start. */
 struct smtp_data {
@@ -83,8 +124,13 @@ enum smtp_data_rc { SMTP_DATA_MORE, SMTP_DATA_DONE, SMTP_DATA_ERROR };
  * max (then it keeps counting in d->size but stops appending), and sets
  * *consumed. DONE when CRLF.CRLF was seen: *consumed stops right after it, so
  * pipelined commands that follow stay in the caller's buffer. ERROR when a
- * bare CR or LF was seen (d->bare): the caller answers 5xx and must not
- * accept the message; it may keep feeding to find the real end. */
+ * bare CR or LF was seen (d->bare): *consumed stops right after the byte
+ * that showed it, the caller answers 5xx and must not accept the message. It
+ * may keep feeding to find the real end: ERROR comes only once, then MORE
+ * until DONE at the next CRLF.CRLF, with nothing more appended to out.
+ * d->nul flags a NUL byte (kept in the output, never an end of data),
+ * d->longline a line over SMTP_LINE_MAX octets with its CRLF. The answers are
+ * the same however the input is split into calls. */
 enum smtp_data_rc smtp_data_feed(struct smtp_data *d, const char *in, size_t len, size_t *consumed,
 	    struct buf *out, uint64_t max);
 

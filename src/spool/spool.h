@@ -73,8 +73,40 @@ struct spool_env {
  * record's checksum, cutting a torn tail), rebuilds the index and starts the
  * writer thread. Blocking: call it before the loop runs. 0, or -1 with *err. */
 int	spool_open(struct spool **out, const char *dir, uv_loop_t *loop, char **err);
-/* spool_close() flushes, stops the writer and frees everything. */
+/* spool_opts tunes a spool; zero-filled means the defaults. */
+struct spool_opts {
+	uint64_t	 segment_size;	/* rotate segments at this size; default 64 MiB */
+	int		 no_prealloc;	/* 1: do not fallocate new segments */
+};
+/* spool_open_opts() is spool_open() with options (tests, the benchmark). */
+int	spool_open_opts(struct spool **out, const char *dir, uv_loop_t *loop,
+	    const struct spool_opts *opts, char **err);
+/* spool_close() lets the writer finish what was submitted (callbacks run
+ * before it returns), stops it and frees everything once reads still in
+ * flight have finished; run the loop afterwards so its handles close. */
 void	spool_close(struct spool *sp);
+
+/* spool_stats: counters for metrics (hermod_spool_sync_seconds) and tests.
+ * sync_buckets[i] counts group commits whose fdatasync took at most
+ * spool_sync_bucket_le[i] seconds (cumulative, Prometheus style). */
+#define SPOOL_SYNC_NBUCKETS 12
+extern const double spool_sync_bucket_le[SPOOL_SYNC_NBUCKETS];
+struct spool_stats {
+	uint64_t	 commits;	/* group commits (one fdatasync each) */
+	uint64_t	 records;	/* records made durable */
+	uint64_t	 bytes;		/* bytes made durable */
+	uint64_t	 failures;	/* batches that failed (their callbacks got the error) */
+	uint64_t	 sync_ns_total;	/* time in fdatasync, for the histogram's _sum */
+	uint64_t	 sync_ns_max;
+	uint64_t	 sync_buckets[SPOOL_SYNC_NBUCKETS];
+	uint64_t	 compacted;	/* messages copied forward by compaction */
+	uint64_t	 segments_unlinked;
+	size_t		 messages;	/* queued now */
+	size_t		 segments;	/* on disk now, as the loop knows them */
+	uint64_t	 disk_bytes;	/* bytes in those segments */
+	uint64_t	 live_bytes;	/* bytes of their records still queued */
+};
+void	spool_stats(struct spool *sp, struct spool_stats *out);
 
 /* spool_commit_cb: err is 0 once the message is durable (then and only then
  * may the submitter answer 250 or 202), or a negative errno (the message is

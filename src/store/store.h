@@ -6,7 +6,11 @@
  * worker thread (uv_queue_work), never on the loop thread. A store handle is
  * safe to share between threads (calls are serialised inside). Functions
  * return 0 on success, STORE_NOTFOUND, STORE_EXISTS, or -1 with *err set when
- * err is not NULL (caller frees). */
+ * err is not NULL (caller frees). *err is only ever set on -1.
+ *
+ * Times are milliseconds since the epoch. Names are validated here too (not
+ * only in the CLI), so a bad name is -1 with a sentence in *err whoever the
+ * caller is. */
 #ifndef HERMOD_STORE_H
 #define HERMOD_STORE_H
 #include <stddef.h>
@@ -17,26 +21,72 @@
 
 struct store;
 
+/* store_open() opens (creating, then migrating the schema of) the store at
+ * url: "sqlite:PATH" (the file is created mode 0600; its directory must
+ * exist) or "sqlite::memory:" for tests. "postgres://..." is recognised and
+ * refused for now. store_close(NULL) is a no-op. */
 int	store_open(struct store **out, const char *url, char **err);
 void	store_close(struct store *st);
+/* store_schema_version() is the schema version the open store is at. */
+int	store_schema_version(struct store *st);
 
+/* Accounts. store_account_create(): -1 for an invalid name (1-64 of
+ * [a-z0-9._-]), STORE_EXISTS if taken. store_account_exists(): 0 if it
+ * exists, STORE_NOTFOUND if not. */
 int	store_account_create(struct store *st, const char *name, char **err);
 int	store_account_exists(struct store *st, const char *name, char **err);
 
+struct store_account {
+	char	*name;
+	int64_t	 created;
+};
+/* store_account_list() returns every account, by name; free the array with
+ * store_account_list_free(). */
+int	store_account_list(struct store *st, struct store_account **out, size_t *n, char **err);
+void	store_account_list_free(struct store_account *v, size_t n);
+
 /* store_key_create() makes a random 256-bit API key for account with scope
  * "send" or "admin"; *secret gets the printable key (shown once, never
- * stored: only its SHA-256 is). */
+ * stored: only its SHA-256 is). STORE_NOTFOUND if the account does not exist.
+ * The caller should wipe the secret (auth_wipe) before freeing it. */
 int	store_key_create(struct store *st, const char *account, const char *scope,
 	    char **secret, char **err);
 /* store_key_verify() finds the key whose hash matches secret (compared in
- * constant time) and returns its account and scope (caller frees). */
+ * constant time) and returns its account and scope (caller frees).
+ * STORE_NOTFOUND for an unknown, revoked or malformed key. The caller checks
+ * the scope (auth_scope_allows). Records when the key was last used (at most
+ * once a minute, so a busy key does not turn every check into a write). */
 int	store_key_verify(struct store *st, const char *secret, char **account, char **scope,
 	    char **err);
 
-/* store_domain_add() registers domain (lower-cased, IDNA A-label) for account. */
+struct store_key {
+	int64_t	 id;
+	char	*account;
+	char	*scope;
+	char	*prefix;	/* the first AUTH_KEY_SHOW_LEN characters of the key */
+	int64_t	 created;
+	int64_t	 last_used;	/* 0: never */
+	int64_t	 revoked;	/* 0: active */
+};
+/* store_key_list() returns the account's keys (never secrets: prefixes),
+ * oldest first; account NULL lists all. Free with store_key_list_free(). */
+int	store_key_list(struct store *st, const char *account, struct store_key **out, size_t *n,
+	    char **err);
+void	store_key_list_free(struct store_key *v, size_t n);
+/* store_key_revoke() revokes the account's key id: it no longer verifies.
+ * STORE_NOTFOUND if the account has no such active key. */
+int	store_key_revoke(struct store *st, const char *account, int64_t id, char **err);
+
+/* store_domain_add() registers domain (normalized here: lower-cased, IDNA
+ * A-label; -1 if it is not a valid domain) for account. STORE_NOTFOUND if
+ * the account does not exist; STORE_EXISTS if the domain is registered
+ * already (to this or another account: store_domain_owner() tells which), or
+ * if another account owns a parent or a subdomain of it (an account may send
+ * from subdomains of its domains, so such overlaps would let one tenant send
+ * as another). */
 int	store_domain_add(struct store *st, const char *account, const char *domain, char **err);
 /* store_domain_owner() returns the account that registered domain, and
- * whether its DNS is verified. */
+ * whether its DNS is verified. Either out pointer may be NULL. */
 int	store_domain_owner(struct store *st, const char *domain, char **account, int *verified,
 	    char **err);
 /* store_domain_list() returns the account's domains (NULL-ended array,
@@ -44,5 +94,28 @@ int	store_domain_owner(struct store *st, const char *domain, char **account, int
 int	store_domain_list(struct store *st, const char *account, char ***domains, char **err);
 int	store_domain_set_verified(struct store *st, const char *domain, int verified, char **err);
 void	store_strv_free(char **v);
+
+struct store_domain {
+	char	*domain;
+	char	*account;
+	int64_t	 created;
+	int	 verified;
+	char	*dkim_selector;	/* NULL until the DKIM work sets them */
+	char	*dkim_algo;	/* "rsa", "ed25519" or "rsa+ed25519" */
+};
+/* store_domain_get() fills *out with domain's registration (free with
+ * store_domain_free), STORE_NOTFOUND if none. */
+int	store_domain_get(struct store *st, const char *domain, struct store_domain *out,
+	    char **err);
+void	store_domain_free(struct store_domain *d);
+/* store_domain_list_info() is store_domain_list() with every column, by
+ * domain; free with store_domain_list_info_free(). */
+int	store_domain_list_info(struct store *st, const char *account, struct store_domain **out,
+	    size_t *n, char **err);
+void	store_domain_list_info_free(struct store_domain *v, size_t n);
+/* store_domain_set_dkim() records the selector and algorithm of domain's
+ * signing key (reserved for the DKIM work). STORE_NOTFOUND if not registered. */
+int	store_domain_set_dkim(struct store *st, const char *domain, const char *selector,
+	    const char *algo, char **err);
 
 #endif

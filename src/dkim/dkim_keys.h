@@ -1,0 +1,109 @@
+/* dkim_keys: DKIM key files, the in-memory key ring, and the DNS records a
+ * sending domain publishes (DKIM, SPF, DMARC, bounce MX, MTA-STS, TLS-RPT).
+ *
+ * Key files live at DATA_DIR/dkim/DOMAIN.SELECTOR.ALGO.pem (ALGO is "rsa" or
+ * "ed25519"), mode 0600, PKCS#8 PEM. The records are built by a pure
+ * function so that the CLI (`hermod domain add`) and the HTTP API
+ * (`POST /v1/domains`) print the same thing. */
+#ifndef HERMOD_DKIM_KEYS_H
+#define HERMOD_DKIM_KEYS_H
+#include <stddef.h>
+
+#include "dkim/dkim_sign.h"
+#include "util/buf.h"
+
+/* dkim_keys_path() returns DATA_DIR/dkim/DOMAIN.SELECTOR.ALGO.pem (caller
+ * frees); algo is one DKIM_ALGO_ bit. */
+char	*dkim_keys_path(const char *data_dir, const char *domain, const char *selector, int algo);
+
+/* dkim_keys_generate() makes a new private key (RSA-2048 or Ed25519) and
+ * returns it as PKCS#8 PEM in *pem (caller frees). 0, or -1 with *err. */
+int	dkim_keys_generate(int algo, char **pem, char **err);
+
+/* dkim_keys_create() makes the key for (domain, selector, algo) under
+ * data_dir unless its file exists already (keys are never replaced behind
+ * the user's back: rotation uses a new selector), writes it mode 0600
+ * through fs_write_atomic(), and loads it into *out. Blocking. 0, or -1
+ * with *err. */
+int	dkim_keys_create(const char *data_dir, const char *domain, const char *selector,
+	    int algo, struct dkim_key **out, char **err);
+
+/* dkim_keys_default_selector() writes the selector a new domain gets when
+ * the user names none: "hm" and the year and month (hm202611), so that a
+ * rotation next month gets a different name by itself. */
+void	dkim_keys_default_selector(char *out, size_t size, long long now);
+
+/* The key ring: every domain's parsed keys, loaded from data_dir on first
+ * use and kept for the life of the process (parsing PEM for each message is
+ * what makes libopendkim slow, see dkim_sign.c). Thread safe: worker threads
+ * sign through one ring. */
+struct dkim_keyring;
+
+struct dkim_keyring *dkim_keyring_new(const char *data_dir);
+void	dkim_keyring_free(struct dkim_keyring *ring);
+/* dkim_keyring_sign() signs msg for domain with every key found for
+ * selector (RSA and/or Ed25519; selector NULL: the ring's default for the
+ * domain, see dkim_keyring_set_selector) and appends the DKIM-Signature
+ * fields to out. Blocking the first time (reads the key files). Returns 0,
+ * DKIM_KEYS_NOKEY when the domain has no key (nothing appended; send
+ * unsigned or hold, the caller's policy), or -1 with *err. */
+#define DKIM_KEYS_NOKEY	1
+int	dkim_keyring_sign(struct dkim_keyring *ring, const char *domain, const char *selector,
+	    const char *msg, size_t len, long long now, struct buf *out, char **err);
+/* dkim_keyring_set_selector() makes selector the one used for domain when
+ * dkim_keyring_sign() is given none (rotation: switch once the new record
+ * is seen in DNS). */
+void	dkim_keyring_set_selector(struct dkim_keyring *ring, const char *domain,
+	    const char *selector);
+
+/* One DNS record to publish. All strings are owned by the record set. */
+struct dkim_record {
+	char	*type;		/* "TXT", "MX" */
+	char	*name;		/* fully qualified, no final dot */
+	char	*value;		/* the record data as a DNS panel takes it */
+	char	*purpose;	/* one paragraph for a human */
+};
+
+struct dkim_records {
+	char			*domain;
+	struct dkim_record	*v;
+	size_t			 n;
+};
+
+/* What the records depend on. Only domain and hostname are required. */
+struct dkim_records_params {
+	const char	*domain;	/* the sending domain (From:) */
+	const char	*hostname;	/* server.hostname: EHLO name, MX target */
+	const char	*bounce_domain;	/* envelope sender domain; NULL: bounce.DOMAIN */
+	const char	*const *spf_ips; /* sending addresses (ip4/ip6, CIDR ok); NULL-ended */
+	const char	*spf_include;	/* or an include: domain; else a:HOSTNAME */
+	const char	*dmarc_rua;	/* NULL: mailto:dmarc-reports@DOMAIN */
+	int		 mta_sts;	/* also MTA-STS and TLS-RPT (optional) */
+	long long	 now;		/* for the MTA-STS policy id */
+	/* DKIM keys to publish: selector and TXT value each */
+	size_t		 nkeys;
+	const char	*selectors[2];
+	const char	*key_txt[2];
+};
+
+/* dkim_records_build() fills out with the records to publish, pure: DKIM TXT
+ * at SEL._domainkey.DOMAIN for each key, SPF TXT and MX at the bounce
+ * domain, DMARC TXT at _dmarc.DOMAIN, and when asked MTA-STS and TLS-RPT. */
+void	dkim_records_build(const struct dkim_records_params *p, struct dkim_records *out);
+void	dkim_records_free(struct dkim_records *r);
+/* dkim_records_json() appends {"domain": ..., "records": [{"type", "name",
+ * "value", "purpose"}, ...]} (SPEC.md). */
+void	dkim_records_json(const struct dkim_records *r, struct buf *out);
+/* dkim_records_text() appends the records for a terminal: one block each. */
+void	dkim_records_text(const struct dkim_records *r, struct buf *out);
+
+/* dkim_domain_setup() is what `hermod domain add` and POST /v1/domains call:
+ * makes (or reuses) the key(s) for domain under data_dir, algos a mask of
+ * DKIM_ALGO_ bits (0: RSA), selector NULL for the default; with both algos
+ * the Ed25519 key gets SELECTOR-ed (two keys cannot share one DNS name).
+ * hostname is server.hostname. Fills out with the records to publish.
+ * Blocking (key generation and fsync). 0, or -1 with *err. */
+int	dkim_domain_setup(const char *data_dir, const char *domain, const char *selector,
+	    int algos, const char *hostname, struct dkim_records *out, char **err);
+
+#endif

@@ -1,0 +1,352 @@
+/* store: the public face of the metadata store. It picks a backend from the
+ * URL, checks and normalises every argument (account names, scopes, domains),
+ * turns key secrets into hashes (auth/), and dispatches through the backend's
+ * table (store_backend.h). Backends therefore never see a secret or an
+ * unchecked name, and a second backend (PostgreSQL) only has to store rows. */
+#include "store/store.h"
+#include "store/store_backend.h"
+#include "auth/auth.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct store {
+	const struct store_ops	*ops;
+	void			*impl;
+};
+
+static int
+fail(char **err, char *msg)
+{
+	if (err != NULL)
+		*err = msg;
+	else
+		free(msg);
+	return -1;
+}
+
+static int64_t
+now_ms(void)
+{
+	return (int64_t)time_now_ms();
+}
+
+int
+store_open(struct store **out, const char *url, char **err)
+{
+	const struct store_ops *ops = NULL;
+	const char *where = NULL;
+	void *impl = NULL;
+	int rc;
+
+	*out = NULL;
+	if (url == NULL || url[0] == '\0')
+		return fail(err, xstrdup("store.url is empty"));
+	if (strncmp(url, "sqlite:", 7) == 0) {
+		ops = &store_sqlite_ops;
+		where = url + 7;
+		/* Accept sqlite:///abs/path too, as other tools write it. */
+		if (strncmp(where, "//", 2) == 0)
+			where += 2;
+		if (where[0] == '\0')
+			return fail(err, xasprintf("store.url %s: sqlite: needs a path", url));
+	} else if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+		return fail(err, xstrdup("store.url: PostgreSQL is not supported yet; "
+		    "use sqlite:PATH"));
+	} else {
+		return fail(err, xasprintf("store.url: unknown scheme in %s "
+		    "(expected sqlite:PATH)", url));
+	}
+	if ((rc = ops->open(&impl, where, err)) != 0)
+		return rc;
+	*out = xmalloc(sizeof(**out));
+	(*out)->ops = ops;
+	(*out)->impl = impl;
+	return 0;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	st->ops->close(st->impl);
+	free(st);
+}
+
+int
+store_schema_version(struct store *st)
+{
+	return st->ops->schema_version(st->impl);
+}
+
+static int
+check_account(const char *name, char **err)
+{
+	if (!auth_account_name_valid(name))
+		return fail(err, xasprintf("invalid account name \"%s\": use 1 to 64 of a-z 0-9 . _ -",
+		    name ? name : ""));
+	return 0;
+}
+
+int
+store_account_create(struct store *st, const char *name, char **err)
+{
+	if (check_account(name, err) < 0)
+		return -1;
+	return st->ops->account_create(st->impl, name, now_ms(), err);
+}
+
+int
+store_account_exists(struct store *st, const char *name, char **err)
+{
+	/* A name that cannot exist is simply not found: callers (SMTP, HTTP)
+	 * pass whatever a client sent. */
+	if (!auth_account_name_valid(name))
+		return STORE_NOTFOUND;
+	return st->ops->account_exists(st->impl, name, err);
+}
+
+int
+store_account_list(struct store *st, struct store_account **out, size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	return st->ops->account_list(st->impl, out, n, err);
+}
+
+void
+store_account_list_free(struct store_account *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+int
+store_key_create(struct store *st, const char *account, const char *scope, char **secret,
+    char **err)
+{
+	char key[AUTH_KEY_LEN + 1], prefix[AUTH_KEY_SHOW_LEN + 1];
+	unsigned char hash[AUTH_KEY_HASH_LEN];
+	int rc;
+
+	*secret = NULL;
+	if (!auth_account_name_valid(account))
+		return STORE_NOTFOUND;
+	if (!auth_scope_valid(scope))
+		return fail(err, xasprintf("invalid scope \"%s\": use send or admin",
+		    scope ? scope : ""));
+	auth_key_new(key);
+	auth_key_hash(key, AUTH_KEY_LEN, hash);
+	memcpy(prefix, key, AUTH_KEY_SHOW_LEN);
+	prefix[AUTH_KEY_SHOW_LEN] = '\0';
+	rc = st->ops->key_create(st->impl, account, scope, hash, prefix, now_ms(), err);
+	if (rc == 0)
+		*secret = xstrdup(key);
+	auth_wipe(key, sizeof(key));
+	return rc;
+}
+
+int
+store_key_verify(struct store *st, const char *secret, char **account, char **scope,
+    char **err)
+{
+	unsigned char hash[AUTH_KEY_HASH_LEN];
+	size_t len;
+
+	*account = NULL;
+	*scope = NULL;
+	if (secret == NULL)
+		return STORE_NOTFOUND;
+	len = strnlen(secret, AUTH_KEY_LEN + 1);
+	if (!auth_key_wellformed(secret, len))
+		return STORE_NOTFOUND;
+	auth_key_hash(secret, len, hash);
+	return st->ops->key_verify(st->impl, hash, now_ms(), account, scope, err);
+}
+
+int
+store_key_list(struct store *st, const char *account, struct store_key **out, size_t *n,
+    char **err)
+{
+	*out = NULL;
+	*n = 0;
+	if (account != NULL && !auth_account_name_valid(account))
+		return STORE_NOTFOUND;
+	return st->ops->key_list(st->impl, account, out, n, err);
+}
+
+void
+store_key_list_free(struct store_key *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].account);
+		free(v[i].scope);
+		free(v[i].prefix);
+	}
+	free(v);
+}
+
+int
+store_key_revoke(struct store *st, const char *account, int64_t id, char **err)
+{
+	if (!auth_account_name_valid(account))
+		return STORE_NOTFOUND;
+	return st->ops->key_revoke(st->impl, account, id, now_ms(), err);
+}
+
+int
+store_domain_add(struct store *st, const char *account, const char *domain, char **err)
+{
+	char *d, *why = NULL;
+	int rc;
+
+	if (!auth_account_name_valid(account))
+		return STORE_NOTFOUND;
+	if ((d = auth_domain_normalize(domain, &why)) == NULL)
+		return fail(err, why);
+	rc = st->ops->domain_add(st->impl, account, d, now_ms(), err);
+	free(d);
+	return rc;
+}
+
+/* lookup_domain() normalises a domain given by a caller for a lookup: one
+ * that cannot be valid is simply not registered. */
+static char *
+lookup_domain(const char *domain)
+{
+	char *d, *why = NULL;
+
+	if ((d = auth_domain_normalize(domain, &why)) == NULL)
+		free(why);
+	return d;
+}
+
+int
+store_domain_owner(struct store *st, const char *domain, char **account, int *verified,
+    char **err)
+{
+	struct store_domain info;
+	int rc;
+
+	if (account != NULL)
+		*account = NULL;
+	if ((rc = store_domain_get(st, domain, &info, err)) != 0)
+		return rc;
+	if (account != NULL) {
+		*account = info.account;
+		info.account = NULL;
+	}
+	if (verified != NULL)
+		*verified = info.verified;
+	store_domain_free(&info);
+	return 0;
+}
+
+int
+store_domain_get(struct store *st, const char *domain, struct store_domain *out, char **err)
+{
+	char *d;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((d = lookup_domain(domain)) == NULL)
+		return STORE_NOTFOUND;
+	rc = st->ops->domain_get(st->impl, d, out, err);
+	free(d);
+	return rc;
+}
+
+void
+store_domain_free(struct store_domain *d)
+{
+	if (d == NULL)
+		return;
+	free(d->domain);
+	free(d->account);
+	free(d->dkim_selector);
+	free(d->dkim_algo);
+	memset(d, 0, sizeof(*d));
+}
+
+int
+store_domain_list_info(struct store *st, const char *account, struct store_domain **out,
+    size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	if (account != NULL && !auth_account_name_valid(account))
+		return 0;
+	return st->ops->domain_list(st->impl, account, out, n, err);
+}
+
+void
+store_domain_list_info_free(struct store_domain *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		store_domain_free(&v[i]);
+	free(v);
+}
+
+int
+store_domain_list(struct store *st, const char *account, char ***domains, char **err)
+{
+	struct store_domain *v;
+	size_t n;
+	int rc;
+
+	*domains = NULL;
+	if ((rc = store_domain_list_info(st, account, &v, &n, err)) != 0)
+		return rc;
+	*domains = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		(*domains)[i] = v[i].domain;
+		v[i].domain = NULL;
+	}
+	store_domain_list_info_free(v, n);
+	return 0;
+}
+
+void
+store_strv_free(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
+store_domain_set_verified(struct store *st, const char *domain, int verified, char **err)
+{
+	char *d;
+	int rc;
+
+	if ((d = lookup_domain(domain)) == NULL)
+		return STORE_NOTFOUND;
+	rc = st->ops->domain_set_verified(st->impl, d, verified != 0, err);
+	free(d);
+	return rc;
+}
+
+int
+store_domain_set_dkim(struct store *st, const char *domain, const char *selector,
+    const char *algo, char **err)
+{
+	char *d;
+	int rc;
+
+	if (!auth_selector_valid(selector))
+		return fail(err, xasprintf("invalid DKIM selector \"%s\"", selector ? selector : ""));
+	if (algo == NULL || (strcmp(algo, "rsa") && strcmp(algo, "ed25519") &&
+	    strcmp(algo, "rsa+ed25519")))
+		return fail(err, xasprintf("invalid DKIM algorithm \"%s\": use rsa, ed25519 "
+		    "or rsa+ed25519", algo ? algo : ""));
+	if ((d = lookup_domain(domain)) == NULL)
+		return STORE_NOTFOUND;
+	rc = st->ops->domain_set_dkim(st->impl, d, selector, algo, err);
+	free(d);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/* store_backend: the table a store backend fills in (STYLE: the queue sits
+ * behind a backend table; so does the store). store.c checks and normalises
+ * arguments, then calls through these; a backend sees only valid names,
+ * normalised domains and key hashes, never a key secret. Private to
+ * src/store/. Return conventions are those of store.h. */
+#ifndef HERMOD_STORE_BACKEND_H
+#define HERMOD_STORE_BACKEND_H
+#include "store/store.h"
+
+struct store_ops {
+	const char *name;
+	/* open() gets what follows the URL scheme (for SQLite, the path). */
+	int	(*open)(void **impl, const char *where, char **err);
+	void	(*close)(void *impl);
+	int	(*schema_version)(void *impl);
+
+	int	(*account_create)(void *impl, const char *name, int64_t now, char **err);
+	int	(*account_exists)(void *impl, const char *name, char **err);
+	int	(*account_list)(void *impl, struct store_account **out, size_t *n, char **err);
+
+	/* key_create() inserts the hash; STORE_NOTFOUND if the account is unknown,
+	 * STORE_EXISTS if the hash exists (never in practice: 256 random bits). */
+	int	(*key_create)(void *impl, const char *account, const char *scope,
+		    const unsigned char *hash, const char *prefix, int64_t now, char **err);
+	/* key_verify() finds an active key by hash; the backend compares the
+	 * stored hash with auth_key_hash_equal() before answering. */
+	int	(*key_verify)(void *impl, const unsigned char *hash, int64_t now, char **account,
+		    char **scope, char **err);
+	int	(*key_list)(void *impl, const char *account, struct store_key **out, size_t *n,
+		    char **err);
+	int	(*key_revoke)(void *impl, const char *account, int64_t id, int64_t now, char **err);
+
+	int	(*domain_add)(void *impl, const char *account, const char *domain, int64_t now,
+		    char **err);
+	int	(*domain_get)(void *impl, const char *domain, struct store_domain *out, char **err);
+	int	(*domain_list)(void *impl, const char *account, struct store_domain **out,
+		    size_t *n, char **err);
+	int	(*domain_set_verified)(void *impl, const char *domain, int verified, char **err);
+	int	(*domain_set_dkim)(void *impl, const char *domain, const char *selector,
+		    const char *algo, char **err);
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif

@@ -1,0 +1,864 @@
+/* Unit tests for the spool: group commit, recovery, torn and corrupt tails,
+ * replayed updates, segment rotation, unlinking and compaction, a full disk
+ * (a real tmpfs), and kill -9 at random moments while a child submits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "spool/spool.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#define MAXIDS 20000
+
+struct ctx {
+	int	 done, ok, fail, last_err;
+	char	 (*ids)[ID_LEN + 1];	/* by submission order (arg is the index) */
+	int	*err;
+};
+
+struct sub {
+	struct ctx	*c;
+	int		 i;
+};
+
+static char tmpdir[64];
+
+static void
+mk_tmp(void)
+{
+	strcpy(tmpdir, "/tmp/hermod-spool-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+}
+
+static void
+rm_tmp(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static char *
+spool_dir(void)
+{
+	return xasprintf("%s/spool", tmpdir);
+}
+
+static void
+ctx_init(struct ctx *c, int n)
+{
+	memset(c, 0, sizeof(*c));
+	c->ids = xcalloc((size_t)n, sizeof(*c->ids));
+	c->err = xcalloc((size_t)n, sizeof(*c->err));
+}
+
+static void
+ctx_free(struct ctx *c)
+{
+	free(c->ids);
+	free(c->err);
+}
+
+static void
+commit_cb(int err, const char *id, void *arg)
+{
+	struct sub *s = arg;
+	struct ctx *c = s->c;
+
+	c->done++;
+	memcpy(c->ids[s->i], id, ID_LEN + 1);
+	c->err[s->i] = err;
+	if (err) {
+		c->fail++;
+		c->last_err = err;
+	} else
+		c->ok++;
+	free(s);
+}
+
+static void
+update_cb(int err, const char *id, void *arg)
+{
+	struct ctx *c = arg;
+
+	(void)id;
+	c->done++;
+	if (err)
+		c->fail++;
+}
+
+static void
+run_until(uv_loop_t *loop, int *counter, int want)
+{
+	uint64_t t0 = time_mono_ms();
+
+	while (*counter < want) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		if (*counter >= want)
+			break;
+		usleep(200);
+		if (time_mono_ms() - t0 > 30000)
+			fail_msg("timed out: %d of %d", *counter, want);
+	}
+}
+
+static void
+make_env(struct spool_env *env, int nrcpt)
+{
+	memset(env, 0, sizeof(*env));
+	env->account = xstrdup("shop");
+	env->mail_from = xstrdup("orders@shop.example");
+	env->message_id = xstrdup("abc@shop.example");
+	env->client = xstrdup("127.0.0.1");
+	env->flags = SPOOL_F_DSN;
+	env->ret = SPOOL_RET_HDRS;
+	env->nrcpt = (size_t)nrcpt;
+	env->rcpt = xcalloc((size_t)nrcpt, sizeof(*env->rcpt));
+	for (int i = 0; i < nrcpt; i++) {
+		env->rcpt[i].addr = xasprintf("r%d@x.example", i);
+		env->rcpt[i].notify = SPOOL_NOTIFY_FAILURE;
+	}
+	env->rcpt[0].orcpt = xstrdup("rfc822;r0@x.example");
+}
+
+/* body() is a message whose bytes depend on n: NULs, CR, LF included. */
+static char *
+body(int n, size_t len)
+{
+	char *b = xmalloc(len);
+
+	for (size_t i = 0; i < len; i++)
+		b[i] = (char)((i * 31 + (size_t)n * 7) & 0xff);
+	if (len > 16)
+		snprintf(b, 16, "seq %d\r\n", n);
+	return b;
+}
+
+static void
+submit_n(struct spool *sp, struct ctx *c, int from, int n, size_t len)
+{
+	struct spool_env env;
+
+	make_env(&env, 2);
+	for (int i = from; i < from + n; i++) {
+		struct sub *s = xmalloc(sizeof(*s));
+		char *b = body(i, len);
+
+		s->c = c;
+		s->i = i;
+		assert_int_equal(spool_submit(sp, &env, b, len, commit_cb, s), 0);
+		free(b);
+	}
+	spool_env_free(&env);
+}
+
+static struct spool *
+open_spool(uv_loop_t *loop, const struct spool_opts *o)
+{
+	struct spool *sp = NULL;
+	char *dir = spool_dir(), *err = NULL;
+
+	if (spool_open_opts(&sp, dir, loop, o, &err) < 0)
+		fail_msg("spool_open: %s", err);
+	free(dir);
+	return sp;
+}
+
+static void
+close_spool(uv_loop_t *loop, struct spool *sp)
+{
+	spool_close(sp);
+	uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static int
+count_segments(void)
+{
+	char *dir = spool_dir();
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		n += strncmp(de->d_name, "seg-", 4) == 0;
+	closedir(d);
+	free(dir);
+	return n;
+}
+
+struct readback {
+	int	 done;
+	int	 bad;
+	int	 n;
+	size_t	 len;
+};
+
+static void
+read_cb(int err, const char *id, const char *msg, size_t len, void *arg)
+{
+	struct readback *r = arg;
+	char *want = body(r->n, r->len);
+
+	(void)id;
+	if (err || len != r->len || memcmp(msg, want, len) != 0)
+		r->bad++;
+	free(want);
+	r->done++;
+}
+
+static void
+check_read(uv_loop_t *loop, struct spool *sp, const char *id, int n, size_t len)
+{
+	struct readback r = { 0, 0, n, len };
+
+	assert_int_equal(spool_read(sp, id, read_cb, &r), 0);
+	run_until(loop, &r.done, 1);
+	assert_int_equal(r.bad, 0);
+}
+
+static void
+test_submit_recover(void **state)
+{
+	uv_loop_t loop;
+	struct spool *sp;
+	struct ctx c;
+	const struct spool_env *e;
+	int n = 50;
+
+	(void)state;
+	mk_tmp();
+	uv_loop_init(&loop);
+	ctx_init(&c, n);
+	sp = open_spool(&loop, NULL);
+	submit_n(sp, &c, 0, n, 4096);
+	run_until(&loop, &c.done, n);
+	assert_int_equal(c.ok, n);
+	assert_int_equal(spool_count(sp), n);
+	e = spool_get(sp, c.ids[7]);
+	assert_non_null(e);
+	assert_string_equal(e->account, "shop");
+	assert_string_equal(e->rcpt[1].addr, "r1@x.example");
+	assert_string_equal(e->rcpt[0].orcpt, "rfc822;r0@x.example");
+	assert_null(e->rcpt[1].orcpt);
+	assert_null(e->envid);
+	assert_int_equal(e->size, 4096);
+	check_read(&loop, sp, c.ids[7], 7, 4096);
+	close_spool(&loop, sp);
+
+	sp = open_spool(&loop, NULL);
+	assert_int_equal(spool_count(sp), n);
+	for (int i = 0; i < n; i++)
+		assert_non_null(spool_get(sp, c.ids[i]));
+	e = spool_get(sp, c.ids[9]);
+	assert_string_equal(e->mail_from, "orders@shop.example");
+	assert_string_equal(e->message_id, "abc@shop.example");
+	assert_int_equal(e->ret, SPOOL_RET_HDRS);
+	assert_int_equal(e->flags, SPOOL_F_DSN);
+	assert_int_equal(e->rcpt[0].notify, SPOOL_NOTIFY_FAILURE);
+	check_read(&loop, sp, c.ids[n - 1], n - 1, 4096);
+	check_read(&loop, sp, c.ids[0], 0, 4096);
+	close_spool(&loop, sp);
+	uv_loop_close(&loop);
+	ctx_free(&c);
+	rm_tmp();
+}
+
+static void
+test_group_commit(void **state)
+{
+	uv_loop_t loop;
+	struct spool *sp;
+	struct spool_stats st;
+	struct ctx c;
+	int n = 4000;
+
+	(void)state;
+	mk_tmp();
+	uv_loop_init(&loop);
+	ctx_init(&c, n);
+	sp = open_spool(&loop, NULL);
+	submit_n(sp, &c, 0, n, 4096);
+	run_until(&loop, &c.done, n);
+	assert_int_equal(c.ok, n);
+	spool_stats(sp, &st);
+	print_message("%d messages, %llu commits\n", n, (unsigned long long)st.commits);
+	assert_int_equal(st.records, n);
+	assert_true(st.commits < (uint64_t)n / 4);
+	assert_true(st.commits >= 1);
+	assert_true(st.sync_buckets[SPOOL_SYNC_NBUCKETS - 1] <= st.commits);
+	assert_int_equal(st.messages, n);
+	close_spool(&loop, sp);
+	uv_loop_close(&loop);
+	ctx_free(&c);
+	rm_tmp();
+}
+
+static char *
+only_segment(void)
+{
+	char *dir = spool_dir();
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char *path = NULL;
+	int n = 0;
+
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "seg-", 4) == 0) {
+			free(path);
+			path = xasprintf("%s/%s", dir, de->d_name);
+			n++;
+		}
+	}
+	closedir(d);
+	free(dir);
+	assert_int_equal(n, 1);
+	return path;
+}
+
+static void
+test_torn_and_corrupt(void **state)
+{
+	uv_loop_t loop;
+	struct spool *sp;
+	struct ctx c;
+	struct stat st;
+	char *path;
+	off_t reclen;
+	int n = 10, fd;
+	char x;
+
+	(void)state;
+	mk_tmp();
+	uv_loop_init(&loop);
+	ctx_init(&c, n);
+	sp = open_spool(&loop, NULL);
+	/* One at a time, so the records lie in submission order. */
+	for (int i = 0; i < n; i++) {
+		submit_n(sp, &c, i, 1, 1000);
+		run_until(&loop, &c.done, i + 1);
+	}
+	close_spool(&loop, sp);
+	path = only_segment();
+	assert_int_equal(stat(path, &st), 0);
+	reclen = st.st_size / n;
+	assert_int_equal(reclen * n, st.st_size);	/* preallocation was cut on close */
+
+	/* A torn last record: cut in its middle. */
+	assert_int_equal(truncate(path, st.st_size - 100), 0);
+	sp = open_spool(&loop, NULL);
+	assert_int_equal(spool_count(sp), n - 1);
+	for (int i = 0; i < n - 1; i++)
+		assert_non_null(spool_get(sp, c.ids[i]));
+	assert_null(spool_get(sp, c.ids[n - 1]));
+	close_spool(&loop, sp);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, reclen * (n - 1));	/* the tail was cut */
+
+	/* One flipped byte in the 5th record's body: it and all after go. */
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &x, 1, 4 * reclen + reclen / 2), 1);
+	x ^= 0x40;
+	assert_int_equal(pwrite(fd, &x, 1, 4 * reclen + reclen / 2), 1);
+	close(fd);
+	sp = open_spool(&loop, NULL);
+	assert_int_equal(spool_count(sp), 4);
+	for (int i = 0; i < 4; i++) {
+		assert_non_null(spool_get(sp, c.ids[i]));
+		check_read(&loop, sp, c.ids[i], i, 1000);
+	}
+	assert_null(spool_get(sp, c.ids[4]));
+	/* New mail after a cut tail is kept too. */
+	submit_n(sp, &c, 0, 1, 1000);
+	run_until(&loop, &c.done, n + 1);
+	close_spool(&loop, sp);
+	sp = open_spool(&loop, NULL);
+	assert_int_equal(spool_count(sp), 5);
+	close_spool(&loop, sp);
+
+	free(path);
+	uv_loop_close(&loop);
+	ctx_free(&c);
+	rm_tmp();
+}
+
+struct changes {
+	int added, held, released, removed;
+};
+
+static void
+on_change(enum spool_change what, const char *id, const struct spool_env *env, void *arg)
+{
+	struct changes *ch = arg;
+
+	assert_non_null(id);
+	switch (what) {
+	case SPOOL_ADDED: ch->added++; assert_non_null(env); break;
+	case SPOOL_HELD: ch->held++; assert_non_null(env); break;
+	case SPOOL_RELEASED: ch->released++; break;
+	case SPOOL_REMOVED: ch->removed++; assert_null(env); break;
+	}
+}
+
+static void
+test_updates_replayed(void **state)
+{
+	uv_loop_t loop;
+	struct spool *sp;
+	struct ctx c, u;
+	struct changes ch = { 0 };
+	struct spool_env env;
+	struct spool_rcpt r = { 0 };
+	const struct spool_env *e;
+	char id[ID_LEN + 1], id2[ID_LEN + 1];
+
+	(void)state;
+	mk_tmp();
+	uv_loop_init(&loop);
+	ctx_init(&c, 2);
+	memset(&u, 0, sizeof(u));
+	sp = open_spool(&loop, NULL);
+	spool_on_change(sp, on_change, &ch);
+	make_env(&env, 3);
+	for (int i = 0; i < 2; i++) {
+		struct sub *s = xmalloc(sizeof(*s));
+
+		s->c = &c;
+		s->i = i;
+		assert_int_equal(spool_submit(sp, &env, "hello\r\n", 7, commit_cb, s), 0);
+	}
+	spool_env_free(&env);
+	run_until(&loop, &c.done, 2);
+	assert_int_equal(ch.added, 2);
+	memcpy(id, c.ids[0], sizeof(id));
+	memcpy(id2, c.ids[1], sizeof(id2));
+
+	r.state = SPOOL_RCPT_DELIVERED;
+	r.attempts = 1;
+	r.last_reply = "250 2.0.0 ok";
+	assert_int_equal(spool_set_rcpt(sp, id, 0, &r, update_cb, &u), 0);
+	assert_int_equal(spool_set_rcpt(sp, id, 3, &r, update_cb, &u), -EINVAL);
+	assert_int_equal(spool_hold(sp, id, update_cb, &u), 0);
+	assert_int_equal(spool_hold(sp, "nosuchid", update_cb, &u), -ENOENT);
+	assert_int_equal(spool_delete(sp, id2, update_cb, &u), 0);
+	assert_null(spool_get(sp, id2));
+	run_until(&loop, &u.done, 3);
+	assert_int_equal(u.fail, 0);
+	assert_int_equal(ch.held, 1);
+	assert_int_equal(ch.removed, 1);
+	close_spool(&loop, sp);
+
+	sp = open_spool(&loop, NULL);
+	assert_int_equal(spool_count(sp), 1);
+	assert_null(spool_get(sp, id2));
+	e = spool_get(sp, id);
+	assert_non_null(e);
+	assert_true(e->flags & SPOOL_F_HELD);
+	assert_int_equal(e->rcpt[0].state, SPOOL_RCPT_DELIVERED);
+	assert_string_equal(e->rcpt[0].last_reply, "250 2.0.0 ok");
+	assert_int_equal(e->rcpt[1].state, SPOOL_RCPT_QUEUED);
+
+	u.done = 0;
+	assert_int_equal(spool_release(sp, id, update_cb, &u), 0);
+	r.state = SPOOL_RCPT_BOUNCED;
+	r.last_reply = "550 5.1.1 no such user";
+	assert_int_equal(spool_set_rcpt(sp, id, 1, &r, update_cb, &u), 0);
+	r.state = SPOOL_RCPT_DEFERRED;
+	r.attempts = 2;
+	r.next_attempt = 1234567;
+	r.last_reply = NULL;
+	assert_int_equal(spool_set_rcpt(sp, id, 2, &r, update_cb, &u), 0);
+	run_until(&loop, &u.done, 3);
+	close_spool(&loop, sp);
+
+	sp = open_spool(&loop, NULL);
+	e = spool_get(sp, id);
+	assert_non_null(e);
+	assert_false(e->flags & SPOOL_F_HELD);
+	assert_int_equal(e->rcpt[1].state, SPOOL_RCPT_BOUNCED);
+	assert_int_equal(e->rcpt[2].state, SPOOL_RCPT_DEFERRED);
+	assert_int_equal(e->rcpt[2].attempts, 2);
+	assert_int_equal(e->rcpt[2].next_attempt, 1234567);
+	assert_null(e->rcpt[2].last_reply);
+	/* The last recipient final: the message leaves the spool. */
+	u.done = 0;
+	r.state = SPOOL_RCPT_DELIVERED;
+	assert_int_equal(spool_set_rcpt(sp, id, 2, &r, update_cb, &u), 0);
+	assert_null(spool_get(sp, id));
+	run_until(&loop, &u.done, 1);
+	close_spool(&loop, sp);
+	sp = open_spool(&loop, NULL);
+	assert_int_equal(spool_count(sp), 0);
+	close_spool(&loop, sp);
+
+	uv_loop_close(&loop);
+	ctx_free(&c);
+	rm_tmp();
+}
+
+static void
+wait_segments(uv_loop_t *loop, struct spool *sp, size_t want)
+{
+	struct spool_stats st;
+	uint64_t t0 = time_mono_ms();
+
+	for (;;) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		spool_stats(sp, &st);
+		if (st.segments <= want)
+			return;
+		usleep(500);
+		if (time_mono_ms() - t0 > 20000)
+			fail_msg("still %zu segments, want %zu", st.segments, want);
+	}
+}
+
+static void
+test_rotation_unlink(void **state)
+{
+	struct spool_opts o = { .segment_size = 64 * 1024 };
+	uv_loop_t loop;
+	struct spool *sp;
+	struct spool_stats st;
+	struct ctx c, u;
+	int n = 200;
+
+	(void)state;
+	mk_tmp();
+	uv_loop_init(&loop);
+	ctx_init(&c, n);
+	memset(&u, 0, sizeof(u));
+	sp = open_spool(&loop, &o);
+	for (int i = 0; i < n; i += 10) {
+		submit_n(sp, &c, i, 10, 4000);
+		run_until(&loop, &c.done, i + 10);
+	}
+	assert_int_equal(c.ok, n);
+	assert_true(count_segments() >= 10);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(spool_delete(sp, c.ids[i], update_cb, &u), 0);
+	run_until(&loop, &u.done, n);
+	/* All but the segment the writer is on go away. */
+	wait_segments(&loop, sp, 1);
+	spool_stats(sp, &st);
+	assert_true(st.segments_unlinked >= 9);
+	close_spool(&loop, sp);
+	assert_true(count_segments() <= 1);
+	sp = open_spool(&loop, &o);
+	assert_int_equal(spool_count(sp), 0);
+	wait_segments(&loop, sp, 0);
+	close_spool(&loop, sp);
+	assert_int_equal(count_segments(), 0);
+	uv_loop_close(&loop);
+	ctx_free(&c);
+	rm_tmp();
+}
+
+static void
+test_compaction(void **state)
+{
+	struct spool_opts o = { .segment_size = 64 * 1024 };
+	uv_loop_t loop;
+	struct spool *sp;
+	struct spool_stats st;
+	struct ctx c, u;
+	struct spool_rcpt r = { .state = SPOOL_RCPT_DEFERRED, .attempts = 3,
+	    .last_reply = "451 later" };
+	int n = 120;
+
+	(void)state;
+	mk_tmp();
+	uv_loop_init(&loop);
+	ctx_init(&c, n);
+	memset(&u, 0, sizeof(u));
+	sp = open_spool(&loop, &o);
+	for (int i = 0; i < n; i += 10) {
+		submit_n(sp, &c, i, 10, 4000);
+		run_until(&loop, &c.done, i + 10);
+	}
+	/* Keep messages 0 and 1 (in the oldest segment), one of them updated;
+	 * delete everything else. */
+	assert_int_equal(spool_set_rcpt(sp, c.ids[1], 0, &r, update_cb, &u), 0);
+	for (int i = 2; i < n; i++)
+		assert_int_equal(spool_delete(sp, c.ids[i], update_cb, &u), 0);
+	run_until(&loop, &u.done, n - 1);
+	wait_segments(&loop, sp, 1);
+	spool_stats(sp, &st);
+	assert_int_equal(st.compacted, 2);
+	check_read(&loop, sp, c.ids[0], 0, 4000);
+	check_read(&loop, sp, c.ids[1], 1, 4000);
+	close_spool(&loop, sp);
+	assert_int_equal(count_segments(), 1);
+
+	sp = open_spool(&loop, &o);
+	assert_int_equal(spool_count(sp), 2);
+	assert_int_equal(spool_get(sp, c.ids[1])->rcpt[0].state, SPOOL_RCPT_DEFERRED);
+	assert_int_equal(spool_get(sp, c.ids[1])->rcpt[0].attempts, 3);
+	assert_string_equal(spool_get(sp, c.ids[1])->rcpt[0].last_reply, "451 later");
+	check_read(&loop, sp, c.ids[0], 0, 4000);
+	check_read(&loop, sp, c.ids[1], 1, 4000);
+	close_spool(&loop, sp);
+	uv_loop_close(&loop);
+	ctx_free(&c);
+	rm_tmp();
+}
+
+/* A full disk, for real: a 1 MiB tmpfs. Needs root (skipped otherwise). */
+static void
+test_enospc(void **state)
+{
+	struct spool_opts o = { .segment_size = 256 * 1024 };
+	uv_loop_t loop;
+	struct spool *sp;
+	struct ctx c, u;
+	int n = 40, acked = 0;
+
+	(void)state;
+	mk_tmp();
+	if (mount("tmpfs", tmpdir, "tmpfs", 0, "size=1m") < 0) {
+		print_message("cannot mount a tmpfs (%s): skipped\n", strerror(errno));
+		rm_tmp();
+		skip();
+	}
+	uv_loop_init(&loop);
+	ctx_init(&c, n * 3);
+	memset(&u, 0, sizeof(u));
+	log_set_level(LOG_FATAL);	/* the write errors are expected */
+	sp = open_spool(&loop, &o);
+	/* 40 x 60 KiB is more than the file system holds. */
+	for (int i = 0; i < n; i++) {
+		submit_n(sp, &c, i, 1, 60 * 1024);
+		run_until(&loop, &c.done, i + 1);
+	}
+	assert_true(c.fail > 0);
+	assert_true(c.ok > 5);
+	assert_int_equal(c.last_err, -ENOSPC);
+	acked = c.ok;
+	close_spool(&loop, sp);
+
+	/* Everything acknowledged is there, nothing refused came back. */
+	sp = open_spool(&loop, &o);
+	assert_int_equal(spool_count(sp), acked);
+	for (int i = 0; i < n; i++) {
+		if (c.err[i] == 0) {
+			assert_non_null(spool_get(sp, c.ids[i]));
+			check_read(&loop, sp, c.ids[i], i, 60 * 1024);
+		} else
+			assert_null(spool_get(sp, c.ids[i]));
+	}
+	/* Space comes back when the queue drains. */
+	for (int i = 0; i < n; i++)
+		if (c.err[i] == 0)
+			assert_int_equal(spool_delete(sp, c.ids[i], update_cb, &u), 0);
+	run_until(&loop, &u.done, acked);
+	wait_segments(&loop, sp, 1);
+	c.done = c.ok = c.fail = 0;
+	for (int i = 0; i < 5; i++) {
+		submit_n(sp, &c, n + i, 1, 60 * 1024);
+		run_until(&loop, &c.done, i + 1);
+	}
+	assert_int_equal(c.ok, 5);
+	close_spool(&loop, sp);
+	log_set_level(LOG_ERROR);
+	uv_loop_close(&loop);
+	ctx_free(&c);
+	assert_int_equal(umount(tmpdir), 0);
+	rm_tmp();
+}
+
+/* The crash test: a child submits steadily and prints each id once its
+ * callback said durable; the parent kills it with SIGKILL at a random
+ * moment, several times; every printed id must then be queued, once, with
+ * its bytes intact. */
+struct crash_child {
+	struct spool	*sp;
+	int		 out;
+	int		 seq;
+	int		 inflight;
+};
+
+static void crash_submit(struct crash_child *cc);
+
+static void
+crash_cb(int err, const char *id, void *arg)
+{
+	struct crash_child *cc = arg;
+	char line[64];
+	int n;
+
+	cc->inflight--;
+	if (err == 0) {
+		n = snprintf(line, sizeof(line), "%s\n", id);
+		if (write(cc->out, line, (size_t)n) != n)
+			_exit(3);
+	}
+	crash_submit(cc);
+}
+
+static void
+crash_submit(struct crash_child *cc)
+{
+	struct spool_env env;
+
+	make_env(&env, 1);
+	while (cc->inflight < 16) {
+		char *b = body(1000, 2048);
+
+		if (spool_submit(cc->sp, &env, b, 2048, crash_cb, cc) < 0)
+			_exit(4);
+		free(b);
+		cc->inflight++;
+	}
+	spool_env_free(&env);
+}
+
+static void
+crash_child_main(int out)
+{
+	struct crash_child cc = { .out = out };
+	struct spool_opts o = { .segment_size = 256 * 1024 };
+	uv_loop_t loop;
+	char *dir = spool_dir(), *err = NULL;
+
+	uv_loop_init(&loop);
+	if (spool_open_opts(&cc.sp, dir, &loop, &o, &err) < 0)
+		_exit(2);
+	crash_submit(&cc);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	_exit(5);
+}
+
+struct seen {
+	int	 n;
+	int	 dup;
+};
+
+static int
+count_env(const struct spool_env *env, void *arg)
+{
+	struct seen *s = arg;
+
+	(void)env;
+	s->n++;
+	return 0;
+}
+
+static void
+test_crash_kill9(void **state)
+{
+	char (*printed)[ID_LEN + 1] = xcalloc(MAXIDS, sizeof(*printed));
+	int nprinted = 0;
+	uv_loop_t loop;
+	struct spool *sp;
+	struct seen s = { 0, 0 };
+	unsigned seed = (unsigned)time(NULL);
+
+	(void)state;
+	mk_tmp();
+	print_message("crash test seed %u\n", seed);
+	srand(seed);
+	for (int round = 0; round < 6; round++) {
+		int p[2], status;
+		pid_t pid;
+		char buf[4096], part[64];
+		size_t partlen = 0;
+		uint64_t t0;
+		int delay_ms = 50 + rand() % 400;
+
+		assert_int_equal(pipe(p), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(p[0]);
+			crash_child_main(p[1]);
+		}
+		close(p[1]);
+		fcntl(p[0], F_SETFL, O_NONBLOCK);
+		t0 = time_mono_ms();
+		for (;;) {
+			ssize_t k = read(p[0], buf, sizeof(buf));
+
+			if (k > 0) {
+				for (ssize_t i = 0; i < k; i++) {
+					if (buf[i] == '\n') {
+						assert_int_equal(partlen, ID_LEN);
+						if (nprinted < MAXIDS) {
+							memcpy(printed[nprinted], part, ID_LEN);
+							printed[nprinted++][ID_LEN] = '\0';
+						}
+						partlen = 0;
+					} else if (partlen < sizeof(part))
+						part[partlen++] = buf[i];
+				}
+				continue;
+			}
+			if (k == 0)
+				break;	/* the child is dead and the pipe drained */
+			if (pid > 0 && time_mono_ms() - t0 >= (uint64_t)delay_ms) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				assert_true(WIFSIGNALED(status));
+				pid = 0;
+			}
+			usleep(1000);
+		}
+		close(p[0]);
+		/* A partial line is an id the child was still writing: ignore it. */
+	}
+	print_message("%d acknowledged ids over 6 kills\n", nprinted);
+	assert_true(nprinted > 100);
+
+	uv_loop_init(&loop);
+	sp = open_spool(&loop, NULL);
+	for (int i = 0; i < nprinted; i++) {
+		if (spool_get(sp, printed[i]) == NULL)
+			fail_msg("acknowledged id %s lost", printed[i]);
+	}
+	spool_foreach(sp, count_env, &s);
+	assert_int_equal((size_t)s.n, spool_count(sp));
+	assert_true(spool_count(sp) >= (size_t)nprinted);
+	/* A few bodies read back intact. */
+	for (int i = 0; i < nprinted; i += nprinted / 10 + 1)
+		check_read(&loop, sp, printed[i], 1000, 2048);
+	close_spool(&loop, sp);
+	uv_loop_close(&loop);
+	free(printed);
+	rm_tmp();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_submit_recover),
+		cmocka_unit_test(test_group_commit),
+		cmocka_unit_test(test_torn_and_corrupt),
+		cmocka_unit_test(test_updates_replayed),
+		cmocka_unit_test(test_rotation_unlink),
+		cmocka_unit_test(test_compaction),
+		cmocka_unit_test(test_enospc),
+		cmocka_unit_test(test_crash_kill9),
+	};
+
+	log_set_level(LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
