@@ -116,15 +116,18 @@ typedef void (*spool_commit_cb)(int err, const char *id, void *arg);
 /* spool_submit() copies env (its id and queued_at are ignored and set by the
  * spool) and the message bytes, queues them for the writer thread and returns
  * at once; cb fires on the loop thread when durable or failed. 0 or -errno
- * (then cb never fires). */
+ * (then cb never fires): -EINVAL without recipients, -EFBIG over 512 MiB,
+ * -ESHUTDOWN once spool_close() began. A message whose recipients are all
+ * final already (all dropped) is recorded but not queued. */
 int	spool_submit(struct spool *sp, const struct spool_env *env, const void *msg, size_t len,
 	    spool_commit_cb cb, void *arg);
 
 /* spool_get() returns the queued envelope for id, or NULL. Valid until the next
  * call that changes the spool. */
 const struct spool_env *spool_get(struct spool *sp, const char *id);
-/* spool_foreach() calls fn for each queued envelope in queue-id order; stops
- * when fn returns non-zero. */
+/* spool_foreach() calls fn for each queued envelope in the order they were
+ * queued (ids sort by time, so nearly id order); stops when fn returns
+ * non-zero. fn may change or remove the message it was given, no other. */
 void	spool_foreach(struct spool *sp, int (*fn)(const struct spool_env *env, void *arg), void *arg);
 size_t	spool_count(struct spool *sp);
 
