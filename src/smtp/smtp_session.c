@@ -60,6 +60,11 @@ enum state {
 #define ST(x)	(1u << (x))
 #define ANY_CMD	(ST(S_INIT) | ST(S_READY) | ST(S_MAIL) | ST(S_RCPT))
 
+/* Header lines in one message: thousands of folded lines are an attack on
+ * every parser downstream, never a real message. */
+#define SMTP_HEADER_MAX_LINES		1000
+#define SMTP_HEADER_MAX_LINES_STR	"1000"
+
 enum auth_step { AUTH_NONE, AUTH_PLAIN_WAIT, AUTH_LOGIN_USER, AUTH_LOGIN_PASS };
 
 struct smtp_session {
@@ -764,12 +769,8 @@ auth_done(struct smtp_session *s, struct lookup *lk)
 	if (lk->rc != 0 || !scope_ok || !user_ok) {
 		if (lk->rc < 0)
 			log_warn("smtp.session", "key verification failed: %s", lk->err ? lk->err : "?");
+		/* Counted per client address; the next AUTH past the limit gets 421. */
 		smtp_server_auth_failed(s->lc->server, s->ip);
-		if (smtp_server_auth_blocked(s->lc->server, s->ip)) {
-			reply(s, "421 4.7.0 %s Error: too many authentication failures", s->cfg->hostname);
-			session_close(s, "auth-limit");
-			return;
-		}
 		client_error(s, "535 5.7.8 Error: authentication failed");
 		return;
 	}
@@ -1133,27 +1134,34 @@ message_end(struct smtp_session *s)
 		message_reject(s, "500 5.5.6 Error: line too long in message (1000 octets at most)%s", "");
 		return;
 	}
-	if (mime_header_scan(s->msg.data ? s->msg.data : "", s->msg.len, &hi) < 0) {
-		message_reject(s, "554 5.6.0 Error: malformed header: %s", hi.error ? hi.error : "?");
+	mime_header_scan(s->msg.data ? s->msg.data : "", s->msg.len, &hi);
+	if (hi.nlines > SMTP_HEADER_MAX_LINES) {
+		message_reject(s, "552 5.6.0 Error: too many header lines (%s at most)", SMTP_HEADER_MAX_LINES_STR);
 		return;
 	}
-	if (hi.lines > MIME_HEADER_MAX_LINES) {
-		message_reject(s, "552 5.6.0 Error: too many header lines%s", "");
+	if (hi.n_from != 1 || hi.n_date > 1 || hi.n_message_id > 1 || hi.n_sender > 1) {
+		message_reject(s, "550 5.6.0 Error: a message needs one From: and at most one Date:, "
+		    "Message-ID: and Sender:%s", "");
 		return;
 	}
-	/* Every From: address must be on a domain of the account. */
+	/* Every From: address must be on a domain of the account (DMARC
+	 * alignment starts here: nobody sends as a domain they don't own). */
 	{
-		char *from = mime_header_get(s->msg.data, hi.header_len, "From");
-		char **addrs = NULL;
-		int ok = from != NULL && mime_addr_list_parse(from, strlen(from), &addrs) == 0 &&
-		    addrs[0] != NULL;
-		for (size_t i = 0; ok && addrs[i]; i++)
-			if (!domain_allowed(s, addrs[i]))
+		struct buf from;
+		struct mime_addr_list al;
+		const char *why = NULL;
+		int ok;
+
+		buf_init(&from);
+		mime_header_get(s->msg.data, hi.header_len, "From", &from);
+		ok = mime_addr_parse(from.data ? from.data : "", from.len, 1, &al, &why) == 0 && al.n > 0;
+		for (size_t i = 0; ok && i < al.n; i++)
+			if (al.v[i].addr == NULL || !domain_allowed(s, al.v[i].addr))
 				ok = 0;
-		mime_addr_list_free(addrs);
-		free(from);
+		mime_addr_list_free(&al);
+		buf_free(&from);
 		if (!ok) {
-			message_reject(s, "550 5.7.1 Error: From: header is missing or not on a domain of account %s",
+			message_reject(s, "550 5.7.1 Error: From: is not an address on a domain of account %s",
 			    s->account);
 			return;
 		}
@@ -1170,20 +1178,21 @@ message_end(struct smtp_session *s)
 	if (s->nrcpt == 1 && strlen(s->rcpt[0].addr) < 200 && !(s->flags & SPOOL_F_SMTPUTF8))
 		buf_printf(&out, "\r\n\tfor <%s>", s->rcpt[0].addr);
 	buf_printf(&out, ";\r\n\t%s\r\n", date);
-	if (!hi.has_message_id) {
+	if (hi.n_message_id == 0) {
 		id_new(idbuf);
 		msgid = xasprintf("%s@%s", idbuf, s->cfg->hostname);
 		buf_printf(&out, "Message-ID: <%s>\r\n", msgid);
 	} else {
-		char *v = mime_header_get(s->msg.data, hi.header_len, "Message-ID");
-		if (v) {
-			char *lt = strchr(v, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+		struct buf v;
+		buf_init(&v);
+		if (mime_header_get(s->msg.data, hi.header_len, "Message-ID", &v) > 0 && v.data) {
+			char *lt = strchr(v.data, '<'), *gt = lt ? strchr(lt, '>') : NULL;
 			if (lt && gt && gt - lt < 990)
 				msgid = xstrndup(lt + 1, (size_t)(gt - lt - 1));
-			free(v);
 		}
+		buf_free(&v);
 	}
-	if (!hi.has_date)
+	if (hi.n_date == 0)
 		buf_printf(&out, "Date: %s\r\n", date);
 	buf_append(&out, s->msg.data ? s->msg.data : "", s->msg.len);
 

@@ -33,7 +33,7 @@ def client(n):
             while not stop.is_set():
                 mid = "%s@crash.test" % uuid.uuid4().hex
                 msg = ("From: app@shop.example\r\nTo: r@x.example\r\nMessage-ID: <%s>\r\n"
-                       "Subject: crash\r\n\r\n%s\r\n" % (mid, "x" * 2000))
+                       "Subject: crash\r\n\r\n%s\r\n" % (mid, ("x" * 76 + "\r\n") * 26))
                 s.sendmail("app@shop.example", ["r@x.example"], msg)
                 with lock:
                     acked.append(mid)
