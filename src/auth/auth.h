@@ -55,7 +55,7 @@ int	auth_account_name_valid(const char *name);
  * their IDNA A-label (libidn2, IDNA2008 with UTS #46 mapping), then checked
  * as a host name: LDH labels of 1 to 63 octets, no leading or trailing
  * hyphen, at least two labels, at most 253 octets. Returns the new string, or
- * NULL with *err set (caller frees either). */
+ * NULL with *err set when err is not NULL (caller frees either). */
 char   *auth_domain_normalize(const char *domain, char **err);
 /* auth_selector_valid() accepts a DKIM selector: one or more DNS labels
  * (RFC 6376 3.1) of lower-case letters, digits and inner hyphens, at most 63

@@ -30,6 +30,16 @@ auth_account_name_valid(const char *name)
 	return i > 0;
 }
 
+/* set_err() hands msg to the caller, who may not want it. */
+static void
+set_err(char **err, char *msg)
+{
+	if (err != NULL)
+		*err = msg;
+	else
+		free(msg);
+}
+
 /* check_hostname() validates an ASCII lower-case name in place; NULL or why not. */
 static const char *
 check_hostname(const char *d)
@@ -73,17 +83,17 @@ auth_domain_normalize(const char *domain, char **err)
 	const char *why;
 
 	if (domain == NULL || (len = strlen(domain)) == 0) {
-		*err = xstrdup("domain is empty");
+		set_err(err, xstrdup("domain is empty"));
 		return NULL;
 	}
 	if (len > AUTH_DOMAIN_INPUT_MAX) {
-		*err = xstrdup("domain is too long");
+		set_err(err, xstrdup("domain is too long"));
 		return NULL;
 	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)domain[i];
 		if (c < 0x21 || c == 0x7f) {
-			*err = xstrdup("domain contains a space or control character");
+			set_err(err, xstrdup("domain contains a space or control character"));
 			return NULL;
 		}
 		if (c >= 0x80)
@@ -97,8 +107,8 @@ auth_domain_normalize(const char *domain, char **err)
 		 * keeps ß and ς distinct, as IDNA2008 registries expect. */
 		rc = idn2_to_ascii_8z(domain, &a, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
 		if (rc != IDN2_OK) {
-			*err = xasprintf("domain %s is not a valid internationalized name: %s",
-			    domain, idn2_strerror(rc));
+			set_err(err, xasprintf("domain %s is not a valid internationalized name: %s",
+			    domain, idn2_strerror(rc)));
 			return NULL;
 		}
 		out = xstrdup(a);
@@ -111,7 +121,7 @@ auth_domain_normalize(const char *domain, char **err)
 		if (out[i] >= 'A' && out[i] <= 'Z')
 			out[i] = (char)(out[i] - 'A' + 'a');
 	if ((why = check_hostname(out)) != NULL) {
-		*err = xasprintf("domain %s %s", domain, why);
+		set_err(err, xasprintf("domain %s %s", domain, why));
 		free(out);
 		return NULL;
 	}

@@ -95,8 +95,8 @@ tls_pair(struct config *cfg)
 	if (cfg->sub_tls_cert != NULL && cfg->sub_tls_cert[0] != '\0')
 		return 0;	/* configured: serve loads and checks it */
 	dir = xasprintf("%s/tls", cfg->data_dir);
-	cert = xasprintf("%s/selfsigned.crt", dir);
-	key = xasprintf("%s/selfsigned.key", dir);
+	cert = xasprintf("%s/cert.pem", dir);
+	key = xasprintf("%s/key.pem", dir);
 	if (private_dir("TLS directory", dir) != 0)
 		goto out;
 	if (tls_make_selfsigned == NULL) {

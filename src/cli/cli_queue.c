@@ -1,9 +1,164 @@
-/* cli_queue: `hermod queue`. PLACEHOLDER: not built yet. */
+/* cli_queue: `hermod queue list|show ID|delete ID|hold ID|release ID|flush
+ * [ID] [--json]`, the mailq/postqueue/postsuper of hermod. It talks to the
+ * running daemon over the control socket (src/ctl); the queue lives in the
+ * daemon's memory and spool, so without a daemon there is nothing to ask. */
 #include "cli/cli.h"
+#include "ctl/ctl.h"
+#include "util/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char queue_usage[] =
+    "usage: hermod queue list [--json]\n"
+    "       hermod queue show ID [--json]\n"
+    "       hermod queue delete ID | hold ID | release ID\n"
+    "       hermod queue flush [ID]\n";
+
+static void
+print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+	if (s) {
+		puts(s);
+		free(s);
+	}
+}
+
+static const char *
+jstr(json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : dflt;
+}
+
+/* print_entry() writes one message the way mailq does: id, size, arrival,
+ * sender on the first line, a recipient a line below with its state. A '!'
+ * after the id marks held mail, as in Postfix. */
+static void
+print_entry(json_t *m)
+{
+	json_t *rcpts = json_object_get(m, "recipients"), *r;
+	const char *from = jstr(m, "from", "");
+	size_t i;
+
+	printf("%-20s%c %9lld %-20s %s\n", jstr(m, "id", "?"),
+	    json_is_true(json_object_get(m, "held")) ? '!' : ' ',
+	    (long long)json_integer_value(json_object_get(m, "size")),
+	    jstr(m, "queued_at", "-"), *from ? from : "<>");
+	json_array_foreach(rcpts, i, r) {
+		const char *state = jstr(r, "state", "?");
+		const char *reply = jstr(r, "last_reply", NULL);
+		long long attempts = json_integer_value(json_object_get(r, "attempts"));
+
+		printf("%52s %s (%s", "", jstr(r, "email", "?"), state);
+		if (attempts)
+			printf(", %lld attempt%s", attempts, attempts == 1 ? "" : "s");
+		if (json_is_string(json_object_get(r, "next_attempt")))
+			printf(", next %s", jstr(r, "next_attempt", ""));
+		printf(")\n");
+		if (reply)
+			printf("%52s   %s\n", "", reply);
+	}
+}
+
+static void
+print_table(json_t *list)
+{
+	json_t *m;
+	size_t i, n = json_array_size(list);
+	long long bytes = 0;
+
+	if (n == 0) {
+		puts("Mail queue is empty");
+		return;
+	}
+	printf("%-21s %9s %-20s %s\n", "-Queue ID-", "-Size-", "-Arrival Time-", "-Sender/Recipient-");
+	json_array_foreach(list, i, m) {
+		print_entry(m);
+		putchar('\n');
+		bytes += json_integer_value(json_object_get(m, "size"));
+	}
+	printf("-- %lld Kbytes in %zu Request%s.\n", (bytes + 1023) / 1024, n, n == 1 ? "" : "s");
+}
 
 int
 cli_queue(struct config *cfg, int argc, char **argv)
 {
-	(void)cfg; (void)argc; (void)argv;
-	return cli_error("queue: not implemented yet");
+	const char *sub = NULL, *id = NULL;
+	json_t *args, *result = NULL;
+	char *path, *err = NULL, cmd[32];
+	int json = 0, rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(queue_usage, stdout);
+			return 0;
+		} else if (argv[i][0] == '-' && argv[i][1])
+			return cli_error("queue: unknown option %s", argv[i]);
+		else if (sub == NULL)
+			sub = argv[i];
+		else if (id == NULL)
+			id = argv[i];
+		else
+			return cli_error("queue: unexpected argument %s", argv[i]);
+	}
+	if (sub == NULL) {
+		fputs(queue_usage, stderr);
+		return 2;
+	}
+	if (!strcmp(sub, "list")) {
+		if (id)
+			return cli_error("queue list: unexpected argument %s", id);
+	} else if (!strcmp(sub, "show") || !strcmp(sub, "delete") || !strcmp(sub, "hold") ||
+	    !strcmp(sub, "release")) {
+		if (id == NULL)
+			return cli_error("queue %s: a queue ID is required", sub);
+	} else if (strcmp(sub, "flush") != 0)
+		return cli_error("queue: unknown subcommand %s (list, show, delete, hold, release, flush)",
+		    sub);
+
+	snprintf(cmd, sizeof(cmd), "queue.%s", sub);
+	args = json_object();
+	if (id)
+		json_object_set_new(args, "id", json_string(id));
+	path = cli_ctl_path(cfg);
+	rc = ctl_call(path, cmd, args, &result, &err);
+	json_decref(args);
+	free(path);
+	if (rc < 0) {
+		cli_error("queue %s: %s", sub, err);
+		free(err);
+		return 1;
+	}
+	if (!strcmp(sub, "list")) {
+		if (json)
+			print_json(result);
+		else
+			print_table(result);
+	} else if (!strcmp(sub, "show")) {
+		if (json)
+			print_json(result);
+		else
+			print_entry(result);
+	} else if (!strcmp(sub, "flush")) {
+		if (json)
+			print_json(result);
+		else
+			printf("%lld message%s scheduled for delivery now\n",
+			    (long long)json_integer_value(json_object_get(result, "scheduled")),
+			    json_integer_value(json_object_get(result, "scheduled")) == 1 ? "" : "s");
+	} else {
+		if (json)
+			print_json(result);
+		else
+			printf("%s: %s\n", id, jstr(result, "done", sub));
+	}
+	json_decref(result);
+	return 0;
 }

@@ -303,9 +303,10 @@ sqlite_open(void **impl, const char *path, char **err)
 	/* NOMUTEX: s->mu already serialises every use of the connection. */
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		if (s->db == NULL)
-			*err = xasprintf("store %s: out of memory", path);
-		else
+		if (s->db == NULL) {
+			if (err != NULL)
+				*err = xasprintf("store %s: out of memory", path);
+		} else
 			db_fail(s, err, "open");
 		goto fail;
 	}

@@ -97,6 +97,27 @@ test_open_errors(void **state)
 }
 
 static void
+test_open_forms(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = NULL;
+	char *url, *err = NULL;
+
+	assert_int_equal(store_open(&st, "sqlite::memory:", &err), 0);
+	assert_int_equal(store_account_create(st, "mem", &err), 0);
+	assert_int_equal(store_account_exists(st, "mem", &err), 0);
+	store_close(st);
+	store_close(NULL);
+	/* sqlite:///abs/path names the same file as sqlite:/abs/path. */
+	assert_int_equal(store_account_create(f->st, "shared", &err), 0);
+	url = xasprintf("sqlite://%s", f->path);
+	assert_int_equal(store_open(&st, url, &err), 0);
+	assert_int_equal(store_account_exists(st, "shared", &err), 0);
+	store_close(st);
+	free(url);
+}
+
+static void
 test_schema(void **state)
 {
 	struct fixture *f = *state;
@@ -463,6 +484,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test_setup_teardown(test_open_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),

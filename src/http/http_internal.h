@@ -1,0 +1,131 @@
+/* http_internal: what the server core (http_server.c), the routes
+ * (http_routes.c) and the idempotency map (http_idem.c) share. Not for use
+ * outside src/http. */
+#ifndef HERMOD_HTTP_INTERNAL_H
+#define HERMOD_HTTP_INTERNAL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <uv.h>
+
+#include "http/http_json.h"
+#include "util/buf.h"
+
+struct config;
+struct spool;
+struct store;
+struct http_req;
+struct http_idem;
+
+enum http_method { HTTP_GET, HTTP_POST, HTTP_DELETE, HTTP_OTHER };
+
+/* A route: method and path (one {param} segment at most), the scope the key
+ * needs (NULL: no authentication), work() on a worker thread, then done()
+ * on the loop thread (NULL: answer what work() set). */
+struct http_route {
+	enum http_method method;
+	const char	*path;
+	const char	*scope;
+	int		 idempotent;	/* honours Idempotency-Key */
+	void		(*work)(struct http_req *r);
+	void		(*done)(struct http_req *r);
+};
+
+extern const struct http_route http_routes[];
+
+struct http_server {
+	uv_loop_t	*loop;
+	const struct config *cfg;
+	struct spool	*sp;
+	struct store	*st;
+	struct MHD_Daemon *mhd;
+	int		 lfd;
+	uv_poll_t	 poll;
+	uv_timer_t	 timer;
+	uv_timer_t	 sweep;
+	int		 nclosing;
+	int		 stopping;
+	size_t		 inflight;	/* suspended requests */
+	void		(*stop_done)(void *arg);
+	void		*stop_arg;
+	struct http_idem *idem;
+};
+
+enum http_req_state { REQ_READING, REQ_WORKING, REQ_DONE };
+
+/* One message of a send (a single POST has one, a batch up to 500). */
+struct http_job {
+	int		 status;	/* 0 = to submit; else the final status */
+	json_t		*result;	/* 202 body or problem */
+	struct buf	 msg;		/* built message */
+	char		*message_id;
+	char		*mail_from;
+	char		*meta_json;
+	char		**rcpts;
+	size_t		 nrcpt;
+	int		 smtputf8;
+	struct http_req	*req;
+};
+
+struct http_req {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	enum http_req_state state;
+	enum http_method method;
+	char		*path;
+	const struct http_route *route;
+	char		*param;		/* the {param} of the path, decoded */
+	struct buf	 body;
+	int		 too_large;
+	int		 queued;	/* the response was handed to MHD */
+	char		*token;		/* bearer token */
+	char		*idem_key;
+	unsigned char	 body_hash[16];
+	char		 client[64];
+	uv_work_t	 work;
+	uint64_t	 started;
+	/* set by the worker / the route */
+	char		*account;
+	char		*scope;
+	int		 status;	/* HTTP status, 0 = not answered yet */
+	json_t		*resp;		/* response body */
+	int		 problem;	/* resp is application/problem+json */
+	struct http_job	*jobs;
+	size_t		 njobs;
+	size_t		 pending;	/* spool commits outstanding */
+	int		 batch;
+	char		*stored_answer;	/* idempotency record found in the store */
+	int		 stored_status;
+	struct http_req	*next_waiter;	/* idempotency: same key, waiting */
+};
+
+/* http_req_answer() sets the answer (takes the reference to body). */
+void	http_req_answer(struct http_req *r, int status, json_t *body);
+/* http_req_problem() sets a problem+json answer. */
+void	http_req_problem(struct http_req *r, int status, const char *slug, const char *title,
+	    const char *detail, struct http_errors *e);
+/* http_req_finish() resumes the suspended request so its answer is sent. */
+void	http_req_finish(struct http_req *r);
+
+/* Idempotency (http_idem.c): a map on the loop thread of recent keys, in
+ * flight or answered; answered ones are also written to the store so a
+ * repeat after a restart gets the same answer. */
+struct http_idem *http_idem_new(void);
+void	http_idem_free(struct http_idem *m);
+/* http_idem_begin() is called on the loop thread after the worker ran. It
+ * returns 1 when r was answered or parked behind the same key in flight (the
+ * caller stops), 0 when r owns the key now and must go on. */
+int	http_idem_begin(struct http_server *srv, struct http_req *r);
+/* http_idem_end() records r's final answer, answers the requests parked
+ * behind it, and persists the answer. */
+void	http_idem_end(struct http_server *srv, struct http_req *r);
+/* http_idem_sweep() forgets entries older than 24 h. */
+void	http_idem_sweep(struct http_idem *m, uint64_t now_ms);
+/* Worker side: look the key up in the store (may set r->stored_answer). */
+void	http_idem_lookup_store(struct http_server *srv, struct http_req *r);
+
+#define HTTP_IDEM_TTL_MS	(24ULL * 3600 * 1000)
+
+#endif

@@ -1,0 +1,546 @@
+/* http_routes: the API endpoints (SPEC.md "HTTP API"). Each route has a
+ * work() run on a worker thread (authentication has run before it: r->account
+ * and r->scope are set) and an optional done() on the loop thread for what
+ * must happen there (the spool). docs/openapi.yaml documents this table; a
+ * test keeps the two in step. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/auth.h"
+#include "http/http_internal.h"
+#include "http/http_msg.h"
+#include "mime/mime_build.h"
+#include "spool/spool.h"
+#include "store/store.h"
+#include "util/config.h"
+#include "util/id.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#define HTTP_BATCH_MAX	500
+
+/* ---- sending ---- */
+
+/* The account's sending domains, read once per request (a batch repeats
+ * the check for every message). */
+struct domcache {
+	int			 loaded;
+	int			 failed;
+	struct store_domain	*v;
+	size_t			 n;
+};
+
+/* domain_check(): 1 when domain is one of the account's domains or a
+ * subdomain of one (the rule SMTP applies too, auth_domain_allowed), 0 when
+ * not, -1 when it is but not verified and server.require_verified_domains is
+ * on, -2 when the store failed. */
+static int
+domain_check(struct http_req *r, const char *domain, struct domcache *dc)
+{
+	size_t i, dl = strlen(domain);
+	int found = 0, verified = 0;
+
+	if (!dc->loaded) {
+		char *err = NULL;
+		dc->loaded = 1;
+		if (store_domain_list_info(r->srv->st, r->account, &dc->v, &dc->n, &err) != 0) {
+			log_error("http", "domain lookup failed: %s", err ? err : "?");
+			dc->failed = 1;
+		}
+		free(err);
+	}
+	if (dc->failed)
+		return -2;
+	for (i = 0; i < dc->n; i++) {
+		const char *d = dc->v[i].domain;
+		size_t n = strlen(d);
+		if (strcasecmp(domain, d) == 0 ||
+		    (dl > n + 1 && domain[dl - n - 1] == '.' && strcasecmp(domain + dl - n, d) == 0)) {
+			found = 1;
+			verified |= dc->v[i].verified;
+		}
+	}
+	if (!found)
+		return 0;
+	return verified || !r->srv->cfg->require_verified_domains ? 1 : -1;
+}
+
+static void
+domcache_free(struct domcache *dc)
+{
+	if (dc->v != NULL)
+		store_domain_list_info_free(dc->v, dc->n);
+}
+
+static void
+random_token(char *out, size_t n)
+{
+	static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[64];
+	size_t i;
+
+	id_random_bytes(rnd, n);
+	for (i = 0; i < n; i++)
+		out[i] = alnum[rnd[i] % 62];
+	out[n] = '\0';
+}
+
+/* prepare_job() validates one message and builds it; on any problem the
+ * job gets a 4xx/5xx status and a problem document as its result. */
+static void
+prepare_job(struct http_req *r, json_t *v, struct http_job *j, struct domcache *dc)
+{
+	struct http_errors e = { 0 };
+	struct http_send s;
+	const struct config *cfg = r->srv->cfg;
+	char qid[ID_LEN + 1], token[25], date[64], *why = NULL;
+	unsigned flags = 0;
+	int ok;
+
+	j->req = r;
+	if (http_send_parse(v, cfg->max_recipients, &s, &e) < 0) {
+		j->status = 422;
+		j->result = http_problem(422, "invalid-message", "Invalid message", NULL, &e);
+		return;
+	}
+	ok = domain_check(r, s.from_domain, dc);
+	if (ok != 1) {
+		if (ok == -2) {
+			j->status = 503;
+			j->result = http_problem(503, "unavailable", "Service Unavailable",
+			    "the store failed", NULL);
+		} else {
+			http_errors_add(&e, "from", ok == 0 ?
+			    "the domain %s is not a sending domain of your account" :
+			    "the domain %s is not verified yet (see GET /v1/domains/{domain})",
+			    s.from_domain);
+			j->status = 422;
+			j->result = http_problem(422, "invalid-message", "Invalid message", NULL, &e);
+		}
+		http_send_free(&s);
+		return;
+	}
+	id_new(qid);
+	j->message_id = xasprintf("%s@%s", qid, cfg->hostname);
+	random_token(token, 24);
+	time_rfc5322(time_now_ms(), date, sizeof date);
+	s.mime.message_id = j->message_id;
+	s.mime.date_ms = time_now_ms();
+	s.mime.boundary_token = token;
+	{
+		char *prefix = xasprintf("Received: from [%s] by %s (hermod) with HTTP;\r\n\t%s\r\n",
+		    r->client[0] ? r->client : "unknown", cfg->hostname, date);
+		s.mime.prefix = prefix;
+		if (mime_build(&s.mime, &j->msg, &flags, &why) < 0) {
+			http_errors_add(&e, why ? why : "", "cannot be encoded");
+			j->status = 422;
+			j->result = http_problem(422, "invalid-message", "Invalid message", NULL, &e);
+		}
+		free(prefix);
+	}
+	free(why);
+	if (j->status == 0 && j->msg.len > cfg->max_message_size) {
+		http_errors_add(&e, "attachments", "the message (%zu bytes) is over max_message_size",
+		    j->msg.len);
+		j->status = 422;
+		j->result = http_problem(422, "invalid-message", "Invalid message", NULL, &e);
+	}
+	if (j->status == 0) {
+		j->mail_from = s.from_email;
+		s.from_email = NULL;
+		j->meta_json = s.meta_json;
+		s.meta_json = NULL;
+		j->rcpts = s.rcpts;
+		j->nrcpt = s.nrcpt;
+		s.rcpts = NULL;
+		s.nrcpt = 0;
+		j->smtputf8 = s.smtputf8 || (flags & MIME_F_SMTPUTF8);
+	} else {
+		buf_free(&j->msg);
+	}
+	http_send_free(&s);
+}
+
+static json_t *
+load_body(struct http_req *r)
+{
+	json_error_t jerr;
+	const char *why = NULL;
+	json_t *v = http_json_load(r->body.data ? r->body.data : "", r->body.len, &jerr, &why);
+
+	if (v == NULL) {
+		struct http_errors e = { 0 };
+		http_errors_add(&e, "body", "%s", why);
+		http_req_problem(r, 400, "malformed-json", "Malformed JSON", why, &e);
+	}
+	return v;
+}
+
+static void
+send_work(struct http_req *r)
+{
+	json_t *v = load_body(r);
+	struct domcache dc = { 0 };
+
+	if (v == NULL)
+		return;
+	r->jobs = xcalloc(1, sizeof *r->jobs);
+	r->njobs = 1;
+	prepare_job(r, v, &r->jobs[0], &dc);
+	domcache_free(&dc);
+	json_decref(v);
+	if (r->jobs[0].status != 0) {
+		http_req_answer(r, r->jobs[0].status, json_incref(r->jobs[0].result));
+		r->problem = 1;
+	}
+}
+
+static void
+batch_work(struct http_req *r)
+{
+	json_t *v = load_body(r), *msgs;
+	struct domcache dc = { 0 };
+	size_t i;
+	struct http_errors e = { 0 };
+
+	if (v == NULL)
+		return;
+	r->batch = 1;
+	msgs = json_object_get(v, "messages");
+	if (!json_is_object(v) || !json_is_array(msgs) || json_array_size(msgs) == 0) {
+		http_errors_add(&e, "messages", "required: an array of 1 to %d messages", HTTP_BATCH_MAX);
+	} else if (json_array_size(msgs) > HTTP_BATCH_MAX) {
+		http_errors_add(&e, "messages", "more than %d messages", HTTP_BATCH_MAX);
+	} else if (json_object_size(v) != 1) {
+		http_errors_add(&e, "", "only \"messages\" is allowed at the top level");
+	}
+	if (http_errors_count(&e) > 0) {
+		http_req_problem(r, 422, "invalid-request", "Invalid request", NULL, &e);
+		json_decref(v);
+		return;
+	}
+	r->njobs = json_array_size(msgs);
+	r->jobs = xcalloc(r->njobs, sizeof *r->jobs);
+	for (i = 0; i < r->njobs; i++)
+		prepare_job(r, json_array_get(msgs, i), &r->jobs[i], &dc);
+	domcache_free(&dc);
+	json_decref(v);
+}
+
+static json_t *
+accepted_body(const struct http_job *j, const char *id)
+{
+	json_t *o = json_object(), *rc = json_array();
+	size_t i;
+
+	json_object_set_new(o, "id", json_string(id));
+	json_object_set_new(o, "message_id", json_string(j->message_id));
+	for (i = 0; i < j->nrcpt; i++)
+		json_array_append_new(rc, json_pack("{s:s, s:s}", "email", j->rcpts[i], "status",
+		    "queued"));
+	json_object_set_new(o, "recipients", rc);
+	return o;
+}
+
+/* send_complete() answers once every job of r is final. */
+static void
+send_complete(struct http_req *r)
+{
+	size_t i;
+
+	if (r->batch) {
+		json_t *res = json_array();
+		for (i = 0; i < r->njobs; i++) {
+			json_t *x = json_deep_copy(r->jobs[i].result);
+			json_object_set_new(x, "index", json_integer((json_int_t)i));
+			json_object_set_new(x, "status", json_integer(r->jobs[i].status));
+			json_array_append_new(res, x);
+		}
+		http_req_answer(r, 200, json_pack("{s:o}", "results", res));
+	} else {
+		http_req_answer(r, r->jobs[0].status, json_incref(r->jobs[0].result));
+		r->problem = r->jobs[0].status != 202;
+	}
+	if (r->idem_key != NULL)
+		http_idem_end(r->srv, r);
+	http_req_finish(r);
+}
+
+static void
+on_committed(int err, const char *id, void *arg)
+{
+	struct http_job *j = arg;
+	struct http_req *r = j->req;
+
+	if (err != 0) {
+		j->status = 503;
+		j->result = http_problem(503, "spool-failed", "Service Unavailable",
+		    "the message could not be stored; nothing was queued, try again", NULL);
+		log_error("http", "spool write failed: %s", strerror(-err));
+	} else {
+		struct log_line *l = log_begin(LOG_INFO, "http");
+		j->status = 202;
+		j->result = accepted_body(j, id);
+		log_str(l, "msg", "accepted");
+		log_str(l, "id", id);
+		log_str(l, "message_id", j->message_id);
+		log_str(l, "account", r->account);
+		log_int(l, "recipients", (int64_t)j->nrcpt);
+		log_int(l, "size", (int64_t)j->msg.len);
+		log_end(l);
+	}
+	buf_free(&j->msg);
+	if (--r->pending == 0)
+		send_complete(r);
+}
+
+static void
+send_done(struct http_req *r)
+{
+	size_t i, k;
+
+	r->pending = 1;		/* held while submitting, so no early completion */
+	for (i = 0; i < r->njobs; i++) {
+		struct http_job *j = &r->jobs[i];
+		struct spool_env env;
+		struct spool_rcpt *rc;
+		int err;
+
+		if (j->status != 0)
+			continue;
+		memset(&env, 0, sizeof env);
+		rc = xcalloc(j->nrcpt, sizeof *rc);
+		for (k = 0; k < j->nrcpt; k++)
+			rc[k].addr = j->rcpts[k];
+		env.account = r->account;
+		env.mail_from = j->mail_from;
+		env.ret = SPOOL_RET_NONE;
+		env.flags = j->smtputf8 ? SPOOL_F_SMTPUTF8 : 0;
+		env.message_id = j->message_id;
+		env.client = r->client;
+		env.meta_json = j->meta_json;
+		env.size = j->msg.len;
+		env.nrcpt = j->nrcpt;
+		env.rcpt = rc;
+		r->pending++;
+		err = spool_submit(r->srv->sp, &env, j->msg.data, j->msg.len, on_committed, j);
+		free(rc);
+		if (err != 0) {
+			r->pending--;
+			j->status = 503;
+			j->result = http_problem(503, "spool-failed", "Service Unavailable",
+			    "the spool refused the message; nothing was queued", NULL);
+		}
+	}
+	if (--r->pending == 0)
+		send_complete(r);
+}
+
+/* ---- messages ---- */
+
+static void
+message_get(struct http_req *r)
+{
+	const struct spool_env *env = id_valid(r->param) ? spool_get(r->srv->sp, r->param) : NULL;
+	json_t *o, *rc;
+	char t[40];
+	size_t i;
+
+	if (env == NULL || env->account == NULL || strcmp(env->account, r->account) != 0) {
+		http_req_problem(r, 404, "not-found", "Not Found",
+		    "no queued message with this id in your account", NULL);
+		http_req_finish(r);
+		return;
+	}
+	o = json_object();
+	json_object_set_new(o, "id", json_string(env->id));
+	json_object_set_new(o, "message_id", env->message_id ? json_string(env->message_id) : json_null());
+	json_object_set_new(o, "account", json_string(env->account));
+	json_object_set_new(o, "from", json_string(env->mail_from));
+	rc = json_array();
+	for (i = 0; i < env->nrcpt; i++) {
+		const struct spool_rcpt *p = &env->rcpt[i];
+		json_t *x = json_pack("{s:s, s:s, s:I}", "email", p->addr, "state",
+		    spool_rcpt_state_name(p->state), "attempts", (json_int_t)p->attempts);
+		if (p->next_attempt) {
+			time_iso8601(p->next_attempt, 0, t, sizeof t);
+			json_object_set_new(x, "next_attempt", json_string(t));
+		} else {
+			json_object_set_new(x, "next_attempt", json_null());
+		}
+		json_object_set_new(x, "last_reply", p->last_reply ? json_string(p->last_reply) : json_null());
+		json_array_append_new(rc, x);
+	}
+	json_object_set_new(o, "recipients", rc);
+	json_object_set_new(o, "size", json_integer((json_int_t)env->size));
+	time_iso8601(env->queued_at, 0, t, sizeof t);
+	json_object_set_new(o, "queued_at", json_string(t));
+	json_object_set_new(o, "events", json_array());
+	http_req_answer(r, 200, o);
+	http_req_finish(r);
+}
+
+/* ---- events (the store of events comes with its own issue) ---- */
+
+static void
+events_list(struct http_req *r)
+{
+	static const char *const types[] = { "queued", "delivered", "deferred", "bounced",
+		"expired", "dropped", "complained", "unsubscribed", "opened", "clicked", NULL };
+	const char *type = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "type");
+	const char *limit = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "limit");
+	const char *since = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "since");
+	struct http_errors e = { 0 };
+	size_t i;
+
+	if (type != NULL) {
+		for (i = 0; types[i] && strcmp(types[i], type) != 0; i++)
+			;
+		if (types[i] == NULL)
+			http_errors_add(&e, "type", "unknown event type");
+	}
+	if (limit != NULL) {
+		char *end;
+		long n = strtol(limit, &end, 10);
+		if (*limit == '\0' || *end != '\0' || n < 1 || n > 1000)
+			http_errors_add(&e, "limit", "an integer from 1 to 1000");
+	}
+	if (http_errors_count(&e) > 0) {
+		http_req_problem(r, 422, "invalid-request", "Invalid request", NULL, &e);
+	} else {
+		http_req_answer(r, 200, json_pack("{s:[], s:s}", "events", "next",
+		    since != NULL && *since != '\0' ? since : "0"));
+	}
+	http_req_finish(r);
+}
+
+/* ---- domains ---- */
+
+static json_t *
+domain_json(const char *domain, int verified)
+{
+	return json_pack("{s:s, s:b, s:[]}", "domain", domain, "verified", verified, "records");
+}
+
+static void
+domains_list(struct http_req *r)
+{
+	struct store_domain *v = NULL;
+	char *err = NULL;
+	size_t i, n = 0;
+	json_t *arr;
+
+	if (store_domain_list_info(r->srv->st, r->account, &v, &n, &err) != 0) {
+		log_error("http", "domain list failed: %s", err ? err : "?");
+		http_req_problem(r, 503, "unavailable", "Service Unavailable", "the store failed", NULL);
+		free(err);
+		return;
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, domain_json(v[i].domain, v[i].verified));
+	store_domain_list_info_free(v, n);
+	http_req_answer(r, 200, json_pack("{s:o}", "domains", arr));
+}
+
+static void
+domain_get(struct http_req *r)
+{
+	struct store_domain d = { 0 };
+	char *norm = auth_domain_normalize(r->param, NULL), *err = NULL;
+	int rc = norm ? store_domain_get(r->srv->st, norm, &d, &err) : STORE_NOTFOUND;
+
+	if (rc == 0 && strcmp(d.account, r->account) == 0) {
+		http_req_answer(r, 200, domain_json(d.domain, d.verified));
+	} else if (rc == 0 || rc == STORE_NOTFOUND) {
+		http_req_problem(r, 404, "not-found", "Not Found", "no such domain in your account", NULL);
+	} else {
+		http_req_problem(r, 503, "unavailable", "Service Unavailable", "the store failed", NULL);
+	}
+	if (rc == 0)
+		store_domain_free(&d);
+	free(norm);
+	free(err);
+}
+
+static void
+domain_add(struct http_req *r)
+{
+	json_t *v = load_body(r), *d, *x;
+	struct http_errors e = { 0 };
+	char *norm = NULL, *err = NULL;
+	const char *k;
+	int rc;
+
+	if (v == NULL)
+		return;
+	d = json_object_get(v, "domain");
+	if (!json_is_object(v) || !json_is_string(d)) {
+		http_errors_add(&e, "domain", "required string");
+	} else {
+		json_object_foreach(v, k, x)
+			if (strcmp(k, "domain") != 0)
+				http_errors_add(&e, k, "unknown field");
+		if ((norm = auth_domain_normalize(json_string_value(d), &err)) == NULL)
+			http_errors_add(&e, "domain", "%s", err ? err : "not a valid domain name");
+		free(err);
+		err = NULL;
+	}
+	json_decref(v);
+	if (http_errors_count(&e) > 0) {
+		http_req_problem(r, 422, "invalid-request", "Invalid request", NULL, &e);
+		free(norm);
+		return;
+	}
+	rc = store_domain_add(r->srv->st, r->account, norm, &err);
+	if (rc == STORE_EXISTS) {
+		http_errors_add(&e, "domain", "already registered");
+		http_req_problem(r, 409, "conflict", "Conflict", "the domain is already registered", &e);
+	} else if (rc != 0) {
+		log_error("http", "domain add failed: %s", err ? err : "?");
+		http_req_problem(r, 503, "unavailable", "Service Unavailable", "the store failed", NULL);
+	} else {
+		log_info("http", "domain %s added for account %s", norm, r->account);
+		http_req_answer(r, 201, domain_json(norm, 0));
+	}
+	free(norm);
+	free(err);
+}
+
+/* ---- health ---- */
+
+static void
+healthz(struct http_req *r)
+{
+	http_req_answer(r, 200, json_pack("{s:s, s:I}", "status", "ok", "queued",
+	    (json_int_t)spool_count(r->srv->sp)));
+	http_req_finish(r);
+}
+
+const struct http_route http_routes[] = {
+	{ HTTP_GET, "/healthz", NULL, 0, NULL, healthz },
+	{ HTTP_POST, "/v1/messages", "send", 1, send_work, send_done },
+	{ HTTP_POST, "/v1/messages/batch", "send", 1, batch_work, send_done },
+	{ HTTP_GET, "/v1/messages/{id}", "send", 0, NULL, message_get },
+	{ HTTP_GET, "/v1/events", "send", 0, NULL, events_list },
+	{ HTTP_GET, "/v1/domains", "send", 0, domains_list, NULL },
+	{ HTTP_POST, "/v1/domains", "admin", 0, domain_add, NULL },
+	{ HTTP_GET, "/v1/domains/{domain}", "send", 0, domain_get, NULL },
+	{ HTTP_OTHER, NULL, NULL, 0, NULL, NULL },
+};
+
+const char *const *
+http_route_names(void)
+{
+	static char *names[sizeof http_routes / sizeof http_routes[0]];
+	size_t i;
+
+	if (names[0] == NULL)
+		for (i = 0; http_routes[i].path != NULL; i++)
+			names[i] = xasprintf("%s %s", http_routes[i].method == HTTP_GET ? "GET" :
+			    http_routes[i].method == HTTP_POST ? "POST" : "DELETE", http_routes[i].path);
+	return (const char *const *)names;
+}

@@ -1,0 +1,265 @@
+/* queue_ctl: queue management over the control socket, like Postfix's showq
+ * (list, show) and postsuper (delete, hold, release). Reads come straight
+ * from the spool's index; changes answer once the spool has made them
+ * durable, so `hermod queue delete` returning means the message is gone for
+ * good. Loop thread only. */
+#include "queue/queue_ctl.h"
+#include "ctl/ctl.h"
+#include "spool/spool.h"
+#include "util/id.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static queue_flush_hook flush_fn;
+static void *flush_arg;
+
+void
+queue_ctl_set_flush_hook(queue_flush_hook fn, void *arg)
+{
+	flush_fn = fn;
+	flush_arg = arg;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	/* Envelope strings are bytes as the client sent them; jansson wants
+	 * UTF-8, so anything else becomes a string with the bad bytes escaped. */
+	json_t *j;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL)
+		return j;
+	{
+		size_t n = strlen(s);
+		char *t = xmalloc(n * 4 + 1), *w = t;
+
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)s[i];
+
+			if (c < 0x80)
+				*w++ = (char)c;
+			else
+				w += sprintf(w, "\\x%02x", c);
+		}
+		*w = '\0';
+		j = json_string(t);
+		free(t);
+		return j ? j : json_null();
+	}
+}
+
+static json_t *
+time_or_null(uint64_t ms)
+{
+	char t[40];
+
+	if (ms == 0)
+		return json_null();
+	time_iso8601(ms, 0, t, sizeof(t));
+	return json_string(t);
+}
+
+json_t *
+queue_ctl_env_json(const struct spool_env *env)
+{
+	json_t *o = json_object(), *rcpts = json_array();
+
+	json_object_set_new(o, "id", json_string(env->id));
+	json_object_set_new(o, "message_id", str_or_null(env->message_id));
+	json_object_set_new(o, "account", str_or_null(env->account));
+	json_object_set_new(o, "from", str_or_null(env->mail_from ? env->mail_from : ""));
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		const struct spool_rcpt *r = &env->rcpt[i];
+		json_t *jr = json_object();
+
+		json_object_set_new(jr, "email", str_or_null(r->addr));
+		json_object_set_new(jr, "state", json_string(spool_rcpt_state_name(r->state)));
+		json_object_set_new(jr, "attempts", json_integer(r->attempts));
+		json_object_set_new(jr, "next_attempt", time_or_null(r->next_attempt));
+		json_object_set_new(jr, "last_reply", str_or_null(r->last_reply));
+		json_array_append_new(rcpts, jr);
+	}
+	json_object_set_new(o, "recipients", rcpts);
+	json_object_set_new(o, "size", json_integer((json_int_t)env->size));
+	json_object_set_new(o, "queued_at", time_or_null(env->queued_at));
+	json_object_set_new(o, "held", json_boolean(env->flags & SPOOL_F_HELD));
+	return o;
+}
+
+static int
+list_one(const struct spool_env *env, void *arg)
+{
+	json_array_append_new(arg, queue_ctl_env_json(env));
+	return 0;
+}
+
+static void
+h_list(struct ctl_request *req, json_t *args, void *arg)
+{
+	json_t *a = json_array();
+
+	(void)args;
+	spool_foreach(arg, list_one, a);
+	ctl_reply(req, a, NULL);
+}
+
+/* arg_id() returns args.id when it is a well-formed queue id, else replies
+ * with the error and returns NULL. */
+static const char *
+arg_id(struct ctl_request *req, json_t *args)
+{
+	const char *id = json_string_value(json_object_get(args, "id"));
+
+	if (id == NULL) {
+		ctl_reply(req, NULL, "a queue id is required");
+		return NULL;
+	}
+	if (!id_valid(id)) {
+		char *e = xasprintf("%.40s: not a queue id", id);
+
+		ctl_reply(req, NULL, e);
+		free(e);
+		return NULL;
+	}
+	return id;
+}
+
+static void
+no_such(struct ctl_request *req, const char *id)
+{
+	char *e = xasprintf("%s: no such message in the queue", id);
+
+	ctl_reply(req, NULL, e);
+	free(e);
+}
+
+static void
+h_show(struct ctl_request *req, json_t *args, void *arg)
+{
+	const struct spool_env *env;
+	const char *id = arg_id(req, args);
+
+	if (id == NULL)
+		return;
+	if ((env = spool_get(arg, id)) == NULL) {
+		no_such(req, id);
+		return;
+	}
+	ctl_reply(req, queue_ctl_env_json(env), NULL);
+}
+
+/* A change answers when its record is durable. */
+struct pending {
+	struct ctl_request *req;
+	const char	*what;
+};
+
+static void
+changed(int err, const char *id, void *arg)
+{
+	struct pending *p = arg;
+
+	if (err) {
+		char *e = xasprintf("%s: %s failed: %s", id, p->what, strerror(-err));
+
+		ctl_reply(p->req, NULL, e);
+		free(e);
+	} else {
+		log_info("queue", "%s %s by the administrator", id, p->what);
+		ctl_reply(p->req, json_pack("{s:s, s:s}", "id", id, "done", p->what), NULL);
+	}
+	free(p);
+}
+
+static void
+change(struct ctl_request *req, json_t *args, struct spool *sp, const char *what,
+    int (*fn)(struct spool *, const char *, spool_commit_cb, void *))
+{
+	const char *id = arg_id(req, args);
+	struct pending *p;
+	int e;
+
+	if (id == NULL)
+		return;
+	p = xmalloc(sizeof(*p));
+	p->req = req;
+	p->what = what;
+	if ((e = fn(sp, id, changed, p)) < 0) {
+		free(p);
+		if (e == -ENOENT)
+			no_such(req, id);
+		else {
+			char *m = xasprintf("%s: %s failed: %s", id, what, strerror(-e));
+
+			ctl_reply(req, NULL, m);
+			free(m);
+		}
+	}
+}
+
+static void
+h_delete(struct ctl_request *req, json_t *args, void *arg)
+{
+	change(req, args, arg, "deleted", spool_delete);
+}
+
+static void
+h_hold(struct ctl_request *req, json_t *args, void *arg)
+{
+	change(req, args, arg, "held", spool_hold);
+}
+
+static void
+h_release(struct ctl_request *req, json_t *args, void *arg)
+{
+	change(req, args, arg, "released", spool_release);
+}
+
+static void
+h_flush(struct ctl_request *req, json_t *args, void *arg)
+{
+	const char *id = NULL;
+	int n;
+
+	if (json_object_get(args, "id") && (id = arg_id(req, args)) == NULL)
+		return;
+	if (id && spool_get(arg, id) == NULL) {
+		no_such(req, id);
+		return;
+	}
+	if (flush_fn == NULL) {
+		ctl_reply(req, NULL, "flush: no delivery runs in this daemon; mail stays queued");
+		return;
+	}
+	n = flush_fn(id, flush_arg);
+	if (n == -ENOENT) {
+		no_such(req, id ? id : "");
+		return;
+	}
+	if (n < 0) {
+		char *e = xasprintf("flush failed: %s", strerror(-n));
+
+		ctl_reply(req, NULL, e);
+		free(e);
+		return;
+	}
+	ctl_reply(req, json_pack("{s:i}", "scheduled", n), NULL);
+}
+
+void
+queue_ctl_register(struct ctl *c, struct spool *sp)
+{
+	ctl_register(c, "queue.list", h_list, sp);
+	ctl_register(c, "queue.show", h_show, sp);
+	ctl_register(c, "queue.delete", h_delete, sp);
+	ctl_register(c, "queue.hold", h_hold, sp);
+	ctl_register(c, "queue.release", h_release, sp);
+	ctl_register(c, "queue.flush", h_flush, sp);
+}

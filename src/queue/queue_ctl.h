@@ -1,0 +1,29 @@
+/* queue_ctl: the queue commands of the control socket (queue.list, .show,
+ * .delete, .hold, .release, .flush), answered from the spool's index: what
+ * `hermod queue ...` talks to. */
+#ifndef HERMOD_QUEUE_CTL_H
+#define HERMOD_QUEUE_CTL_H
+#include <jansson.h>
+
+struct ctl;
+struct spool;
+struct spool_env;
+
+/* queue_ctl_register() adds the queue.* commands to c, served from sp. */
+void	queue_ctl_register(struct ctl *c, struct spool *sp);
+
+/* queue_flush_hook: asks the scheduler to attempt delivery now of message id,
+ * or of every queued message when id is NULL (held mail keeps waiting).
+ * Returns how many messages were scheduled, or a negative errno (-ENOENT for
+ * an unknown id). Runs on the loop thread. */
+typedef int (*queue_flush_hook)(const char *id, void *arg);
+/* queue_ctl_set_flush_hook() is called by the scheduler when it starts;
+ * until then queue.flush answers that no delivery runs. */
+void	queue_ctl_set_flush_hook(queue_flush_hook fn, void *arg);
+
+/* queue_ctl_env_json() is the JSON of one queued message (SPEC.md): {"id",
+ * "message_id", "account", "from", "recipients": [{"email", "state",
+ * "attempts", "next_attempt", "last_reply"}], "size", "queued_at", "held"}. */
+json_t *queue_ctl_env_json(const struct spool_env *env);
+
+#endif
