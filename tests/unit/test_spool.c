@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "spool/spool.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -316,6 +317,19 @@ test_group_commit(void **state)
 	assert_true(st.commits >= 1);
 	assert_true(st.sync_buckets[SPOOL_SYNC_NBUCKETS - 1] <= st.commits);
 	assert_int_equal(st.messages, n);
+	{
+		struct buf b = { 0 };
+		char want[64];
+
+		spool_stats_prometheus(&st, &b);
+		snprintf(want, sizeof(want), "hermod_spool_sync_seconds_count %llu\n",
+		    (unsigned long long)st.commits);
+		assert_non_null(strstr(b.data, want));
+		assert_non_null(strstr(b.data, "# TYPE hermod_spool_sync_seconds histogram\n"));
+		assert_non_null(strstr(b.data, "hermod_spool_sync_seconds_bucket{le=\"0.001\"} "));
+		assert_non_null(strstr(b.data, "hermod_spool_records_total 4000\n"));
+		buf_free(&b);
+	}
 	close_spool(&loop, sp);
 	uv_loop_close(&loop);
 	ctx_free(&c);
@@ -456,14 +470,16 @@ test_updates_replayed(void **state)
 		s->i = i;
 		assert_int_equal(spool_submit(sp, &env, "hello\r\n", 7, commit_cb, s), 0);
 	}
-	/* No recipient: refused. Every recipient dropped: durable, not queued. */
+	/* A recipient without address: refused. Every recipient dropped:
+	 * durable, not queued. */
 	{
 		size_t nr = env.nrcpt;
 		struct sub *s = xmalloc(sizeof(*s));
+		char *a0 = env.rcpt[0].addr;
 
-		env.nrcpt = 0;
+		env.rcpt[0].addr = NULL;
 		assert_int_equal(spool_submit(sp, &env, "x", 1, update_cb, &u), -EINVAL);
-		env.nrcpt = nr;
+		env.rcpt[0].addr = a0;
 		for (size_t i = 0; i < nr; i++)
 			env.rcpt[i].state = SPOOL_RCPT_DROPPED;
 		s->c = &c;
