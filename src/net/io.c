@@ -368,6 +368,32 @@ io_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 
 static void io_write_cb(uv_write_t *req, int status);
 
+/* io_tls_encrypt() turns the plaintext queued in `out` into records in the
+ * write BIO, all of it at once so that replies share records. 0, or -1 with
+ * the error recorded (the plaintext is dropped: the session is failing). */
+static int
+io_tls_encrypt(struct io *io)
+{
+	size_t off = 0, chunk;
+	int n;
+
+	while (off < io->out.len) {
+		chunk = io->out.len - off;
+		if (chunk > 1 << 20)
+			chunk = 1 << 20;
+		ERR_clear_error();
+		n = SSL_write(io->ssl, io->out.data + off, (int)chunk);
+		if (n <= 0) {
+			io_set_tls_error(io, "write failed");
+			buf_reset(&io->out);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	buf_reset(&io->out);
+	return 0;
+}
+
 /* io_flush() moves queued bytes to the socket in one uv_write, unless one is
  * in flight (its completion calls back here). */
 static void
@@ -381,27 +407,10 @@ io_flush(struct io *io)
 	    io->dead)
 		return;
 	if (io->ssl) {
-		if (io->tls_ready && !io->failed && io->out.len) {
-			size_t off = 0;
-
-			while (off < io->out.len) {
-				size_t chunk = io->out.len - off;
-
-				if (chunk > 1 << 20)
-					chunk = 1 << 20;
-				ERR_clear_error();
-				n = SSL_write(io->ssl, io->out.data + off, (int)chunk);
-				if (n <= 0) {
-					io_set_tls_error(io, "write failed");
-					buf_reset(&io->out);
-					if (io->state == IO_S_LINGER)
-						break;
-					io_fail(io, 0);
-					return;
-				}
-				off += (size_t)n;
-			}
-			buf_reset(&io->out);
+		if (io->tls_ready && !io->failed && io->out.len && io_tls_encrypt(io) < 0 &&
+		    io->state == IO_S_OPEN) {
+			io_fail(io, 0);
+			return;
 		}
 		while ((n = (int)BIO_ctrl_pending(io->wbio)) > 0) {
 			buf_reserve(&io->wire, (size_t)n);
@@ -653,10 +662,9 @@ io_close(struct io *io)
 	uv_timer_stop(&io->timer);
 	uv_timer_start(&io->timer, io_linger_timeout_cb, IO_LINGER_MS, 0);
 	if (io->ssl && io->tls_ready && !io->failed) {
-		/* Encrypt what is queued first: data after close_notify is lost. */
-		ERR_clear_error();
-		if (io->out.len && SSL_write(io->ssl, io->out.data, (int)io->out.len) > 0)
-			buf_reset(&io->out);
+		/* what is queued goes before close_notify: the peer ignores
+		 * anything after it */
+		io_tls_encrypt(io);
 		ERR_clear_error();
 		SSL_shutdown(io->ssl);	/* queues close_notify in wbio */
 	}

@@ -798,19 +798,24 @@ test_resume_delivers_buffered(void **state)
 }
 
 static void
-test_close_in_callback(void **state)
+close_in_callback(int tls)
 {
 	uv_loop_t loop;
 	struct srv s;
-	struct cli c = { .hello = "QUIT\r\nNOOP\r\nNOOP\r\n" };
+	struct cli c = { .hello = "QUIT\r\nNOOP\r\nNOOP\r\n", .tls = tls };
+	char *err = NULL;
 
-	(void)state;
 	uv_loop_init(&loop);
 	srv_start(&s, &loop, "127.0.0.1:0", SRV_CLOSE_IN_CB);
+	if (tls) {
+		s.tls = 1;
+		assert_non_null(s.ctx = tls_server_ctx(cert_path, key_path, &err));
+		assert_non_null(c.ctx = tls_client_ctx(&err));
+	}
 	cli_connect(&c, &loop, "127.0.0.1", s.port);
 	assert_int_equal(run_until(&loop, &c.done, 3000), 0);
-	/* the reply written just before io_close() arrived, then EOF; the
-	 * write after io_close() did not */
+	/* the reply written just before io_close() arrived (under TLS: before
+	 * the close_notify), then EOF; the write after io_close() did not */
 	assert_string_equal(c.got.data, "bye\r\n");
 	assert_int_equal(c.ev[IO_CLOSED], 1);
 	assert_int_equal(c.ev[IO_ERROR], 0);
@@ -819,6 +824,22 @@ test_close_in_callback(void **state)
 	listener_stop(s.l);
 	drain(&loop);
 	buf_free(&c.got);
+	SSL_CTX_free(s.ctx);
+	SSL_CTX_free(c.ctx);
+}
+
+static void
+test_close_in_callback(void **state)
+{
+	(void)state;
+	close_in_callback(0);
+}
+
+static void
+test_close_in_callback_tls(void **state)
+{
+	(void)state;
+	close_in_callback(1);
 }
 
 static void
@@ -1151,6 +1172,7 @@ main(void)
 		cmocka_unit_test(test_connect_timeout),
 		cmocka_unit_test(test_resume_delivers_buffered),
 		cmocka_unit_test(test_close_in_callback),
+		cmocka_unit_test(test_close_in_callback_tls),
 		cmocka_unit_test(test_abort_in_callback),
 		cmocka_unit_test(test_close_flushes_pending),
 		cmocka_unit_test(test_selfsigned),
