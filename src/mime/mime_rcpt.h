@@ -4,10 +4,9 @@
  * before the message leaves). No I/O, no allocation beyond the result;
  * golden tests in tests/golden/mime_rcpt/, fuzzed by fuzz_mime_rcpt.
  *
- * Address lists follow RFC 5322 3.4 loosely the way MTAs do: comma
- * separated, display names (atoms or quoted strings), comments in
- * parentheses, angle-addr, groups ("team: a@x, b@y;"). Each address found
- * must then pass smtp_mailbox_valid(); obsolete route syntax is refused. */
+ * It is a thin layer over the shared parsers: mime_header_next() walks the
+ * fields and mime_addr_parse() reads the address lists (display names,
+ * comments, groups; each address passes smtp_mailbox_valid()). */
 #ifndef HERMOD_MIME_RCPT_H
 #define HERMOD_MIME_RCPT_H
 #include <stddef.h>

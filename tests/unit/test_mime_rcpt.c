@@ -114,7 +114,7 @@ test_lists(void **state)
 		{ "\"q, x\" <a@x.example>", 0, 1 },
 		{ "(c) a@x.example (d)", 0, 1 },
 		{ "g: ;", 0, 0 },
-		{ "a@x.example <b@x.example>", 0, 1 },
+		{ "a@x.example <b@x.example>", -1, 0 },
 		{ "<a@x.example> b", -1, 0 },
 		{ "<a@x.example", -1, 0 },
 		{ "a@x.example>", -1, 0 },
