@@ -266,8 +266,10 @@ send_complete(struct http_req *r)
 		http_req_answer(r, r->jobs[0].status, json_incref(r->jobs[0].result));
 		r->problem = r->jobs[0].status != 202;
 	}
-	if (r->idem_key != NULL)
-		http_idem_end(r->srv, r);
+	if (r->idem_key != NULL) {
+		http_idem_complete(r->srv, r);
+		return;
+	}
 	http_req_finish(r);
 }
 

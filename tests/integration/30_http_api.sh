@@ -264,4 +264,19 @@ ok $(grep -qi "re-using existing connection" "$T/kv"; echo $?) "keep-alive reuse
 
 stop_daemon
 ok $? "SIGTERM: exits 0"
+
+# --- an Idempotency-Key outlives a restart (the store keeps the answer)
+"$HERMOD" -c "$T/hermod.conf" serve >>"$T/serve.log" 2>&1 &
+DAEMON_PID=$!
+PIDS+=("$DAEMON_PID")
+wait_port "$HTTP_PORT" 30
+before=$(queued)
+api POST /v1/messages "$M" -H "$(auth "$KEY")" -H "Idempotency-Key: $IK"
+ok $(is "$CODE" 202 && is "$(jb .id)" "$first" && is "$(queued)" "$before"; echo $?) \
+    "after a restart a repeat gets the first answer and queues nothing"
+api POST /v1/messages '{"from":"o@shop.example","to":["z@x.example"],"text":"other"}' \
+    -H "$(auth "$KEY")" -H "Idempotency-Key: $IK"
+ok $(problem 422 Idempotency-Key; echo $?) "after a restart the key still refuses another body"
+stop_daemon
+ok $? "SIGTERM again: exits 0"
 done_testing
