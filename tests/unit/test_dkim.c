@@ -613,6 +613,25 @@ test_domain_setup(void **state)
 	assert_non_null(strstr(out.data, "s=sel1-ed;"));
 	assert_int_equal(dkim_keyring_sign(ring, "other.example", NULL, test_msg,
 	    strlen(test_msg), 1, &out, &err), DKIM_KEYS_NOKEY);
+	/* by the From domain, or its nearest parent with a key */
+	{
+		static const char sub[] = "From: \"A <x@y>\" <News@Mail.Shop.Example>\r\n"
+		    "Subject: s\r\n\r\nbody\r\n";
+		static const char none[] = "From: a@nowhere.example\r\n\r\nx\r\n";
+		char dom[64];
+
+		assert_int_equal(dkim_from_domain(sub, strlen(sub), dom, sizeof(dom)), 0);
+		assert_string_equal(dom, "mail.shop.example");
+		assert_int_equal(dkim_from_domain("To: a@b\r\n\r\n", 11, dom, sizeof(dom)), -1);
+		assert_int_equal(dkim_from_domain("From: x\r\n\r\n", 11, dom, sizeof(dom)), -1);
+		assert_int_equal(dkim_from_domain("From: a@b.example (c)\r\n", 24, dom, sizeof(dom)),
+		    -1);
+		buf_reset(&out);
+		assert_int_equal(dkim_keyring_sign_from(ring, sub, strlen(sub), 1, &out, &err), 0);
+		assert_non_null(strstr(out.data, "d=shop.example;"));
+		assert_int_equal(dkim_keyring_sign_from(ring, none, strlen(none), 1, &out, &err),
+		    DKIM_KEYS_NOKEY);
+	}
 	dkim_keyring_free(ring);
 
 	/* optional records and explicit SPF addresses */
