@@ -31,7 +31,7 @@ OBJS_ASAN := $(SRCS:src/%.c=$(BA)/obj/%.o)
 UNIT_BINS      := $(UNIT:tests/unit/%.c=$(B)/tests/%)
 UNIT_BINS_ASAN := $(UNIT:tests/unit/%.c=$(BA)/tests/%)
 
-.PHONY: all run check test unit fuzz bench clean deps deps-run asan
+.PHONY: all run check test unit fuzz bench clean deps deps-run asan spool-bench
 all: $(B)/hermod
 
 $(B)/obj/%.o: src/%.c
@@ -91,6 +91,12 @@ $(B)/fuzz/%: tests/fuzz/%.c $(B)/libhermod-fuzz.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< $(B)/libhermod-fuzz.a $(PKG_LIBS) -lpthread
 fuzz: $(FUZZ:tests/fuzz/%.c=$(B)/fuzz/%)
+
+# The spool's own micro-benchmark: build/spool_bench -n 20 -s 4096 -t 5
+$(B)/spool_bench: bench/spool_bench.c $(B)/libhermod.a
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libhermod.a $(PKG_LIBS) -lpthread
+spool-bench: $(B)/spool_bench
+	$(B)/spool_bench -n 20 -s 4096 -t 5
 
 bench: all
 	bench/run.sh

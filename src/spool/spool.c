@@ -84,6 +84,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -281,11 +282,15 @@ all_final(const struct spool_env *env)
 static void
 rcpt_apply(struct spool_rcpt *dst, const struct spool_rcpt *src)
 {
+	/* Copy before freeing: src may be the caller's copy of dst, sharing
+	 * its last_reply pointer. */
+	char *reply = src->last_reply ? xstrdup(src->last_reply) : NULL;
+
 	dst->state = src->state;
 	dst->attempts = src->attempts;
 	dst->next_attempt = src->next_attempt;
 	free(dst->last_reply);
-	dst->last_reply = src->last_reply ? xstrdup(src->last_reply) : NULL;
+	dst->last_reply = reply;
 }
 
 /* Recovery. */
@@ -534,6 +539,14 @@ spool_open_opts(struct spool **out, const char *dir, uv_loop_t *loop,
 	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sp->dirfd < 0) {
 		*err = xasprintf("%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	/* Two writers would interleave records: one process owns a spool. The
+	 * lock goes with the process, kill -9 included. */
+	if (flock(sp->dirfd, LOCK_EX | LOCK_NB) < 0) {
+		*err = errno == EWOULDBLOCK ?
+		    xasprintf("%s: in use by another hermod process", dir) :
+		    xasprintf("%s: lock: %s", dir, strerror(errno));
 		goto fail;
 	}
 	if (recover(sp, err) < 0)

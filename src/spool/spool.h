@@ -123,8 +123,9 @@ int	spool_submit(struct spool *sp, const struct spool_env *env, const void *msg,
 /* spool_get() returns the queued envelope for id, or NULL. Valid until the next
  * call that changes the spool. */
 const struct spool_env *spool_get(struct spool *sp, const char *id);
-/* spool_foreach() calls fn for each queued envelope in queue-id order; stops
- * when fn returns non-zero. */
+/* spool_foreach() calls fn for each queued envelope in the order they were
+ * queued (ids sort by time, so nearly id order); stops when fn returns
+ * non-zero. fn may change or remove the message it was given, no other. */
 void	spool_foreach(struct spool *sp, int (*fn)(const struct spool_env *env, void *arg), void *arg);
 size_t	spool_count(struct spool *sp);
 

@@ -262,6 +262,16 @@ test_submit_recover(void **state)
 	assert_null(e->envid);
 	assert_int_equal(e->size, 4096);
 	check_read(&loop, sp, c.ids[7], 7, 4096);
+	{
+		/* One process owns a spool. */
+		struct spool *sp2 = NULL;
+		char *dir = spool_dir(), *err = NULL;
+
+		assert_int_equal(spool_open(&sp2, dir, &loop, &err), -1);
+		assert_non_null(strstr(err, "in use"));
+		free(err);
+		free(dir);
+	}
 	close_spool(&loop, sp);
 
 	sp = open_spool(&loop, NULL);
@@ -845,6 +855,67 @@ test_crash_kill9(void **state)
 	rm_tmp();
 }
 
+/* The format, as an independent writer produced it (tests/golden/
+ * spool_record/segment.bin, made by a Python script from the layout in
+ * spool_record.h): MSG, RCPT, HOLD, RELEASE, DELETE. */
+static void
+test_golden_segment(void **state)
+{
+	uv_loop_t loop;
+	struct spool *sp;
+	const struct spool_env *e;
+	char *data = NULL, *dir, *path;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	mk_tmp();
+	f = fopen("tests/golden/spool_record/segment.bin", "rb");
+	if (f == NULL)
+		skip();
+	data = xmalloc(4096);
+	len = fread(data, 1, 4096, f);
+	fclose(f);
+	dir = spool_dir();
+	assert_int_equal(mkdir(dir, 0700), 0);
+	path = xasprintf("%s/seg-00000001.log", dir);
+	/* Without the final DELETE record (16 + 20 bytes): the message stays. */
+	f = fopen(path, "wb");
+	assert_int_equal(fwrite(data + 1, 1, len - 1 - 36, f), len - 1 - 36);
+	fclose(f);
+	uv_loop_init(&loop);
+	sp = open_spool(&loop, NULL);
+	assert_int_equal(spool_count(sp), 1);
+	e = spool_get(sp, "01m8cm5d0dwat5q64spg");
+	assert_non_null(e);
+	assert_string_equal(e->account, "shop");
+	assert_string_equal(e->meta_json, "{\"tags\":[\"a\"]}");
+	assert_null(e->envid);
+	assert_int_equal(e->ret, SPOOL_RET_HDRS);
+	assert_int_equal(e->flags, SPOOL_F_DSN);	/* held, then released */
+	assert_int_equal(e->queued_at, 1764183000000ull);
+	assert_int_equal(e->nrcpt, 2);
+	assert_string_equal(e->rcpt[0].orcpt, "rfc822;a@x.example");
+	assert_int_equal(e->rcpt[0].state, SPOOL_RCPT_QUEUED);
+	assert_int_equal(e->rcpt[1].state, SPOOL_RCPT_DELIVERED);
+	assert_int_equal(e->rcpt[1].attempts, 3);
+	assert_string_equal(e->rcpt[1].last_reply, "250 ok");
+	assert_int_equal(e->size, 22);
+	close_spool(&loop, sp);
+	/* Whole: the DELETE removes it. */
+	f = fopen(path, "wb");
+	assert_int_equal(fwrite(data + 1, 1, len - 1, f), len - 1);
+	fclose(f);
+	sp = open_spool(&loop, NULL);
+	assert_int_equal(spool_count(sp), 0);
+	close_spool(&loop, sp);
+	uv_loop_close(&loop);
+	free(path);
+	free(dir);
+	free(data);
+	rm_tmp();
+}
+
 int
 main(void)
 {
@@ -856,6 +927,7 @@ main(void)
 		cmocka_unit_test(test_rotation_unlink),
 		cmocka_unit_test(test_compaction),
 		cmocka_unit_test(test_enospc),
+		cmocka_unit_test(test_golden_segment),
 		cmocka_unit_test(test_crash_kill9),
 	};
 
