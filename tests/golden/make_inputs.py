@@ -182,3 +182,74 @@ rep = {
 }
 for k, v in rep.items():
     put(R, k, v)
+
+H = 'tests/golden/mime_header'
+hdr = {
+    'simple': 'From: A <a@example.com>\r\nTo: b@example.org\r\nSubject: hi\r\nDate: Thu, 26 Nov 2026 19:00:00 +0000\r\nMessage-ID: <x@example.com>\r\n\r\nbody\r\n',
+    'folded': 'Subject: a\r\n b\r\n\tc\r\nFrom: x@example.com\r\n\r\n',
+    'no_body': 'From: x@example.com\r\nSubject: no blank line',
+    'no_headers': '\r\nbody only\r\n',
+    'lf_only': 'From: x@example.com\nSubject: lf\n\nbody\n',
+    'case_names': 'FROM: x@example.com\r\nmessage-id: <a@b>\r\nDATE: now\r\n\r\n',
+    'two_from': 'From: a@example.com\r\nFrom: b@example.com\r\n\r\n',
+    'malformed_no_colon': 'From: a@example.com\r\nthis is not a header\r\n\r\n',
+    'malformed_leading_fold': ' leading fold\r\nFrom: a@example.com\r\n\r\n',
+    'malformed_space_in_name': 'X Bad: v\r\n\r\n',
+    'mbox_from_line': 'From a@example.com Thu Nov 26 2026\r\nSubject: x\r\n\r\n',
+    'obs_space_before_colon': 'Subject : spaced\r\n\r\n',
+    'nul': 'Subject: a\x00b\r\n\r\n',
+    'eightbit': 'Subject: h\xc3\xa9\r\n\r\n',
+    'bare_cr': 'Subject: a\rb\r\n\r\n',
+    'long_line': 'X-Long: ' + 'x' * 1000 + '\r\n\r\n',
+    'many_folds': 'X-Folded: start\r\n' + ' f\r\n' * 3000 + 'From: z@example.com\r\n\r\nbody',
+    'empty_value': 'X-Empty:\r\nX-Blank:   \r\n\r\n',
+    'whitespace_line_fold': 'Subject: a\r\n   \r\n b\r\n\r\n',
+}
+for k, v in hdr.items():
+    put(H, k, v)
+
+A = 'tests/golden/mime_addr'
+addr = {
+    'simple': 'a@example.com',
+    'list': 'a@example.com, b@example.org,c@example.net',
+    'display': 'Alice Smith <alice@example.com>',
+    'display_quoted': '"Smith, Alice" <alice@example.com>',
+    'display_quoted_escape': '"A \\"B\\" C" <c@example.com>',
+    'encoded_word': '=?UTF-8?B?w6lsaXNl?= <elise@example.com>',
+    'comments': 'a@example.com (Alice), (lead) b@example.org (trail (nested))',
+    'comment_in_angle': 'Bob <bob(c)@example.com>',
+    'group': 'Team: a@example.com, B <b@example.com>;',
+    'group_empty': 'undisclosed-recipients:;',
+    'group_then_addr': 'g: a@example.com;, c@example.com',
+    'bad_group_then_addr_no_comma': 'g: a@example.com; c@example.com',
+    'trailing_comma': 'a@example.com,',
+    'empty_elements': 'a@example.com,, ,b@example.com',
+    'quoted_local': '"john doe"@example.com',
+    'domain_literal': 'u@[192.0.2.1]',
+    'utf8_addr': '用户 <用户@例子.广告>',
+    'folded': 'Alice\r\n <alice@example.com>,\r\n\tb@example.com',
+    'obs_dots_spaces': 'a . b @ example . com',
+    'bad_no_domain': 'alice',
+    'bad_two_words': 'John Smith john@example.com',
+    'bad_unbalanced_angle': 'A <a@example.com',
+    'bad_unbalanced_quote': '"A <a@example.com>',
+    'bad_unbalanced_comment': 'a@example.com (oops',
+    'bad_route': '<@relay.example:a@example.com>',
+    'bad_nested_group': 'g: h: a@example.com;;',
+    'bad_group_unterminated': 'g: a@example.com',
+    'bad_empty_angle': 'A <>',
+    'bad_obs_local': '"a"."b"@example.com',
+    'bad_local_65': 'x' * 65 + '@example.com',
+    'bad_domain_hyphen': 'a@-example.com',
+    'bad_junk_after': 'a@example.com junk',
+    'bad_semicolon': 'a@example.com;',
+    'bad_cr': 'a@example.com\r,b@example.com',
+    'bad_nul': 'a\x00b@example.com',
+    'bad_8bit_invalid': b'\xff@example.com',
+    'bad_shell': ';sleep 66;@example.com',
+    'bad_double_at': 'a@b@example.com',
+    'bad_deep_comment': 'a@example.com ' + '(' * 40 + ')' * 40,
+    'bad_bracket': 'a@[1.2.3.4',
+}
+for k, v in addr.items():
+    put(A, k, v)
