@@ -1,0 +1,45 @@
+/* deliver: the delivery engine. Takes every queued recipient from the spool
+ * (spool_foreach at start, spool_on_change afterwards), schedules it
+ * (queue/sched.h), resolves its domain (deliver/mx.h) or route, talks SMTP
+ * to the next hop (deliver/smtp_client.h) and records each outcome: the
+ * recipient's state in the spool, an event line in the log, a DSN when one
+ * is owed (deliver/dsn.h).
+ *
+ * Delivery is at-least-once: a recipient is marked delivered only after the
+ * server's 250 to the final dot, and that mark is durable with the spool's
+ * next group commit. A crash (or SIGKILL, or a connection lost after the dot
+ * and before the reply) in between repeats the delivery on the next attempt;
+ * the window is one round trip plus one group commit. */
+#ifndef HERMOD_DELIVER_H
+#define HERMOD_DELIVER_H
+#include <uv.h>
+
+#include "queue/sched.h"
+
+struct config;
+struct spool;
+struct deliver;
+
+/* deliver_start() starts delivering what sp holds and whatever is queued
+ * later; cfg and sp must outlive it. Registers the spool's change callback
+ * and the queue-flush hook of the control socket. 0, or -1 with *err. */
+int	deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp,
+	    struct deliver **out, char **err);
+
+/* deliver_stop() drains: no new connection or message starts; transactions
+ * in flight finish (bounded: after 20 s they are cut, and their recipients
+ * stay queued for the next start). done fires on the loop once nothing runs
+ * (possibly before deliver_stop() returns). Then call deliver_free(). */
+void	deliver_stop(struct deliver *d, void (*done)(void *arg), void *arg);
+/* deliver_free() drops whatever still runs and frees everything; run the
+ * loop afterwards so the handles close. */
+void	deliver_free(struct deliver *d);
+
+/* deliver_flush() makes message id (or every message, id NULL) due now;
+ * held mail keeps waiting. The number of messages scheduled, or -ENOENT. */
+int	deliver_flush(struct deliver *d, const char *id);
+
+/* deliver_set_shaper() plugs traffic shaping in (NULL: allow everything). */
+void	deliver_set_shaper(struct deliver *d, const struct shaper_ops *ops);
+
+#endif
