@@ -92,6 +92,8 @@ struct http_req {
 	int		 status;	/* HTTP status, 0 = not answered yet */
 	json_t		*resp;		/* response body */
 	int		 problem;	/* resp is application/problem+json */
+	char		*raw;		/* a non-JSON body (raw message), raw_len bytes */
+	size_t		 raw_len;
 	struct http_job	*jobs;
 	size_t		 njobs;
 	size_t		 pending;	/* spool commits outstanding */

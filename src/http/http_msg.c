@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "http/http_msg.h"
+#include "smtp/smtp_parse.h"
 #include "util/xalloc.h"
 
 #define NAME_MAX_LEN	256
@@ -143,6 +144,11 @@ http_addr_valid(const char *addr, char *out, size_t outlen, const char **why)
 	memcpy(out, addr, llen);
 	out[llen] = '@';
 	strcpy(out + llen + 1, dom);
+	/* The SMTP parser's rule too, so the API accepts nothing SMTP would not. */
+	if (smtp_mailbox_valid(out, strlen(out), 1) == 0) {
+		*why = "not a valid mailbox";
+		return -1;
+	}
 	return 0;
 }
 

@@ -3,6 +3,7 @@
  * and r->scope are set) and an optional done() on the loop thread for what
  * must happen there (the spool). docs/openapi.yaml documents this table; a
  * test keeps the two in step. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,6 +384,38 @@ message_get(struct http_req *r)
 	http_req_finish(r);
 }
 
+static void
+on_raw(int err, const char *id, const char *msg, size_t len, void *arg)
+{
+	struct http_req *r = arg;
+
+	if (err != 0) {
+		http_req_problem(r, err == -ENOENT ? 404 : 503, err == -ENOENT ? "not-found" :
+		    "unavailable", err == -ENOENT ? "Not Found" : "Service Unavailable",
+		    "the message could not be read", NULL);
+	} else {
+		r->raw = xmalloc(len + 1);
+		memcpy(r->raw, msg, len);
+		r->raw_len = len;
+		r->status = 200;
+	}
+	http_req_finish(r);
+}
+
+/* message_raw(): the message as queued, like Postfix's postcat -q. */
+static void
+message_raw(struct http_req *r)
+{
+	const struct spool_env *env = id_valid(r->param) ? spool_get(r->srv->sp, r->param) : NULL;
+
+	if (env == NULL || env->account == NULL || strcmp(env->account, r->account) != 0 ||
+	    spool_read(r->srv->sp, env->id, on_raw, r) != 0) {
+		http_req_problem(r, 404, "not-found", "Not Found",
+		    "no queued message with this id in your account", NULL);
+		http_req_finish(r);
+	}
+}
+
 /* ---- events (the store of events comes with its own issue) ---- */
 
 static void
@@ -525,6 +558,7 @@ const struct http_route http_routes[] = {
 	{ HTTP_POST, "/v1/messages", "send", 1, send_work, send_done },
 	{ HTTP_POST, "/v1/messages/batch", "send", 1, batch_work, send_done },
 	{ HTTP_GET, "/v1/messages/{id}", "send", 0, NULL, message_get },
+	{ HTTP_GET, "/v1/messages/{id}/raw", "send", 0, NULL, message_raw },
 	{ HTTP_GET, "/v1/events", "send", 0, NULL, events_list },
 	{ HTTP_GET, "/v1/domains", "send", 0, domains_list, NULL },
 	{ HTTP_POST, "/v1/domains", "admin", 0, domain_add, NULL },

@@ -148,18 +148,24 @@ queue_answer(struct http_req *r)
 	size_t len;
 	enum MHD_Result rc;
 
-	text = r->resp ? json_dumps(r->resp, JSON_COMPACT) : strdup("");
-	if (text == NULL)
-		abort();
-	len = strlen(text);
-	/* A body line end keeps curl output and logs readable. */
-	text = xrealloc(text, len + 2);
-	if (len > 0)
-		text[len++] = '\n';
-	text[len] = '\0';
-	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    r->problem ? "application/problem+json" : "application/json");
+	if (r->raw != NULL && r->status == 200) {
+		resp = MHD_create_response_from_buffer(r->raw_len, r->raw, MHD_RESPMEM_MUST_FREE);
+		r->raw = NULL;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "message/rfc822");
+	} else {
+		text = r->resp ? json_dumps(r->resp, JSON_COMPACT) : strdup("");
+		if (text == NULL)
+			abort();
+		len = strlen(text);
+		/* A body line end keeps curl output and logs readable. */
+		text = xrealloc(text, len + 2);
+		if (len > 0)
+			text[len++] = '\n';
+		text[len] = '\0';
+		resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    r->problem ? "application/problem+json" : "application/json");
+	}
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	if (r->status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"hermod\"");
@@ -402,6 +408,7 @@ req_free(struct http_req *r)
 	free(r->account);
 	free(r->scope);
 	free(r->stored_answer);
+	free(r->raw);
 	json_decref(r->resp);
 	for (i = 0; i < r->njobs; i++) {
 		struct http_job *j = &r->jobs[i];
