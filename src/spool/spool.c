@@ -321,7 +321,7 @@ replay(struct spool *sp, uint32_t no, uint64_t off, long reclen, unsigned type,
 			index_unlink(sp, old);
 			spool_msg_free(old);
 		}
-		if (all_final(&m->env) && m->env.nrcpt > 0)
+		if (all_final(&m->env))	/* nothing to deliver: never queued */
 			spool_msg_free(m);
 		else
 			index_insert(sp, m);
@@ -598,8 +598,9 @@ complete(struct spool *sp, struct spool_op *op)
 	}
 	switch (op->what) {
 	case SPOOL_W_SUBMIT:
-		/* A message born with every recipient final (all dropped) is
-		 * durable but not queued, as recovery will see it. */
+		/* A message born with no recipient left to deliver to (all
+		 * dropped, or none) is durable but not queued, as recovery
+		 * will see it. */
 		if (op->err == 0 && !all_final(&op->m->env)) {
 			op->m->seg = op->seg;
 			op->m->off = op->off;
@@ -670,8 +671,6 @@ spool_submit(struct spool *sp, const struct spool_env *env, const void *msg, siz
 		return -ESHUTDOWN;
 	if (len > SPOOL_REC_MAX / 2)
 		return -EFBIG;
-	if (env->nrcpt == 0)
-		return -EINVAL;
 	for (size_t i = 0; i < env->nrcpt; i++)
 		if (env->rcpt[i].addr == NULL)
 			return -EINVAL;

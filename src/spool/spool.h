@@ -116,9 +116,10 @@ typedef void (*spool_commit_cb)(int err, const char *id, void *arg);
 /* spool_submit() copies env (its id and queued_at are ignored and set by the
  * spool) and the message bytes, queues them for the writer thread and returns
  * at once; cb fires on the loop thread when durable or failed. 0 or -errno
- * (then cb never fires): -EINVAL without recipients, -EFBIG over 512 MiB,
- * -ESHUTDOWN once spool_close() began. A message whose recipients are all
- * final already (all dropped) is recorded but not queued. */
+ * (then cb never fires): -EINVAL for a recipient without address, -EFBIG
+ * over 512 MiB, -ESHUTDOWN once spool_close() began. A message with no
+ * recipient left to deliver to (none, or all dropped) is recorded and cb
+ * says 0, but it is not queued (no SPOOL_ADDED). */
 int	spool_submit(struct spool *sp, const struct spool_env *env, const void *msg, size_t len,
 	    spool_commit_cb cb, void *arg);
 

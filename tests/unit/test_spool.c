@@ -456,14 +456,16 @@ test_updates_replayed(void **state)
 		s->i = i;
 		assert_int_equal(spool_submit(sp, &env, "hello\r\n", 7, commit_cb, s), 0);
 	}
-	/* No recipient: refused. Every recipient dropped: durable, not queued. */
+	/* A recipient without address: refused. Every recipient dropped:
+	 * durable, not queued. */
 	{
 		size_t nr = env.nrcpt;
 		struct sub *s = xmalloc(sizeof(*s));
+		char *a0 = env.rcpt[0].addr;
 
-		env.nrcpt = 0;
+		env.rcpt[0].addr = NULL;
 		assert_int_equal(spool_submit(sp, &env, "x", 1, update_cb, &u), -EINVAL);
-		env.nrcpt = nr;
+		env.rcpt[0].addr = a0;
 		for (size_t i = 0; i < nr; i++)
 			env.rcpt[i].state = SPOOL_RCPT_DROPPED;
 		s->c = &c;
