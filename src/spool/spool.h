@@ -107,6 +107,11 @@ struct spool_stats {
 	uint64_t	 live_bytes;	/* bytes of their records still queued */
 };
 void	spool_stats(struct spool *sp, struct spool_stats *out);
+/* spool_stats_prometheus() appends st in the Prometheus text format to out:
+ * the hermod_spool_sync_seconds histogram of SPEC.md and hermod_spool_*
+ * counters and gauges, for GET /metrics. Pure. */
+struct buf;
+void	spool_stats_prometheus(const struct spool_stats *st, struct buf *out);
 
 /* spool_commit_cb: err is 0 once the message is durable (then and only then
  * may the submitter answer 250 or 202), or a negative errno (the message is

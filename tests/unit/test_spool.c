@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "spool/spool.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -316,6 +317,19 @@ test_group_commit(void **state)
 	assert_true(st.commits >= 1);
 	assert_true(st.sync_buckets[SPOOL_SYNC_NBUCKETS - 1] <= st.commits);
 	assert_int_equal(st.messages, n);
+	{
+		struct buf b = { 0 };
+		char want[64];
+
+		spool_stats_prometheus(&st, &b);
+		snprintf(want, sizeof(want), "hermod_spool_sync_seconds_count %llu\n",
+		    (unsigned long long)st.commits);
+		assert_non_null(strstr(b.data, want));
+		assert_non_null(strstr(b.data, "# TYPE hermod_spool_sync_seconds histogram\n"));
+		assert_non_null(strstr(b.data, "hermod_spool_sync_seconds_bucket{le=\"0.001\"} "));
+		assert_non_null(strstr(b.data, "hermod_spool_records_total 4000\n"));
+		buf_free(&b);
+	}
 	close_spool(&loop, sp);
 	uv_loop_close(&loop);
 	ctx_free(&c);
