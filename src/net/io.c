@@ -648,6 +648,10 @@ io_close(struct io *io)
 	uv_timer_stop(&io->timer);
 	uv_timer_start(&io->timer, io_linger_timeout_cb, IO_LINGER_MS, 0);
 	if (io->ssl && io->tls_ready && !io->failed) {
+		/* Encrypt what is queued first: data after close_notify is lost. */
+		ERR_clear_error();
+		if (io->out.len && SSL_write(io->ssl, io->out.data, (int)io->out.len) > 0)
+			buf_reset(&io->out);
 		ERR_clear_error();
 		SSL_shutdown(io->ssl);	/* queues close_notify in wbio */
 	}
