@@ -6,7 +6,11 @@
 # default 20000), BENCH_RUNS (default 3), BENCH_MODE=inject|e2e|all.
 set -u
 cd "$(dirname "$0")/.."
-B=${RELAY_BENCH:-../shared/bench/relay-bench.sh}
+# ../shared is beside the checkout (CI and the main tree); look one level up too.
+B=${RELAY_BENCH:-}
+for c in ../shared/bench/relay-bench.sh ../../shared/bench/relay-bench.sh; do
+	[ -z "$B" ] && [ -f "$c" ] && B=$c
+done
 N=${BENCH_N:-20000}
 R=${BENCH_RUNS:-3}
 MODE=${BENCH_MODE:-all}

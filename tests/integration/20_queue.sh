@@ -53,7 +53,7 @@ ok $([ "$(stat -c %a "$T/var/hermod.sock")" = 600 ]; echo $?) "control socket is
 # send N MSGID: one message through submission; 0 when it got its 250.
 send() {
 	swaks --server "127.0.0.1:$SUB_PORT" --from orders@shop.example --to "rcpt$1@x.example" \
-	    --header "From: Shop <orders@shop.example>" --header "Message-ID: <$2>" \
+	    --header "From: Shop <orders@shop.example>" --header "Message-Id: <$2>" \
 	    --header "Subject: queue test $1" --body "hello $1" --timeout 20 >"$T/swaks.$1" 2>&1
 }
 for i in 1 2 3; do
