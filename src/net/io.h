@@ -90,6 +90,10 @@ const char *io_tls_info(const struct io *io);
  * sni name). Recorded, never enforced: policy decides. */
 int	io_tls_peer_verified(const struct io *io);
 
+/* io_stats() tells the bytes read from and written to the socket so far
+ * (ciphertext under TLS): for logs, and to see that reading really stops. */
+void	io_stats(const struct io *io, uint64_t *rx, uint64_t *tx);
+
 const struct sockaddr *io_peer(const struct io *io);
 /* io_peer_ip() is the peer's address as text ("127.0.0.1", "::1"). */
 const char *io_peer_ip(const struct io *io);
