@@ -700,9 +700,13 @@ on_datain(struct smtp_client *c)
 			    "malformed reply from %s in state %s", c->host, state_name(c->state));
 			return;
 		}
-		on_reply(c, &r);
+		/* The reply's text lives in the parser's state, not in the
+		 * input: consume first, so that STARTTLS can drop the rest. */
 		buf_consume(in, used);
-			if (c->state == S_READY && in->len > 0) {
+		on_reply(c, &r);
+		if (c->dead || c->state == S_TLS)
+			return;
+		if (c->state == S_READY && in->len > 0) {
 			/* Nothing is pending: extra bytes are out of turn. */
 			client_fail(c, BOUNCE_LOCAL_PROTOCOL, 451, "4.5.0", "unsolicited reply from %s",
 			    c->host);
@@ -767,6 +771,9 @@ io_event(struct io *io, enum io_event ev, void *arg)
 		if (c->state == S_QUIT || c->state == S_READY) {
 			c->dead = 1;
 			c->abort = 1;
+		} else if (c->state == S_TLS) {
+			client_fail(c, BOUNCE_LOCAL_TLS, 421, "4.7.0", "connection closed by %s during the TLS handshake",
+			    c->host);
 		} else {
 			client_fail(c, BOUNCE_LOCAL_NETWORK, 421, "4.4.2", "connection closed by %s during %s",
 			    c->host, ev_phase(c));

@@ -155,7 +155,7 @@ class Session:
                 data = b""
                 dot = r.get("dot")
                 while True:
-                    if dot == "drop_mid_data" and len(data) > 200:
+                    if dot == "drop_mid_data" and len(data) > 20:
                         self.sock.close()
                         return
                     l = self.readline()
@@ -200,6 +200,7 @@ def main():
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((host, int(port)))
     srv.listen(64)
+    log(args.log, {"ev": "ready"})
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     n = 0
     while True:
