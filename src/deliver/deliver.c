@@ -224,7 +224,8 @@ item_collect(struct conn *c, const struct spool_env *env)
 
 /* fail_item() applies one failure to every pending recipient of item. */
 static uint64_t
-fail_item(struct deliver *d, const char *id, const char *domain, const struct smtp_client_reply *r)
+fail_item(struct deliver *d, const char *id, const char *domain, const char *mx,
+    const struct smtp_client_reply *r)
 {
 	const struct spool_env *env = spool_get(d->sp, id);
 	struct deliver_outcome *o;
@@ -240,7 +241,7 @@ fail_item(struct deliver *d, const char *id, const char *domain, const struct sm
 			o[n].reply = *r;
 			n++;
 		}
-	next = deliver_outcomes(d, id, o, n, NULL, NULL, 0);
+	next = deliver_outcomes(d, id, o, n, mx, NULL, 0);
 	free(o);
 	return next;
 }
@@ -264,11 +265,11 @@ fail_destination(struct conn *c, const struct smtp_client_reply *r)
 		log_end(l);
 	}
 	if (c->item) {
-		c->retry_at = fail_item(d, sched_item_id(c->item), domain, r);
+		c->retry_at = fail_item(d, sched_item_id(c->item), domain, c->mx[0] ? c->mx : NULL, r);
 		item_finish(c);
 	}
 	while ((it = sched_take(d->sched, c->dest)) != NULL)
-		sched_done(d->sched, it, fail_item(d, sched_item_id(it), domain, r));
+		sched_done(d->sched, it, fail_item(d, sched_item_id(it), domain, c->mx[0] ? c->mx : NULL, r));
 	conn_end(c);
 }
 
@@ -310,7 +311,7 @@ send_batch(struct conn *c)
 		for (size_t i = 0; i < c->batch; i++)
 			free((char *)c->rcpt[i]);
 		c->batch = 0;
-		c->retry_at = fail_item(d, sched_item_id(c->item), c->domain, &r);
+		c->retry_at = fail_item(d, sched_item_id(c->item), c->domain, c->mx, &r);
 		item_finish(c);
 		conn_end(c);
 	}
@@ -415,7 +416,7 @@ conn_start_item(struct conn *c)
 		synth(&r, BOUNCE_LOCAL_EXPIRED, 451, "4.4.7", "message expired: delivery.max_lifetime passed");
 		if (env->rcpt[c->ridx[0]].last_reply)
 			snprintf(r.text, sizeof(r.text), "expired; last: %s", env->rcpt[c->ridx[0]].last_reply);
-		c->retry_at = fail_item(d, sched_item_id(c->item), c->domain, &r);
+		c->retry_at = fail_item(d, sched_item_id(c->item), c->domain, NULL, &r);
 		item_finish(c);
 		conn_next_item(c);
 		return;

@@ -27,12 +27,53 @@
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
-#define NSERV 8
+#define NSERV 40
 static pid_t pids[NSERV + 1];
 static int npids;
 static char dir[256];
 static int smtp_port;
 static char resolver[64];
+
+
+/* The fault matrix: one domain per scenario, its MX on 127.0.1.N, one
+ * recipient each; expected event type and a piece of the event. */
+struct scenario {
+	const char	*name;		/* domain NAME.test, server log NAME.log */
+	const char	*rules;
+	const char	*type;
+	const char	*want;
+};
+
+static const struct scenario matrix[] = {
+	{ "g421", "{\"greeting\": \"421 4.3.2 Service not available\"}", "deferred", "\"code\":421" },
+	{ "g554", "{\"greeting\": \"554 5.3.2 No SMTP service here\"}", "bounced", "\"code\":554" },
+	{ "gstall", "{\"greeting\": \"stall\"}", "deferred", "timeout" },
+	{ "e421", "{\"ehlo\": \"421 4.3.2 Closing\"}", "deferred", "\"code\":421" },
+	{ "helo", "{\"no_esmtp\": true}", "delivered", "\"code\":250" },
+	{ "m421", "{\"mail\": \"421 4.4.5 Too busy\"}", "deferred", "\"code\":421" },
+	{ "m452", "{\"mail\": \"452 4.3.1 Insufficient system storage\"}", "deferred", "\"code\":452" },
+	{ "m550", "{\"mail\": \"550 5.7.1 Sender rejected by policy\"}", "bounced", "\"category\":\"policy\"" },
+	{ "m552", "{\"mail\": \"552 5.3.4 Message size exceeds fixed limit\"}", "bounced",
+	  "\"class\":\"soft\",\"category\":\"message-too-large\"" },
+	{ "mstall", "{\"mail\": \"stall\"}", "deferred", "timeout waiting for the reply to MAIL FROM" },
+	{ "r450", "{\"rcpt\": \"450 4.2.1 Mailbox busy\"}", "deferred", "\"code\":450" },
+	{ "r451", "{\"rcpt\": \"451 4.3.0 Local error\"}", "deferred", "\"code\":451" },
+	{ "r452", "{\"rcpt\": \"452 4.5.3 Too many recipients\"}", "deferred", "\"code\":452" },
+	{ "r550", "{\"rcpt\": \"550 5.1.1 User unknown\"}", "bounced", "\"category\":\"bad-mailbox\"" },
+	{ "r554", "{\"rcpt\": \"554 5.7.1 Relay access denied\"}", "bounced", "\"category\":\"policy\"" },
+	{ "d451", "{\"data\": \"451 4.3.0 Try later\"}", "deferred", "\"code\":451" },
+	{ "d554", "{\"data\": \"554 5.5.1 No valid recipients\"}", "bounced", "\"code\":554" },
+	{ "dstall", "{\"data\": \"stall\"}", "deferred", "timeout waiting for the reply to DATA" },
+	{ "t421", "{\"dot\": \"421 4.3.2 Shutting down\"}", "deferred", "\"code\":421" },
+	{ "t451", "{\"dot\": \"451 4.3.0 Queue file write error\"}", "deferred", "\"code\":451" },
+	{ "t552", "{\"dot\": \"552 5.2.2 Mailbox full\"}", "bounced", "\"category\":\"mailbox-full\"" },
+	{ "t554", "{\"dot\": \"554 5.7.1 Message rejected as spam\"}", "bounced", "\"category\":\"spam-content\"" },
+	{ "tstall", "{\"dot\": \"stall\"}", "deferred", "timeout waiting for the reply to end of data" },
+	{ "nopipe", "{\"no_pipelining\": true}", "delivered", "\"code\":250" },
+	{ "noutf8", "{\"no_smtputf8\": true}", "bounced", "\"enhanced\":\"5.6.7\"" },
+	{ "tlsreq", "{}", "deferred", "TLS is required" },
+};
+#define NMATRIX (sizeof(matrix) / sizeof(matrix[0]))
 
 static int
 free_port(int type)
@@ -107,7 +148,21 @@ setup(void **state)
 		"--mx-host=drop.test,mx.drop.test,10", "--host-record=mx.drop.test,127.0.0.7",
 		"--mx-host=bad.test,mx.bad.test,10", "--host-record=mx.bad.test,127.0.0.8",
 		"--dns-rr=null.test,15,000000", NULL };
-	spawn(dargv);
+	char *args[200];
+	size_t na = 0;
+	static char extra[NMATRIX * 2][128];
+	for (; dargv[na]; na++)
+		args[na] = dargv[na];
+	for (size_t i = 0; i < NMATRIX; i++) {
+		snprintf(extra[2 * i], sizeof(extra[0]), "--mx-host=%s.test,mx.%s.test,10", matrix[i].name,
+		    matrix[i].name);
+		snprintf(extra[2 * i + 1], sizeof(extra[0]), "--host-record=mx.%s.test,127.0.1.%zu",
+		    matrix[i].name, i + 1);
+		args[na++] = extra[2 * i];
+		args[na++] = extra[2 * i + 1];
+	}
+	args[na] = NULL;
+	spawn(args);
 	fault_server("127.0.0.2", "ok", "{}");
 	fault_server("127.0.0.3", "rej", "{\"rcpt\": {\"bad@rej.test\": \"550 5.1.1 No such user\"}}");
 	fault_server("127.0.0.4", "tmp", "{\"mail\": \"451 4.3.0 Try again later\", \"once\": true}");
@@ -115,13 +170,19 @@ setup(void **state)
 	fault_server("127.0.0.6", "tls", "{\"offer_starttls\": true, \"starttls\": \"fail_handshake\"}");
 	fault_server("127.0.0.7", "drop", "{\"dot\": \"drop_mid_data\"}");
 	fault_server("127.0.0.8", "bad", "{\"data\": \"garbage\"}");
+	for (size_t i = 0; i < NMATRIX; i++) {
+		char ip[32];
+		snprintf(ip, sizeof(ip), "127.0.1.%zu", i + 1);
+		fault_server(ip, matrix[i].name, matrix[i].rules);
+	}
 	/* every server says when it listens; dnsmasq gets the same time */
 	static const char *names[] = { "ok", "rej", "tmp", "stall", "tls", "drop", "bad" };
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) + NMATRIX; i++) {
 		char path[512], *s = NULL;
 		size_t n;
 		int ready = 0;
-		snprintf(path, sizeof(path), "%s/%s.log", dir, names[i]);
+		snprintf(path, sizeof(path), "%s/%s.log", dir,
+		    i < sizeof(names) / sizeof(names[0]) ? names[i] : matrix[i - sizeof(names) / sizeof(names[0])].name);
 		for (int k = 0; k < 200 && !ready; k++) {
 			if (fs_read_file(path, 1 << 20, &s, &n) == 0) {
 				ready = strstr(s, "\"ready\"") != NULL;
@@ -249,7 +310,7 @@ test_delivery(void **state)
 	struct config cfg;
 	struct spool *sp;
 	struct deliver *d;
-	char *err = NULL, text[1024], logpath[300], spooldir[300];
+	char *err = NULL, text[2048], logpath[300], spooldir[300];
 	int logfd;
 	struct run run = { &loop, 0 };
 	uv_timer_t t;
@@ -262,7 +323,9 @@ test_delivery(void **state)
 	    "[delivery]\nresolver = %s\nport = %d\nretry = 1s\nmax_lifetime = 1h\n"
 	    "connect_timeout = 2s\ngreeting_timeout = 2s\nehlo_timeout = 2s\nmail_timeout = 2s\n"
 	    "rcpt_timeout = 2s\ndata_timeout = 2s\ndata_block_timeout = 2s\ndata_done_timeout = 2s\n"
-	    "tls_timeout = 2s\nquit_timeout = 1s\n", resolver, smtp_port);
+	    "tls_timeout = 2s\nquit_timeout = 1s\n"
+	    "[route tlsreq.test]\nrelay = 127.0.1.%zu:%d\ntls = required\n", resolver, smtp_port,
+	    NMATRIX, smtp_port);
 	config_defaults(&cfg, dir);
 	assert_int_equal(config_parse(&cfg, "t.conf", text, strlen(text), &err), 0);
 	snprintf(logpath, sizeof(logpath), "%s/events.log", dir);
@@ -285,6 +348,13 @@ test_delivery(void **state)
 	const char *r6[] = { "u@ok.test" };
 	submit(&loop, sp, "a@shop.example", SPOOL_F_SMTPUTF8, r6, 1, msg);
 
+	for (size_t i = 0; i < NMATRIX; i++) {
+		char *addr = xasprintf("m@%s.test", matrix[i].name);
+		const char *rr[] = { addr };
+		submit(&loop, sp, "a@shop.example", strcmp(matrix[i].name, "noutf8") == 0 ? SPOOL_F_SMTPUTF8 : 0,
+		    rr, 1, msg);
+		free(addr);
+	}
 	assert_int_equal(deliver_start(&loop, &cfg, sp, &d, &err), 0);
 	uv_timer_init(&loop, &t);
 	uv_timer_start(&t, tick, 100, 100);
@@ -294,7 +364,13 @@ test_delivery(void **state)
 		uv_run(&loop, UV_RUN_ONCE);
 		free(log);
 		log = slurp(logpath);
-		if (event_has(log, "delivered", "t@tmp.test", NULL) &&
+		int all = 1;
+		for (size_t i = 0; i < NMATRIX && all; i++) {
+			char *addr = xasprintf("m@%s.test", matrix[i].name);
+			all = event_has(log, matrix[i].type, addr, NULL);
+			free(addr);
+		}
+		if (all && event_has(log, "delivered", "t@tmp.test", NULL) &&
 		    event_has(log, "deferred", "s@slow.test", NULL) &&
 		    event_has(log, "deferred", "q@stall.test", NULL) &&
 		    event_has(log, "deferred", "d@drop.test", NULL) &&
@@ -352,6 +428,15 @@ test_delivery(void **state)
 	assert_true(event_has(log, "deferred", "d@drop.test", NULL));
 	/* a hostile reply: temporary failure, no crash */
 	assert_true(event_has(log, "deferred", "b@bad.test", NULL));
+	for (size_t i = 0; i < NMATRIX; i++) {
+		char *addr = xasprintf("m@%s.test", matrix[i].name);
+		if (!event_has(log, matrix[i].type, addr, matrix[i].want)) {
+			fprintf(stderr, "scenario %s: no %s event with %s\n", matrix[i].name, matrix[i].type,
+			    matrix[i].want);
+			fail();
+		}
+		free(addr);
+	}
 	/* SMTPUTF8 needed, the server offers it: delivered */
 	assert_true(event_has(log, "delivered", "u@ok.test", NULL));
 	free(ok);
