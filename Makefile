@@ -30,6 +30,8 @@ OBJS      := $(SRCS:src/%.c=$(B)/obj/%.o)
 OBJS_ASAN := $(SRCS:src/%.c=$(BA)/obj/%.o)
 UNIT_BINS      := $(UNIT:tests/unit/%.c=$(B)/tests/%)
 UNIT_BINS_ASAN := $(UNIT:tests/unit/%.c=$(BA)/tests/%)
+# Test tools (tests/tools/*.c): small programs the integration tests drive.
+TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(wildcard tests/tools/*.c))
 
 .PHONY: all run check test unit fuzz bench clean deps deps-run asan spool-bench
 all: $(B)/hermod
@@ -59,7 +61,15 @@ $(BA)/tests/%: tests/unit/%.c $(BA)/libhermod.a
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -o $@ $< $(BA)/libhermod.a -lcmocka $(PKG_LIBS) -lpthread
 
 asan: $(BA)/hermod $(UNIT_BINS_ASAN)
-unit: $(UNIT_BINS) $(UNIT_BINS_ASAN)
+unit: $(UNIT_BINS) $(UNIT_BINS_ASAN) $(TOOL_BINS)
+
+$(B)/tools/%: tests/tools/%.c $(B)/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libhermod.a $(PKG_LIBS) -lpthread
+# Micro-benchmarks (bench/*.c), one program each; bench/dkim_bench.sh runs one.
+$(B)/bench/%: bench/%.c $(B)/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libhermod.a $(PKG_LIBS) -lpthread
 
 deps:
 	@scripts/deps.sh test

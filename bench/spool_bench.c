@@ -8,6 +8,11 @@
  *
  * -P: no preallocation of segments (to compare).
  *
+ *	build/spool_bench -M COUNT [-s SIZE] [-d DIR]
+ *
+ * -M: queue COUNT messages (one recipient), reopen the spool and report the
+ * recovery time and the heap the index takes per queued message.
+ *
  * DIR (default build/bench-spool) must be on the disk being measured: a
  * tmpfs makes fdatasync free and the figure meaningless. */
 #include "spool/spool.h"
@@ -15,6 +20,7 @@
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +39,7 @@ struct bench {
 };
 
 static void submit(struct bench *b);
+static int memory_mode(const char *dir, size_t count, size_t size);
 
 static void
 on_commit(int err, const char *id, void *arg)
@@ -69,17 +76,19 @@ main(int argc, char **argv)
 	struct spool_opts opts = { 0 };
 	uv_loop_t loop;
 	int n = 20, secs = 5, c;
+	size_t mem_count = 0;
 	uint64_t t0, t1;
 	char *err = NULL, cmd[512];
 
 	b.size = 4096;
-	while ((c = getopt(argc, argv, "n:s:t:d:P")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:t:d:PM:")) != -1) {
 		switch (c) {
 		case 'n': n = atoi(optarg); break;
 		case 's': b.size = (size_t)atol(optarg); break;
 		case 't': secs = atoi(optarg); break;
 		case 'd': dir = optarg; break;
 		case 'P': opts.no_prealloc = 1; break;
+		case 'M': mem_count = (size_t)atol(optarg); break;
 		default:
 			fprintf(stderr, "usage: spool_bench [-n SUBMITTERS] [-s SIZE] [-t SECONDS] [-d DIR] [-P]\n");
 			return 2;
@@ -88,6 +97,8 @@ main(int argc, char **argv)
 	if (n < 1 || secs < 1)
 		return 2;
 	log_set_level(LOG_WARN);
+	if (mem_count)
+		return memory_mode(dir, mem_count, b.size);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		return 1;
@@ -128,4 +139,84 @@ main(int argc, char **argv)
 	if (system(cmd) != 0)
 		return 1;
 	return b.failed ? 1 : 0;
+}
+
+struct mem {
+	size_t	 done;
+	int	 inflight;
+};
+
+static void
+mem_commit(int err, const char *id, void *arg)
+{
+	struct mem *m = arg;
+
+	(void)id;
+	if (err) {
+		fprintf(stderr, "submit failed: %d\n", err);
+		exit(1);
+	}
+	m->done++;
+	m->inflight--;
+}
+
+static int
+memory_mode(const char *dir, size_t count, size_t size)
+{
+	struct spool_rcpt rcpt = { .addr = "someone.else@example.com" };
+	struct spool_env env = { 0 };
+	struct mem m = { 0 };
+	struct spool *sp;
+	uv_loop_t loop;
+	char *body = xmalloc(size), *err = NULL, cmd[512];
+	struct mallinfo2 a, b;
+	uint64_t t0, t1;
+	size_t queued = 0;
+
+	memset(body, 'x', size);
+	env.account = "shop";
+	env.mail_from = "orders@shop.example";
+	env.message_id = "20261126180000.1234567@shop.example";
+	env.client = "127.0.0.1";
+	env.rcpt = &rcpt;
+	env.nrcpt = 1;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		return 1;
+	uv_loop_init(&loop);
+	if (spool_open(&sp, dir, &loop, &err) < 0) {
+		fprintf(stderr, "spool_open: %s\n", err);
+		return 1;
+	}
+	while (queued < count) {
+		while (m.inflight < 512 && queued < count) {
+			if (spool_submit(sp, &env, body, size, mem_commit, &m) < 0)
+				return 1;
+			m.inflight++;
+			queued++;
+		}
+		uv_run(&loop, UV_RUN_ONCE);
+	}
+	while (m.inflight > 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	spool_close(sp);
+	uv_run(&loop, UV_RUN_DEFAULT);
+
+	malloc_trim(0);
+	a = mallinfo2();
+	t0 = time_mono_ms();
+	if (spool_open(&sp, dir, &loop, &err) < 0) {
+		fprintf(stderr, "spool_open: %s\n", err);
+		return 1;
+	}
+	t1 = time_mono_ms();
+	b = mallinfo2();
+	printf("queued=%zu recovered=%zu recovery_s=%.2f index_bytes=%zu bytes_per_message=%.0f\n",
+	    count, spool_count(sp), (double)(t1 - t0) / 1000, b.uordblks - a.uordblks,
+	    (double)(b.uordblks - a.uordblks) / (double)count);
+	spool_close(sp);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	free(body);
+	return system(cmd) == 0 ? 0 : 1;
 }

@@ -1,16 +1,14 @@
-#!/bin/bash
-# bench/start-hermod.sh: MTA_START_CMD for ../shared/bench/relay-bench.sh.
-# Writes the config from bench/relay.conf.in into $BENCH_RUN_DIR, creates the
-# bench account and its domain bench.example (smtp-source's sender domain),
-# then becomes `hermod serve` (exec: the measured process is hermod itself).
-set -eu
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-HERMOD=${HERMOD_BENCH_BIN:-$ROOT/build/hermod}
-DIR=${BENCH_RUN_DIR:?}
-CONF=$DIR/hermod.conf
-sed -e "s/@MTA_PORT@/${BENCH_MTA_PORT:?}/; s/@SINK_PORT@/${BENCH_SINK_PORT:?}/; s|@DIR@|$DIR|" \
-    "$ROOT/bench/relay.conf.in" >"$CONF"
-"$HERMOD" -c "$CONF" init >/dev/null
-"$HERMOD" -c "$CONF" account create bench >/dev/null 2>&1 || true
-"$HERMOD" -c "$CONF" domain add bench.example --account bench >/dev/null 2>&1 || true
-exec "$HERMOD" -c "$CONF" serve
+#!/bin/sh
+# start-hermod.sh: MTA_START_CMD for ../shared/bench/relay-bench.sh. Writes the
+# config from bench/relay.conf.in into the run directory, creates the bench
+# account and the sender's domain (bench.example), then execs `hermod serve`
+# so the harness measures the daemon itself.
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+H=${HERMOD_BIN:-$here/../build/hermod}
+conf=$BENCH_RUN_DIR/hermod.conf
+sed -e "s/@MTA_PORT@/$BENCH_MTA_PORT/; s/@SINK_PORT@/$BENCH_SINK_PORT/; s|@DIR@|$BENCH_RUN_DIR|" \
+	"$here/relay.conf.in" >"$conf"
+"$H" -c "$conf" account create bench >/dev/null 2>&1 || true
+"$H" -c "$conf" domain add bench.example --account bench >/dev/null 2>&1 || true
+exec "$H" -c "$conf" serve

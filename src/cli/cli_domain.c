@@ -3,11 +3,12 @@
  * account (non-ASCII names are stored as their IDNA A-label); `domain list
  * [--account NAME] [--json]` shows the registrations.
  *
- * The DKIM key and the DNS records to publish come with the DKIM work: see
- * dkim_hook() below, the one place it plugs in. Until then `add` prints the
- * registration with an empty record list, and `check` says it is not built. */
+ * The DKIM key and the DNS records to publish come from src/dkim through
+ * dkim_hook() below, the one place it plugs in; `check` is cli_domain_check.c. */
 #include "cli/cli.h"
 #include "auth/auth.h"
+#include "dkim/dkim_keys.h"
+#include "util/config.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
@@ -19,21 +20,46 @@
 #include <string.h>
 
 static const char domain_usage[] =
-    "usage: hermod domain add DOMAIN --account NAME [--algo rsa|ed25519] [--selector SEL] "
-    "[--json]\n"
+    "usage: hermod domain add DOMAIN --account NAME [--algo rsa|ed25519|rsa+ed25519] "
+    "[--selector SEL] [--json]\n"
     "       hermod domain list [--account NAME] [--json]\n"
     "       hermod domain check DOMAIN\n";
 
 /* HOOK(dkim): make (or find) the domain's DKIM key for algo and selector
- * (either NULL: the defaults), record them with store_domain_set_dkim(), and
- * append the DNS records to publish to records as JSON objects {"type",
- * "name", "value", "purpose"} separated by commas. 0, or 1 with the error
- * printed. Not built yet: the registration alone is made, no key, no record. */
+ * (either NULL: the ones stored for the domain, else the defaults), record
+ * them with store_domain_set_dkim(), and append the DNS records to publish
+ * to records as JSON objects {"type", "name", "value", "purpose"} separated
+ * by commas, and to text for a terminal. 0, or 1 with the error printed.
+ * Adding a domain again keeps its key: dkim_domain_setup() never replaces a
+ * key file; a new --selector makes a new key beside the old one. */
 static int
-dkim_hook(struct store *st, const struct store_domain *d, const char *algo,
-    const char *selector, struct buf *records)
+dkim_hook(const struct config *cfg, struct store *st, const struct store_domain *d,
+    const char *algo, const char *selector, struct buf *records, struct buf *text)
 {
-	(void)st; (void)d; (void)algo; (void)selector; (void)records;
+	struct dkim_records r;
+	char *err = NULL;
+	int algos;
+
+	if (selector == NULL)
+		selector = d->dkim_selector;
+	if (algo == NULL)
+		algo = d->dkim_algo;
+	algos = dkim_algos_parse(algo);
+	if (dkim_domain_setup(cfg->data_dir, d->domain, selector, algos, cfg->hostname, &r,
+	    &err) != 0) {
+		cli_error("domain add: %s", err ? err : "DKIM key setup failed");
+		free(err);
+		return 1;
+	}
+	if (store_domain_set_dkim(st, d->domain, r.selector, dkim_algos_name(algos), &err) != 0) {
+		cli_error("domain add: %s", err ? err : "cannot record the DKIM key");
+		free(err);
+		dkim_records_free(&r);
+		return 1;
+	}
+	dkim_records_json_items(&r, records);
+	dkim_records_text(&r, text);
+	dkim_records_free(&r);
 	return 0;
 }
 
@@ -95,11 +121,11 @@ explain_conflict(struct store *st, const char *domain, const char *account)
 }
 
 static int
-domain_add(struct store *st, const char *input, const char *account, const char *algo,
-    const char *selector, int json)
+domain_add(const struct config *cfg, struct store *st, const char *input, const char *account,
+    const char *algo, const char *selector, int json)
 {
 	struct store_domain d;
-	struct buf out = { 0 }, records = { 0 };
+	struct buf out = { 0 }, records = { 0 }, text = { 0 };
 	char *domain, *err = NULL;
 	int rc, again = 0;
 
@@ -137,16 +163,23 @@ domain_add(struct store *st, const char *input, const char *account, const char 
 		free(err);
 		goto out;
 	}
-	rc = dkim_hook(st, &d, algo, selector, &records);
+	rc = dkim_hook(cfg, st, &d, algo, selector, &records, &text);
+	if (rc == 0) {
+		/* read again: the hook recorded the DKIM selector and algorithm */
+		store_domain_free(&d);
+		if (store_domain_get(st, domain, &d, &err) != 0) {
+			rc = cli_error("domain add: %s", err ? err : "registration vanished");
+			free(err);
+			goto out;
+		}
+	}
 	if (rc == 0 && json) {
 		json_domain(&out, &d);
 		buf_printf(&out, ",\"records\":[%s]}\n", records.len ? records.data : "");
 	} else if (rc == 0) {
 		buf_printf(&out, "%s %s for account %s%s\n", again ? "already registered:" :
 		    "registered", d.domain, d.account, d.verified ? " (verified)" : "");
-		if (records.len == 0)
-			buf_puts(&out, "DKIM key and DNS records: not made yet "
-			    "(DKIM support is not built)\n");
+		buf_append(&out, text.data, text.len);
 	}
 	if (out.len > 0)
 		fputs(out.data, stdout);
@@ -154,6 +187,7 @@ domain_add(struct store *st, const char *input, const char *account, const char 
 out:
 	buf_free(&out);
 	buf_free(&records);
+	buf_free(&text);
 	free(domain);
 	return rc;
 }
@@ -245,8 +279,9 @@ cli_domain(struct config *cfg, int argc, char **argv)
 			return cli_error("domain add: expected one DOMAIN");
 		if (account == NULL)
 			return cli_error("domain add: --account NAME is required");
-		if (algo != NULL && strcmp(algo, "rsa") != 0 && strcmp(algo, "ed25519") != 0)
-			return cli_error("domain add: invalid --algo \"%s\": use rsa or ed25519", algo);
+		if (algo != NULL && dkim_algos_parse(algo) == 0)
+			return cli_error("domain add: invalid --algo \"%s\": use rsa, ed25519 or "
+			    "rsa+ed25519", algo);
 		if (selector != NULL && !auth_selector_valid(selector))
 			return cli_error("domain add: invalid --selector \"%s\": use DNS labels of "
 			    "a-z 0-9 -", selector);
@@ -254,13 +289,16 @@ cli_domain(struct config *cfg, int argc, char **argv)
 		if (nargs != 0)
 			return cli_error("domain list: unexpected argument %s", argv[1 + optind]);
 	} else if (!strcmp(sub, "check")) {
-		return cli_error("domain check: not implemented yet (comes with DKIM support)");
+		if (nargs != 1)
+			return cli_error("domain check: expected one DOMAIN");
 	} else
 		return cli_error("domain: unknown subcommand %s (add, list, check)", sub);
 	if (cli_store_open(cfg, &st) != 0)
 		return 1;
 	if (!strcmp(sub, "add"))
-		rc = domain_add(st, argv[1 + optind], account, algo, selector, json);
+		rc = domain_add(cfg, st, argv[1 + optind], account, algo, selector, json);
+	else if (!strcmp(sub, "check"))
+		rc = cli_domain_check(cfg, st, argv[1 + optind], json);
 	else
 		rc = domain_list(st, account, json);
 	store_close(st);

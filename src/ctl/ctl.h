@@ -15,7 +15,12 @@ struct ctl_request;
 /* A handler answers now or later with ctl_reply(); exactly once. */
 typedef void (*ctl_handler)(struct ctl_request *req, json_t *args, void *arg);
 
+/* ctl_start() listens on sock_path (mode 0600), replacing a stale socket but
+ * refusing when a daemon answers there. The process must ignore SIGPIPE: a
+ * client may leave before its answer is written. 0, or -1 with *err. */
 int	ctl_start(uv_loop_t *loop, const char *sock_path, struct ctl **out, char **err);
+/* ctl_stop() closes the socket (and unlinks it) and every open request;
+ * handlers still owing an answer may call ctl_reply() later, harmlessly. */
 void	ctl_stop(struct ctl *c);
 /* ctl_register() adds a command ("queue.list"); arg is passed to the handler. */
 void	ctl_register(struct ctl *c, const char *cmd, ctl_handler fn, void *arg);

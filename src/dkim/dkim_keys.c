@@ -15,6 +15,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <idn2.h>
+
+#include "dkim/dkim_canon.h"
 #include "dkim/dkim_keys.h"
 #include "util/fsutil.h"
 #include "util/xalloc.h"
@@ -323,6 +326,89 @@ dkim_keyring_sign(struct dkim_keyring *ring, const char *domain, const char *sel
 	return dkim_sign(e->keys, e->nkeys, msg, len, now, out, err);
 }
 
+int
+dkim_from_domain(const char *msg, size_t len, char *out, size_t size)
+{
+	struct dkim_field *f;
+	struct buf v;
+	size_t nf, i, n;
+	const char *addr, *at, *end;
+	int rc = -1;
+
+	dkim_canon_fields(msg, len, &f, &nf);
+	for (i = 0; i < nf; i++)
+		if (f[i].namelen == 4 && strncasecmp(f[i].p, "from", 4) == 0)
+			break;
+	if (i == nf) {
+		free(f);
+		return -1;
+	}
+	/* the value, unfolded; the address is in the last <...>, else it is
+	 * the whole value (addr-spec); the domain follows its last '@' */
+	buf_init(&v);
+	dkim_canon_header(DKIM_CANON_RELAXED, f[i].p, f[i].len, &v);
+	free(f);
+	v.len -= 2;
+	v.data[v.len] = '\0';
+	addr = strchr(v.data, ':') + 1;
+	if ((at = strrchr(addr, '<')) != NULL) {
+		addr = at + 1;
+		end = strchr(addr, '>');
+	} else
+		end = NULL;
+	if (end == NULL)
+		end = v.data + v.len;
+	for (at = NULL, n = 0; addr + n < end; n++)
+		if (addr[n] == '@')
+			at = addr + n;
+	if (at != NULL) {
+		const char *d = at + 1;
+
+		while (end > d && (end[-1] == ' ' || end[-1] == '>' || end[-1] == '.'))
+			end--;
+		n = (size_t)(end - d);
+		if (n > 0 && n < size && memchr(d, ' ', n) == NULL) {
+			for (i = 0; i < n; i++)
+				out[i] = (d[i] >= 'A' && d[i] <= 'Z') ? (char)(d[i] - 'A' + 'a') : d[i];
+			out[n] = '\0';
+			rc = 0;
+		}
+	}
+	buf_free(&v);
+	return rc;
+}
+
+int
+dkim_keyring_sign_from(struct dkim_keyring *ring, const char *msg, size_t len, long long now,
+    struct buf *out, char **err)
+{
+	char domain[256], *ascii = NULL;
+	const char *d;
+	int rc = DKIM_KEYS_NOKEY;
+
+	if (dkim_from_domain(msg, len, domain, sizeof(domain)) != 0)
+		return DKIM_KEYS_NOKEY;
+	d = domain;
+	for (const char *p = domain; *p; p++) {
+		if ((unsigned char)*p >= 0x80) {
+			/* keys are filed under the A-label, as the store keeps domains */
+			if (idn2_to_ascii_8z(domain, &ascii, IDN2_NONTRANSITIONAL) != IDN2_OK)
+				return DKIM_KEYS_NOKEY;
+			d = ascii;
+			break;
+		}
+	}
+	/* the domain, then each parent that still has a dot (never a TLD) */
+	while (d != NULL && strchr(d, '.') != NULL) {
+		rc = dkim_keyring_sign(ring, d, NULL, msg, len, now, out, err);
+		if (rc != DKIM_KEYS_NOKEY)
+			break;
+		d = strchr(d, '.') + 1;
+	}
+	free(ascii);
+	return rc;
+}
+
 /* ---- records ---- */
 
 static void
@@ -376,7 +462,9 @@ dkim_records_build(const struct dkim_records_params *p, struct dkim_records *out
 	    "(fail) rather than ~all (softfail) because only hermod sends with this "
 	    "domain; use ~all on a name where other senders may still exist and you are "
 	    "still finding them. DMARC aligns it with %s (relaxed alignment). One v=spf1 "
-	    "record per name: merge with an existing one.", bounce, p->domain));
+	    "record per name: merge with an existing one. Mail whose envelope sender is on "
+	    "%s itself needs the same mechanism in that name's v=spf1 record.", bounce,
+	    p->domain, p->domain));
 
 	add(out, "MX", xstrdup(bounce), xasprintf("10 %s", p->hostname),
 	    xasprintf("Bounce domain: delivery reports and feedback loops for %s reach "
@@ -429,17 +517,25 @@ dkim_records_free(struct dkim_records *r)
 	}
 	free(r->v);
 	free(r->domain);
+	free(r->selector);
 	memset(r, 0, sizeof(*r));
 }
 
 void
 dkim_records_json(const struct dkim_records *r, struct buf *out)
 {
-	size_t i;
-
 	buf_puts(out, "{\"domain\":");
 	buf_json_str(out, r->domain, strlen(r->domain));
 	buf_puts(out, ",\"records\":[");
+	dkim_records_json_items(r, out);
+	buf_puts(out, "]}");
+}
+
+void
+dkim_records_json_items(const struct dkim_records *r, struct buf *out)
+{
+	size_t i;
+
 	for (i = 0; i < r->n; i++) {
 		const struct dkim_record *d = &r->v[i];
 
@@ -453,7 +549,6 @@ dkim_records_json(const struct dkim_records *r, struct buf *out)
 		buf_json_str(out, d->purpose, strlen(d->purpose));
 		buf_puts(out, "}");
 	}
-	buf_puts(out, "]}");
 }
 
 void
@@ -468,13 +563,44 @@ dkim_records_text(const struct dkim_records *r, struct buf *out)
 }
 
 int
-dkim_domain_setup(const char *data_dir, const char *domain, const char *selector, int algos,
-    const char *hostname, struct dkim_records *out, char **err)
+dkim_algos_parse(const char *s)
+{
+	if (s == NULL || *s == '\0' || strcmp(s, "rsa") == 0)
+		return DKIM_ALGO_RSA;
+	if (strcmp(s, "ed25519") == 0)
+		return DKIM_ALGO_ED25519;
+	if (strcmp(s, "rsa+ed25519") == 0 || strcmp(s, "dual") == 0 || strcmp(s, "both") == 0)
+		return DKIM_ALGO_RSA | DKIM_ALGO_ED25519;
+	return 0;
+}
+
+const char *
+dkim_algos_name(int algos)
+{
+	if (algos == (DKIM_ALGO_RSA | DKIM_ALGO_ED25519))
+		return "rsa+ed25519";
+	return algos == DKIM_ALGO_ED25519 ? "ed25519" : "rsa";
+}
+
+void
+dkim_selectors(const char *selector, int algos, char **rsa, char **ed)
+{
+	*rsa = (algos & DKIM_ALGO_RSA) ? xstrdup(selector) : NULL;
+	*ed = !(algos & DKIM_ALGO_ED25519) ? NULL : (algos & DKIM_ALGO_RSA) ?
+	    xasprintf("%s%s", selector, DKIM_ED_SUFFIX) : xstrdup(selector);
+}
+
+/* domain_keys() makes (create) or loads the keys of a domain and builds its
+ * records: the common part of dkim_domain_setup() and dkim_domain_records(). */
+static int
+domain_keys(const char *data_dir, const char *domain, const char *selector, int algos,
+    const char *hostname, int create, struct dkim_records *out, char **err)
 {
 	struct dkim_records_params p;
 	struct dkim_key *keys[2] = { NULL, NULL };
 	struct buf txt[2];
 	char defsel[32], *sels[2] = { NULL, NULL };
+	int algo[2];
 	size_t n = 0, i;
 	int rc = -1;
 
@@ -488,16 +614,28 @@ dkim_domain_setup(const char *data_dir, const char *domain, const char *selector
 		dkim_keys_default_selector(defsel, sizeof(defsel), (long long)time(NULL));
 		selector = defsel;
 	}
+	dkim_selectors(selector, algos, &sels[0], &sels[1]);
+	if (sels[0] == NULL) {
+		sels[0] = sels[1];
+		sels[1] = NULL;
+	}
 	if (algos & DKIM_ALGO_RSA)
-		sels[n++] = xstrdup(selector);
+		algo[n++] = DKIM_ALGO_RSA;
 	if (algos & DKIM_ALGO_ED25519)
-		sels[n++] = (algos & DKIM_ALGO_RSA) ? xasprintf("%s%s", selector, DKIM_ED_SUFFIX) :
-		    xstrdup(selector);
+		algo[n++] = DKIM_ALGO_ED25519;
 	for (i = 0; i < n; i++) {
-		int algo = (i == 0 && (algos & DKIM_ALGO_RSA)) ? DKIM_ALGO_RSA : DKIM_ALGO_ED25519;
+		if (create) {
+			if (dkim_keys_create(data_dir, domain, sels[i], algo[i], &keys[i], err) != 0)
+				goto done;
+		} else {
+			char *path = dkim_keys_path(data_dir, domain, sels[i], algo[i]);
 
-		if (dkim_keys_create(data_dir, domain, sels[i], algo, &keys[i], err) != 0)
-			goto done;
+			rc = dkim_key_load(&keys[i], domain, sels[i], path, err);
+			free(path);
+			if (rc != 0)
+				goto done;
+			rc = -1;
+		}
 		dkim_key_txt(keys[i], &txt[i]);
 		p.selectors[i] = sels[i];
 		p.key_txt[i] = txt[i].data;
@@ -507,6 +645,7 @@ dkim_domain_setup(const char *data_dir, const char *domain, const char *selector
 	p.hostname = hostname;
 	p.now = (long long)time(NULL);
 	dkim_records_build(&p, out);
+	out->selector = xstrdup(selector);
 	rc = 0;
 done:
 	for (i = 0; i < 2; i++) {
@@ -515,4 +654,18 @@ done:
 		free(sels[i]);
 	}
 	return rc;
+}
+
+int
+dkim_domain_setup(const char *data_dir, const char *domain, const char *selector, int algos,
+    const char *hostname, struct dkim_records *out, char **err)
+{
+	return domain_keys(data_dir, domain, selector, algos, hostname, 1, out, err);
+}
+
+int
+dkim_domain_records(const char *data_dir, const char *domain, const char *selector,
+    int algos, const char *hostname, struct dkim_records *out, char **err)
+{
+	return domain_keys(data_dir, domain, selector, algos, hostname, 0, out, err);
 }

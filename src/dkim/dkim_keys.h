@@ -50,6 +50,18 @@ void	dkim_keyring_free(struct dkim_keyring *ring);
 #define DKIM_KEYS_NOKEY	1
 int	dkim_keyring_sign(struct dkim_keyring *ring, const char *domain, const char *selector,
 	    const char *msg, size_t len, long long now, struct buf *out, char **err);
+/* dkim_keyring_sign_from() is dkim_keyring_sign() for the domain of the
+ * message's From address: the From domain itself or, failing that, the
+ * nearest parent that has a key (news.shop.example signs as shop.example,
+ * which DMARC's relaxed alignment accepts). Non-ASCII domains are looked up
+ * by their A-label. Same results as dkim_keyring_sign(); DKIM_KEYS_NOKEY
+ * also when the message has no usable From address. */
+int	dkim_keyring_sign_from(struct dkim_keyring *ring, const char *msg, size_t len,
+	    long long now, struct buf *out, char **err);
+/* dkim_from_domain() copies the lower-cased domain of the From address of
+ * msg into out (size bytes); 0, or -1 when there is no From field or no
+ * domain in it. Pure. */
+int	dkim_from_domain(const char *msg, size_t len, char *out, size_t size);
 /* dkim_keyring_set_selector() makes selector the one used for domain when
  * dkim_keyring_sign() is given none (rotation: switch once the new record
  * is seen in DNS). */
@@ -66,6 +78,7 @@ struct dkim_record {
 
 struct dkim_records {
 	char			*domain;
+	char			*selector;	/* the selector given or made (setup) */
 	struct dkim_record	*v;
 	size_t			 n;
 };
@@ -94,6 +107,9 @@ void	dkim_records_free(struct dkim_records *r);
 /* dkim_records_json() appends {"domain": ..., "records": [{"type", "name",
  * "value", "purpose"}, ...]} (SPEC.md). */
 void	dkim_records_json(const struct dkim_records *r, struct buf *out);
+/* dkim_records_json_items() appends only the record objects, separated by
+ * commas, for a caller that writes the surrounding object itself. */
+void	dkim_records_json_items(const struct dkim_records *r, struct buf *out);
 /* dkim_records_text() appends the records for a terminal: one block each. */
 void	dkim_records_text(const struct dkim_records *r, struct buf *out);
 
@@ -105,5 +121,23 @@ void	dkim_records_text(const struct dkim_records *r, struct buf *out);
  * Blocking (key generation and fsync). 0, or -1 with *err. */
 int	dkim_domain_setup(const char *data_dir, const char *domain, const char *selector,
 	    int algos, const char *hostname, struct dkim_records *out, char **err);
+
+/* dkim_domain_records() builds the records of a domain whose key(s) exist
+ * already, reading them only (GET /v1/domains/{domain}, `domain check`):
+ * selector and algos as given to dkim_domain_setup(). 0, or -1 with *err
+ * (a missing key file is an error here). */
+int	dkim_domain_records(const char *data_dir, const char *domain, const char *selector,
+	    int algos, const char *hostname, struct dkim_records *out, char **err);
+
+/* dkim_algos_parse() maps "rsa", "ed25519", "rsa+ed25519" (also "dual",
+ * "both") to DKIM_ALGO_ bits; 0 when s is none of them (NULL or "" gives
+ * DKIM_ALGO_RSA, the default). dkim_algos_name() is the reverse, with the
+ * names the store keeps ("rsa", "ed25519", "rsa+ed25519"). */
+int	dkim_algos_parse(const char *s);
+const char *dkim_algos_name(int algos);
+/* dkim_selectors() gives the selector of each key of a domain set up with
+ * selector and algos: (*rsa, *ed) are selector or NULL, and with both
+ * algos the Ed25519 one is SELECTOR-ed. Caller frees both. */
+void	dkim_selectors(const char *selector, int algos, char **rsa, char **ed);
 
 #endif

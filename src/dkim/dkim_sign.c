@@ -20,6 +20,7 @@
  * its SHA-256 digest, signed with pure Ed25519; RSA signs the text with
  * PKCS#1 v1.5 over SHA-256. Both use the same body hash (bh=). */
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -41,6 +42,7 @@
 
 struct dkim_key {
 	EVP_PKEY	*pkey;
+	EVP_MD_CTX	*tmpl;		/* DigestSign set up once; copied per signature */
 	int		 algo;
 	char		*domain;
 	char		*selector;
@@ -56,6 +58,27 @@ static const char *const dkim_signed_names[] = {
 	"content-type", "list-unsubscribe", "list-unsubscribe-post",
 };
 static const char *const dkim_oversigned_names[] = { "from", "subject" };
+
+/* SHA-256 fetched once: OpenSSL 3 looks the algorithm up (under a lock) at
+ * every EVP_sha256() init, which costs more than hashing a few KB and makes
+ * threads queue on each other. */
+static EVP_MD *dkim_sha256;
+static pthread_once_t dkim_sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	dkim_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (dkim_sha256 == NULL)
+		abort();
+}
+
+static const EVP_MD *
+sha256(void)
+{
+	pthread_once(&dkim_sha256_once, sha256_fetch);
+	return dkim_sha256;
+}
 
 static char *
 ssl_error(const char *what)
@@ -139,6 +162,19 @@ dkim_key_from_pem(struct dkim_key **out, const char *domain, const char *selecto
 		return -1;
 	}
 	key = xcalloc(1, sizeof(*key));
+	/* The signing context is set up once per key, like the key itself: each
+	 * signature copies it (EVP_MD_CTX_copy_ex reads the template only), so
+	 * no signature pays for the provider lookups of EVP_DigestSignInit. */
+	if ((key->tmpl = EVP_MD_CTX_new()) == NULL)
+		abort();
+	if (EVP_DigestSignInit(key->tmpl, NULL, algo == DKIM_ALGO_RSA ? sha256() : NULL, NULL,
+	    pkey) != 1) {
+		*err = ssl_error("dkim: cannot use the key for signing");
+		EVP_MD_CTX_free(key->tmpl);
+		EVP_PKEY_free(pkey);
+		free(key);
+		return -1;
+	}
 	key->pkey = pkey;
 	key->algo = algo;
 	key->domain = xstrdup(domain);
@@ -171,6 +207,7 @@ dkim_key_free(struct dkim_key *key)
 {
 	if (key == NULL)
 		return;
+	EVP_MD_CTX_free(key->tmpl);
 	EVP_PKEY_free(key->pkey);
 	free(key->domain);
 	free(key->selector);
@@ -247,7 +284,7 @@ body_hash(const char *msg, size_t len, unsigned char dig[32])
 		abort();
 	off = dkim_canon_fields(msg, len, &f, &nf);
 	free(f);
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(ctx, sha256(), NULL);
 	dkim_canon_body_init(&cb, DKIM_CANON_RELAXED, emit_digest, ctx);
 	dkim_canon_body_update(&cb, msg + off, len - off);
 	dkim_canon_body_final(&cb);
@@ -312,11 +349,11 @@ sign_data(const struct dkim_key *key, const void *data, size_t n, unsigned char 
 		abort();
 	*siglen = DKIM_SIG_MAX;
 	if (key->algo == DKIM_ALGO_RSA) {
-		ok = EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key->pkey) == 1 &&
+		ok = EVP_MD_CTX_copy_ex(ctx, key->tmpl) == 1 &&
 		    EVP_DigestSign(ctx, sig, siglen, data, n) == 1;
 	} else {
-		ok = EVP_Digest(data, n, dig, &dlen, EVP_sha256(), NULL) == 1 &&
-		    EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
+		ok = EVP_Digest(data, n, dig, &dlen, sha256(), NULL) == 1 &&
+		    EVP_MD_CTX_copy_ex(ctx, key->tmpl) == 1 &&
 		    EVP_DigestSign(ctx, sig, siglen, dig, dlen) == 1;
 	}
 	EVP_MD_CTX_free(ctx);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "http/http_msg.h"
+#include "smtp/smtp_parse.h"
 #include "util/xalloc.h"
 
 #define NAME_MAX_LEN	256
@@ -143,12 +144,17 @@ http_addr_valid(const char *addr, char *out, size_t outlen, const char **why)
 	memcpy(out, addr, llen);
 	out[llen] = '@';
 	strcpy(out + llen + 1, dom);
+	/* The SMTP parser's rule too, so the API accepts nothing SMTP would not. */
+	if (smtp_mailbox_valid(out, strlen(out), 1) == 0) {
+		*why = "not a valid mailbox";
+		return -1;
+	}
 	return 0;
 }
 
 /* parse_addr() reads "a@b", "Name <a@b>" or {"email", "name"} into a. */
 static int
-parse_addr(struct http_send *s, json_t *v, const char *field, struct mime_addr *a,
+parse_addr(struct http_send *s, json_t *v, const char *field, struct mime_mailbox *a,
     struct http_errors *e)
 {
 	const char *email = NULL, *name = NULL, *why;
@@ -557,7 +563,7 @@ http_send_parse(json_t *v, size_t max_recipients, struct http_send *s, struct ht
 	size_t before = http_errors_count(e), rt0, nrt, to0, nto, cc0, ncc, bcc0, nbcc, i;
 	const char *k;
 	json_t *x;
-	struct mime_addr from = { 0 };
+	struct mime_mailbox from = { 0 };
 
 	memset(s, 0, sizeof *s);
 	if (!json_is_object(v)) {

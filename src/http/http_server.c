@@ -148,18 +148,24 @@ queue_answer(struct http_req *r)
 	size_t len;
 	enum MHD_Result rc;
 
-	text = r->resp ? json_dumps(r->resp, JSON_COMPACT) : strdup("");
-	if (text == NULL)
-		abort();
-	len = strlen(text);
-	/* A body line end keeps curl output and logs readable. */
-	text = xrealloc(text, len + 2);
-	if (len > 0)
-		text[len++] = '\n';
-	text[len] = '\0';
-	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    r->problem ? "application/problem+json" : "application/json");
+	if (r->raw != NULL && r->status == 200) {
+		resp = MHD_create_response_from_buffer(r->raw_len, r->raw, MHD_RESPMEM_MUST_FREE);
+		r->raw = NULL;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "message/rfc822");
+	} else {
+		text = r->resp ? json_dumps(r->resp, JSON_COMPACT) : strdup("");
+		if (text == NULL)
+			abort();
+		len = strlen(text);
+		/* A body line end keeps curl output and logs readable. */
+		text = xrealloc(text, len + 2);
+		if (len > 0)
+			text[len++] = '\n';
+		text[len] = '\0';
+		resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    r->problem ? "application/problem+json" : "application/json");
+	}
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	if (r->status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"hermod\"");
@@ -249,8 +255,10 @@ after_work_cb(uv_work_t *w, int status)
 	}
 	if (r->status == 0)
 		http_req_problem(r, 500, "internal", "Internal Server Error", "no answer", NULL);
-	if (r->route->idempotent && r->idem_key != NULL && r->account != NULL)
-		http_idem_end(r->srv, r);
+	if (r->route->idempotent && r->idem_key != NULL && r->account != NULL) {
+		http_idem_complete(r->srv, r);
+		return;
+	}
 	http_req_finish(r);
 }
 
@@ -402,6 +410,7 @@ req_free(struct http_req *r)
 	free(r->account);
 	free(r->scope);
 	free(r->stored_answer);
+	free(r->raw);
 	json_decref(r->resp);
 	for (i = 0; i < r->njobs; i++) {
 		struct http_job *j = &r->jobs[i];
@@ -495,6 +504,7 @@ on_sweep(uv_timer_t *t)
 	struct http_server *srv = t->data;
 
 	http_idem_sweep(srv->idem, time_now_ms());
+	http_idem_expire_store(srv);
 }
 
 int
@@ -573,7 +583,7 @@ stop_check(uv_timer_t *t)
 {
 	struct http_server *srv = t->data;
 
-	if (srv->inflight > 0) {
+	if (srv->inflight > 0 || srv->expiring) {
 		uv_timer_start(&srv->sweep, stop_check, 20, 0);
 		return;
 	}

@@ -589,6 +589,17 @@ smtp_cmd_parse(char *line, size_t len, struct smtp_cmd *cmd, const char **why)
 	}
 }
 
+const struct smtp_param *
+smtp_cmd_param(const struct smtp_cmd *cmd, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < cmd->nparams; i++)
+		if (strcasecmp(cmd->params[i].key, key) == 0)
+			return &cmd->params[i];
+	return NULL;
+}
+
 int
 smtp_bdat_parse_arg(const char *arg, uint64_t *size, int *last)
 {
@@ -654,8 +665,22 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t len, size_t *consumed
 		return SMTP_DATA_DONE;
 	}
 	for (i = 0; i < len; i++) {
-		unsigned char c = in[i];
+		unsigned char c;
 
+		if (d->state == D_TEXT) {
+			/* Fast path: a run of bytes that cannot change the state. */
+			size_t j = i;
+
+			while (j < len && (unsigned char)in[j] > '\r')
+				j++;
+			d->linelen += j - i;
+			if (d->linelen > SMTP_LINE_MAX - 2)
+				d->longline = 1;
+			i = j;
+			if (i == len)
+				break;
+		}
+		c = in[i];
 		if (c == 0)
 			d->nul = 1;
 		switch (d->state) {

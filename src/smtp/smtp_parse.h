@@ -8,7 +8,8 @@
  *    the smuggling checks (bare CR or LF anywhere is an error, so nothing but
  *    CRLF.CRLF ever ends a message);
  *  - smtp_mailbox_valid() checks an address, for the HTTP API and MIME;
- *  - smtp_bdat_parse_arg() parses the BDAT argument. */
+ *  - smtp_bdat_parse_arg() parses the BDAT argument;
+ *  - smtp_utf8_len() checks one UTF-8 character (shared with mime_addr). */
 #ifndef HERMOD_SMTP_PARSE_H
 #define HERMOD_SMTP_PARSE_H
 #include <stddef.h>
@@ -34,7 +35,7 @@ enum smtp_line_rc {
  * OK: a line of *linelen bytes, *consumed = *linelen + 2.
  * BARE: a CR not followed by LF, or an LF not preceded by CR ("\r\r\n" is a
  * bare CR then a CRLF); *linelen is its offset, *consumed ends right after it.
- * TOOLONG: no CRLF within SMTP_LINE_MAX octets; *consumed (> 998) bytes hold
+ * TOOLONG: no CRLF within SMTP_LINE_MAX octets; *consumed (>= 999) bytes hold
  * no CR or LF: drop them, answer 500 5.5.2 once the line ends, and until then
  * treat whatever the next call returns (OK, BARE or TOOLONG again) as the rest
  * of that line. Memory stays bounded by SMTP_LINE_MAX. */
@@ -56,7 +57,7 @@ struct smtp_cmd {
 	const char	*arg;		/* the rest after the verb (HELO name, AUTH args, BDAT size);
 					 * for MAIL and RCPT cut short by the NULs: use path, params */
 	/* MAIL FROM:<path> / RCPT TO:<path> */
-	const char	*path;		/* without angle brackets; "" for <> */
+	const char	*path;		/* without angle brackets; "" for <>; NULL for other verbs */
 	int		 path_utf8;	/* path has non-ASCII (needs SMTPUTF8) */
 	size_t		 nparams;
 	struct smtp_param params[SMTP_PARAMS_MAX];
@@ -85,6 +86,10 @@ enum smtp_cmd_rc {
  * part, domain or address literal; no source routes beyond the syntax; nothing
  * a shell or a later parser could misread is accepted. */
 enum smtp_cmd_rc smtp_cmd_parse(char *line, size_t len, struct smtp_cmd *cmd, const char **why);
+
+/* smtp_cmd_param() returns the parameter named key (case-insensitive) of a
+ * parsed MAIL or RCPT command, or NULL. */
+const struct smtp_param *smtp_cmd_param(const struct smtp_cmd *cmd, const char *key);
 
 /* smtp_mailbox_valid() checks that s (len bytes, no brackets) is exactly one
  * RFC 5321 Mailbox: dot-atom or quoted-string local part of 1..64 octets,

@@ -107,6 +107,11 @@ struct spool_stats {
 	uint64_t	 live_bytes;	/* bytes of their records still queued */
 };
 void	spool_stats(struct spool *sp, struct spool_stats *out);
+/* spool_stats_prometheus() appends st in the Prometheus text format to out:
+ * the hermod_spool_sync_seconds histogram of SPEC.md and hermod_spool_*
+ * counters and gauges, for GET /metrics. Pure. */
+struct buf;
+void	spool_stats_prometheus(const struct spool_stats *st, struct buf *out);
 
 /* spool_commit_cb: err is 0 once the message is durable (then and only then
  * may the submitter answer 250 or 202), or a negative errno (the message is
@@ -116,7 +121,10 @@ typedef void (*spool_commit_cb)(int err, const char *id, void *arg);
 /* spool_submit() copies env (its id and queued_at are ignored and set by the
  * spool) and the message bytes, queues them for the writer thread and returns
  * at once; cb fires on the loop thread when durable or failed. 0 or -errno
- * (then cb never fires). */
+ * (then cb never fires): -EINVAL for a recipient without address, -EFBIG
+ * over 512 MiB, -ESHUTDOWN once spool_close() began. A message with no
+ * recipient left to deliver to (none, or all dropped) is recorded and cb
+ * says 0, but it is not queued (no SPOOL_ADDED). */
 int	spool_submit(struct spool *sp, const struct spool_env *env, const void *msg, size_t len,
 	    spool_commit_cb cb, void *arg);
 

@@ -59,6 +59,7 @@ struct config {
 	uint64_t sub_data_timeout;	/* ms; wait for each DATA/BDAT block */
 	uint64_t sub_tls_timeout;	/* ms; TLS handshake */
 	uint64_t sub_session_timeout;	/* ms; a whole session, however busy */
+	uint64_t sub_greet_pause;	/* ms before the greeting; input before it is refused */
 
 	/* [inbound] */
 	char	*in_listen;

@@ -39,8 +39,12 @@ decode(const char *buf, size_t len, const uint8_t *split, size_t nsplit, struct 
 			assert(r->nevents < 8);
 			r->events[r->nevents] = r->pos;
 			r->kinds[r->nevents++] = rc;
-			if (rc == SMTP_DATA_DONE)
+			if (rc == SMTP_DATA_DONE) {
+				/* Only CRLF "." CRLF ends a message (or "." CRLF first). */
+				assert(r->pos >= 3 && memcmp(buf + r->pos - 3, ".\r\n", 3) == 0);
+				assert(r->pos == 3 || (r->pos >= 5 && memcmp(buf + r->pos - 5, "\r\n", 2) == 0));
 				break;
+			}
 		} else
 			assert(r->pos == limit);
 	}

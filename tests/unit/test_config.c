@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -141,6 +142,32 @@ test_sizes_durations(void **state)
 	assert_int_equal(config_parse_duration("2w", &v), -1);
 }
 
+/* Every key the parser accepts is documented in docs/configuration.md. */
+static void
+test_documented(void **state)
+{
+	FILE *f = fopen("docs/configuration.md", "r");
+	char *doc = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(f);
+	assert_true(getdelim(&doc, &n, '\0', f) > 0);
+	fclose(f);
+	for (const char *const *k = config_key_names(); *k; k++) {
+		const char *dot = strchr(*k, '.');
+		char want[128], section[64];
+		snprintf(section, sizeof(section), "%.*s", (int)(dot - *k), *k);
+		snprintf(want, sizeof(want), "| `%s` |", dot + 1);
+		if (strstr(doc, want) == NULL)
+			fail_msg("%s is not documented in docs/configuration.md", *k);
+		snprintf(want, sizeof(want), "[%s", section);
+		if (strstr(doc, want) == NULL)
+			fail_msg("section %s is not documented", section);
+	}
+	free(doc);
+}
+
 int
 main(void)
 {
@@ -150,6 +177,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_sizes_durations),
+		cmocka_unit_test(test_documented),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,7 @@ setup(void **state)
 	pthread_t *t = xmalloc(sizeof(*t));
 
 	log_set_level(LOG_ERROR);
+	signal(SIGPIPE, SIG_IGN);	/* as `hermod serve` does: clients may leave */
 	strcpy(tmpdir, "/tmp/hermod-qctl-XXXXXX");
 	assert_non_null(mkdtemp(tmpdir));
 	config_defaults(&cfg, tmpdir);
@@ -306,6 +308,21 @@ test_bad_requests(void **state)
 	assert_non_null(strstr(a, "too long"));
 	free(a);
 	free(big);
+	/* A client that leaves before its answer (which waits for a commit). */
+	for (int i = 0; i < 20; i++) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		char line[128], *p = sock_path();
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		int n = snprintf(line, sizeof(line),
+		    "{\"cmd\":\"queue.%s\",\"args\":{\"id\":\"%s\"}}\n",
+		    i % 2 ? "release" : "hold", ids[3]);
+
+		strcpy(sun.sun_path, p);
+		free(p);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+		assert_int_equal(send(fd, line, (size_t)n, MSG_NOSIGNAL), n);
+		close(fd);
+	}
 	/* Still serving after all that. */
 	a = raw("{\"cmd\":\"queue.list\"}\n", 21);
 	assert_non_null(strstr(a, "\"ok\":true"));

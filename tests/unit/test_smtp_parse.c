@@ -293,6 +293,26 @@ test_mailbox_valid(void **state)
 }
 
 static void
+test_cmd_param(void **state)
+{
+	char line[] = "MAIL FROM:<a@b.example> SIZE=10 SMTPUTF8 body=8BITMIME";
+	struct smtp_cmd cmd;
+	const char *why;
+	const struct smtp_param *p;
+
+	(void)state;
+	assert_int_equal(smtp_cmd_parse(line, strlen(line), &cmd, &why), SMTP_CMD_OK);
+	p = smtp_cmd_param(&cmd, "size");
+	assert_non_null(p);
+	assert_string_equal(p->value, "10");
+	p = smtp_cmd_param(&cmd, "SMTPUTF8");
+	assert_non_null(p);
+	assert_null(p->value);
+	assert_string_equal(smtp_cmd_param(&cmd, "BODY")->value, "8BITMIME");
+	assert_null(smtp_cmd_param(&cmd, "RET"));
+}
+
+static void
 test_bdat_arg(void **state)
 {
 	uint64_t size;
@@ -328,6 +348,7 @@ main(void)
 		cmocka_unit_test(test_line_huge),
 		cmocka_unit_test(test_cmd_golden),
 		cmocka_unit_test(test_mailbox_valid),
+		cmocka_unit_test(test_cmd_param),
 		cmocka_unit_test(test_bdat_arg),
 		cmocka_unit_test(test_data_golden),
 		cmocka_unit_test(test_data_smuggling),

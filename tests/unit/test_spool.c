@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "spool/spool.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -38,7 +39,7 @@ struct sub {
 	int		 i;
 };
 
-static char tmpdir[64];
+static char tmpdir[128];
 
 static void
 mk_tmp(void)
@@ -50,7 +51,7 @@ mk_tmp(void)
 static void
 rm_tmp(void)
 {
-	char cmd[128];
+	char cmd[256];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	assert_int_equal(system(cmd), 0);
@@ -316,6 +317,19 @@ test_group_commit(void **state)
 	assert_true(st.commits >= 1);
 	assert_true(st.sync_buckets[SPOOL_SYNC_NBUCKETS - 1] <= st.commits);
 	assert_int_equal(st.messages, n);
+	{
+		struct buf b = { 0 };
+		char want[64];
+
+		spool_stats_prometheus(&st, &b);
+		snprintf(want, sizeof(want), "hermod_spool_sync_seconds_count %llu\n",
+		    (unsigned long long)st.commits);
+		assert_non_null(strstr(b.data, want));
+		assert_non_null(strstr(b.data, "# TYPE hermod_spool_sync_seconds histogram\n"));
+		assert_non_null(strstr(b.data, "hermod_spool_sync_seconds_bucket{le=\"0.001\"} "));
+		assert_non_null(strstr(b.data, "hermod_spool_records_total 4000\n"));
+		buf_free(&b);
+	}
 	close_spool(&loop, sp);
 	uv_loop_close(&loop);
 	ctx_free(&c);
@@ -444,7 +458,7 @@ test_updates_replayed(void **state)
 	(void)state;
 	mk_tmp();
 	uv_loop_init(&loop);
-	ctx_init(&c, 2);
+	ctx_init(&c, 3);
 	memset(&u, 0, sizeof(u));
 	sp = open_spool(&loop, NULL);
 	spool_on_change(sp, on_change, &ch);
@@ -456,8 +470,29 @@ test_updates_replayed(void **state)
 		s->i = i;
 		assert_int_equal(spool_submit(sp, &env, "hello\r\n", 7, commit_cb, s), 0);
 	}
+	/* A recipient without address: refused. Every recipient dropped:
+	 * durable, not queued. */
+	{
+		size_t nr = env.nrcpt;
+		struct sub *s = xmalloc(sizeof(*s));
+		char *a0 = env.rcpt[0].addr;
+
+		env.rcpt[0].addr = NULL;
+		assert_int_equal(spool_submit(sp, &env, "x", 1, update_cb, &u), -EINVAL);
+		env.rcpt[0].addr = a0;
+		for (size_t i = 0; i < nr; i++)
+			env.rcpt[i].state = SPOOL_RCPT_DROPPED;
+		s->c = &c;
+		s->i = 2;
+		assert_int_equal(spool_submit(sp, &env, "x", 1, commit_cb, s), 0);
+		for (size_t i = 0; i < nr; i++)
+			env.rcpt[i].state = SPOOL_RCPT_QUEUED;
+	}
 	spool_env_free(&env);
-	run_until(&loop, &c.done, 2);
+	run_until(&loop, &c.done, 3);
+	assert_int_equal(c.ok, 3);
+	assert_null(spool_get(sp, c.ids[2]));
+	assert_int_equal(spool_count(sp), 2);
 	assert_int_equal(ch.added, 2);
 	memcpy(id, c.ids[0], sizeof(id));
 	memcpy(id2, c.ids[1], sizeof(id2));
@@ -916,6 +951,87 @@ test_golden_segment(void **state)
 	rm_tmp();
 }
 
+/* fdatasync failing after pwritev succeeded, for real: an ext4 file system
+ * on a loop device whose backing file lies on a 3 MiB tmpfs (thin
+ * provisioning running out). Writes land in the page cache, writeback then
+ * fails and fdatasync reports it. Needs root, losetup and mkfs.ext4. */
+static int
+sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static void
+test_sync_failure(void **state)
+{
+	struct spool_opts o = { .segment_size = 1024 * 1024 };
+	char outer[64];
+	uv_loop_t loop;
+	struct spool *sp;
+	struct ctx c;
+	int n = 80, acked, i;
+
+	(void)state;
+	mk_tmp();
+	strcpy(outer, tmpdir);
+	if (sh("set -e; cd %s; mkdir back mnt; mount -t tmpfs -o size=3m tmpfs back;"
+	    "truncate -s 64M back/img; losetup -f --show back/img > loopdev;"
+	    "mkfs.ext4 -q -O ^has_journal $(cat loopdev) >/dev/null 2>&1;"
+	    "mount -o errors=continue $(cat loopdev) mnt", outer) != 0) {
+		sh("cd %s; umount mnt; [ -s loopdev ] && losetup -d $(cat loopdev); umount back",
+		    outer);
+		print_message("no loop device or ext4 here: skipped\n");
+		rm_tmp();
+		skip();
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "%s/mnt", outer);
+	uv_loop_init(&loop);
+	ctx_init(&c, n + 5);
+	log_set_level(LOG_FATAL);
+	sp = open_spool(&loop, &o);
+	for (i = 0; i < n; i++) {
+		submit_n(sp, &c, i, 1, 60 * 1024);
+		run_until(&loop, &c.done, i + 1);
+		if (c.fail >= 5)
+			break;
+	}
+	n = i < n ? i + 1 : n;
+	print_message("%d acknowledged, %d refused (last error %d)\n", c.ok, c.fail, c.last_err);
+	assert_true(c.ok > 3);
+	assert_true(c.fail > 0);
+	acked = c.ok;
+	close_spool(&loop, sp);
+	/* The disk grows again: everything acknowledged is there and intact,
+	 * nothing refused came back, and new mail is accepted. */
+	assert_int_equal(sh("mount -o remount,size=64m %s/back", outer), 0);
+	sp = open_spool(&loop, &o);
+	assert_int_equal(spool_count(sp), acked);
+	for (i = 0; i < n; i++) {
+		if (c.err[i] == 0) {
+			assert_non_null(spool_get(sp, c.ids[i]));
+			check_read(&loop, sp, c.ids[i], i, 60 * 1024);
+		} else
+			assert_null(spool_get(sp, c.ids[i]));
+	}
+	c.done = c.ok = c.fail = 0;
+	submit_n(sp, &c, n, 1, 60 * 1024);
+	run_until(&loop, &c.done, 1);
+	assert_int_equal(c.ok, 1);
+	close_spool(&loop, sp);
+	log_set_level(LOG_ERROR);
+	uv_loop_close(&loop);
+	ctx_free(&c);
+	assert_int_equal(sh("cd %s; umount mnt && losetup -d $(cat loopdev) && umount back", outer), 0);
+	strcpy(tmpdir, outer);
+	rm_tmp();
+}
+
 int
 main(void)
 {
@@ -927,6 +1043,7 @@ main(void)
 		cmocka_unit_test(test_rotation_unlink),
 		cmocka_unit_test(test_compaction),
 		cmocka_unit_test(test_enospc),
+		cmocka_unit_test(test_sync_failure),
 		cmocka_unit_test(test_golden_segment),
 		cmocka_unit_test(test_crash_kill9),
 	};

@@ -1,0 +1,219 @@
+/* serve: `hermod serve`, the daemon. Wires the parts together on one libuv
+ * loop: the store, the spool, the SMTP listeners, the control socket, and
+ * (as they exist) the HTTP API and delivery. SIGTERM or SIGINT drains: stop
+ * accepting, let sessions finish the command in hand (a message being
+ * committed gets its reply), then close the spool and exit 0. */
+#include "cli/cli.h"
+#include "ctl/ctl.h"
+#include "http/http_server.h"
+#include "net/tls.h"
+#include "queue/queue_ctl.h"
+#include "smtp/smtp_server.h"
+#include "spool/spool.h"
+#include "store/store.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define SERVE_DRAIN_MAX_MS	30000
+
+struct daemon {
+	uv_loop_t		*loop;
+	struct config		*cfg;
+	struct store		*store;
+	struct spool		*spool;
+	struct smtp_server	*smtp;
+	struct http_server	*http;		/* freed by http_server_stop() */
+	struct ctl		*ctl;
+	SSL_CTX			*tls;
+	uv_signal_t		 sigterm, sigint;
+	uv_timer_t		 drain_timer;
+	int			 draining;
+	int			 draining_parts;	/* listeners still draining */
+};
+
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* finish() runs once sessions are gone (or the drain timed out). */
+static void
+finish(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->draining == 2)
+		return;
+	d->draining = 2;
+	if (d->ctl)
+		ctl_stop(d->ctl);
+	d->ctl = NULL;
+	uv_stop(d->loop);
+}
+
+static void
+drain_timeout(uv_timer_t *t)
+{
+	log_warn("serve", "drain took longer than %d ms; stopping", SERVE_DRAIN_MAX_MS);
+	finish(t->data);
+}
+
+/* part_drained() is called as each listener (SMTP, HTTP) has drained. */
+static void
+part_drained(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (--d->draining_parts == 0)
+		finish(d);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+
+	if (d->draining)
+		return;
+	d->draining = 1;
+	log_info("serve", "signal %d: draining", signum);
+	uv_timer_init(d->loop, &d->drain_timer);
+	d->drain_timer.data = d;
+	uv_timer_start(&d->drain_timer, drain_timeout, SERVE_DRAIN_MAX_MS, 0);
+	d->draining_parts = 1;		/* held until both drains are started */
+	if (d->smtp) {
+		d->draining_parts++;
+		smtp_server_drain(d->smtp, part_drained, d);
+	}
+	if (d->http) {
+		d->draining_parts++;
+		http_server_stop(d->http, part_drained, d);
+		d->http = NULL;
+	}
+	part_drained(d);
+}
+
+static SSL_CTX *
+load_tls(const struct config *cfg, char **err)
+{
+	char *cert, *key;
+	SSL_CTX *ctx;
+
+	if (cfg->sub_tls_cert) {
+		cert = xstrdup(cfg->sub_tls_cert);
+		key = xstrdup(cfg->sub_tls_key);
+	} else {
+		cert = xasprintf("%s/tls/cert.pem", cfg->data_dir);
+		key = xasprintf("%s/tls/key.pem", cfg->data_dir);
+	}
+	ctx = tls_server_ctx(cert, key, err);
+	free(cert);
+	free(key);
+	return ctx;
+}
+
+int
+cli_serve(struct config *cfg, int argc, char **argv)
+{
+	struct daemon d;
+	enum log_level lvl = LOG_INFO;
+	char *err = NULL, *path;
+	int rc = 1;
+
+	(void)argc; (void)argv;
+	memset(&d, 0, sizeof(d));
+	d.cfg = cfg;
+	log_level_parse(cfg->log_level, &lvl);
+	log_set_level(lvl);
+	signal(SIGPIPE, SIG_IGN);
+	if (sodium_init() < 0)
+		return cli_error("libsodium failed to initialise");
+	if (cli_init_data_dir(cfg) != 0)
+		return 1;
+	d.loop = uv_default_loop();
+
+	if (store_open(&d.store, cfg->store_url, &err) < 0) {
+		cli_error("store: %s", err);
+		goto out;
+	}
+	path = xasprintf("%s/spool", cfg->data_dir);
+	if (spool_open(&d.spool, path, d.loop, &err) < 0) {
+		free(path);
+		cli_error("spool: %s", err);
+		goto out;
+	}
+	free(path);
+	if ((d.tls = load_tls(cfg, &err)) == NULL) {
+		cli_error("tls: %s", err);
+		goto out;
+	}
+	if (smtp_server_start(d.loop, cfg, d.spool, d.store, d.tls, &d.smtp, &err) < 0) {
+		cli_error("submission: %s", err);
+		goto out;
+	}
+	if (http_server_start(d.loop, cfg, d.spool, d.store, &d.http, &err) < 0) {
+		cli_error("http: %s", err);
+		goto out;
+	}
+	path = cli_ctl_path(cfg);
+	if (ctl_start(d.loop, path, &d.ctl, &err) < 0) {
+		free(path);
+		cli_error("control socket: %s", err);
+		goto out;
+	}
+	free(path);
+	queue_ctl_register(d.ctl, d.spool);
+
+	uv_signal_init(d.loop, &d.sigterm);
+	uv_signal_init(d.loop, &d.sigint);
+	d.sigterm.data = d.sigint.data = &d;
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+
+	{
+		struct log_line *l = log_begin(LOG_INFO, "serve");
+		log_str(l, "msg", "hermod started");
+		log_str(l, "version", HERMOD_VERSION);
+		log_str(l, "hostname", cfg->hostname);
+		log_str(l, "submission", cfg->sub_listen);
+		log_str(l, "submission_tls", cfg->sub_listen_tls);
+		log_str(l, "http", cfg->http_listen);
+		log_str(l, "data_dir", cfg->data_dir);
+		log_int(l, "queued", (int64_t)spool_count(d.spool));
+		log_end(l);
+	}
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	rc = 0;
+	log_info("serve", "stopped");
+out:
+	/* Order matters: the spool first (its writer thread finishes the last
+	 * batch), then every remaining handle is closed while the server still
+	 * exists (a session's last close callback reports to it). */
+	if (d.ctl)
+		ctl_stop(d.ctl);
+	if (d.spool)
+		spool_close(d.spool);
+	if (d.loop) {
+		uv_walk(d.loop, close_walk, NULL);
+		uv_run(d.loop, UV_RUN_DEFAULT);
+		uv_loop_close(d.loop);
+	}
+	if (d.smtp)
+		smtp_server_free(d.smtp);
+	if (d.store)
+		store_close(d.store);
+	if (d.tls)
+		SSL_CTX_free(d.tls);
+	free(err);
+	return rc;
+}
