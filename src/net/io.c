@@ -40,8 +40,10 @@
  * so an io stays valid until the current callback unwinds. io_close()
  * flushes what is queued (a TLS close_notify too), sends FIN, and waits for
  * the peer's EOF, reading and discarding, so that closing with unread input
- * does not turn into a reset that could destroy our last reply; a linger
- * timer bounds all of it. */
+ * does not turn into a reset that could destroy our last reply (Apache's
+ * "lingering close"); a linger timer bounds all of it (5 s), the wait for
+ * EOF after our FIN more tightly (2 s), since a hostile client may simply
+ * go on sending. */
 #include "net/io.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -56,7 +58,8 @@
 #include <openssl/x509.h>
 
 #define IO_INPUT_CAP_DEFAULT	(64 * 1024)
-#define IO_LINGER_MS		5000
+#define IO_LINGER_MS		5000	/* io_close(): flushing and all */
+#define IO_LINGER_EOF_MS	2000	/* of which waiting for the peer's EOF after our FIN */
 #define IO_READ_CHUNK		(64 * 1024)
 #define IO_TLS_CHUNK		(16 * 1024)
 
@@ -604,6 +607,12 @@ io_finish(struct io *io)
 }
 
 static void
+io_linger_timeout_cb(uv_timer_t *t)
+{
+	io_finish(t->data);
+}
+
+static void
 io_shutdown_cb(uv_shutdown_t *req, int status)
 {
 	struct io *io = req->data;
@@ -636,15 +645,15 @@ io_linger_step(struct io *io)
 			io_finish(io);
 			return;
 		}
+		/* a peer that keeps sending without reading our FIN gets a short
+		 * grace, not the whole linger */
+		if (uv_timer_get_due_in(&io->timer) > IO_LINGER_EOF_MS) {
+			uv_timer_stop(&io->timer);
+			uv_timer_start(&io->timer, io_linger_timeout_cb, IO_LINGER_EOF_MS, 0);
+		}
 	}
 	if (io->eof)
 		io_finish(io);
-}
-
-static void
-io_linger_timeout_cb(uv_timer_t *t)
-{
-	io_finish(t->data);
 }
 
 void
