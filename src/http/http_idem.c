@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "http/http_internal.h"
+#include "store/store.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -109,10 +110,10 @@ http_idem_begin(struct http_server *srv, struct http_req *r)
 	char *k = make_key(r);
 	struct idem_entry **pp = find(srv->idem, k), *e;
 
-	if (pp != NULL) {
-		e = *pp;
+	if (pp != NULL || r->stored_mismatch) {
+		e = pp ? *pp : NULL;
 		free(k);
-		if (memcmp(e->hash, r->body_hash, sizeof e->hash) != 0) {
+		if (e == NULL || memcmp(e->hash, r->body_hash, sizeof e->hash) != 0) {
 			struct http_errors errs = { 0 };
 			http_errors_add(&errs, "Idempotency-Key",
 			    "already used with a different request body");
@@ -145,8 +146,7 @@ http_idem_begin(struct http_server *srv, struct http_req *r)
 		if (a != NULL) {
 			http_req_answer(r, r->stored_status, a);
 			r->problem = r->stored_status >= 400;
-			http_idem_end(srv, r);
-			http_req_finish(r);
+			http_idem_complete(srv, r);
 			return 1;
 		}
 	}
@@ -204,11 +204,104 @@ http_idem_sweep(struct http_idem *m, uint64_t now_ms)
 	}
 }
 
+static char *
+store_key(const struct http_req *r)
+{
+	return xasprintf("%s\x1f%s", r->route->path, r->idem_key);
+}
+
 void
 http_idem_lookup_store(struct http_server *srv, struct http_req *r)
 {
-	/* The store table comes with the store branch; until then the map
-	 * alone holds keys (lost on restart). */
-	(void)srv;
-	(void)r;
+	struct store_idem rec;
+	char *k = store_key(r), *err = NULL;
+	int rc;
+
+	rc = store_idem_get(srv->st, r->account, k, (int64_t)(time_now_ms() - HTTP_IDEM_TTL_MS),
+	    &rec, &err);
+	if (rc == 0) {
+		if (memcmp(rec.hash, r->body_hash, sizeof r->body_hash) != 0) {
+			r->stored_mismatch = 1;
+			store_idem_free(&rec);
+		} else {
+			r->stored_answer = rec.answer;
+			r->stored_status = rec.status;
+		}
+	} else if (rc != STORE_NOTFOUND) {
+		/* Without the record we cannot promise "queued once": refuse. */
+		log_error("http", "idempotency lookup failed: %s", err ? err : "?");
+		http_req_problem(r, 503, "unavailable", "Service Unavailable", "the store failed", NULL);
+	}
+	free(err);
+	free(k);
+}
+
+/* Persisting: on a worker, before the answer goes out, so a repeat after a
+ * crash finds it (SQLite commits with fsync). */
+static void
+persist_work(uv_work_t *w)
+{
+	struct http_req *r = w->data;
+	char *k = store_key(r), *err = NULL, *answer = json_dumps(r->resp, JSON_COMPACT);
+
+	if (answer == NULL || store_idem_put(r->srv->st, r->account, k, r->body_hash, r->status,
+	    answer, (int64_t)HTTP_IDEM_TTL_MS, &err) != 0)
+		log_error("http", "idempotency record not saved: %s", err ? err : "?");
+	free(answer);
+	free(err);
+	free(k);
+}
+
+static void
+persist_done(uv_work_t *w, int status)
+{
+	struct http_req *r = w->data;
+
+	http_idem_end(r->srv, r);
+	http_req_finish(r);
+}
+
+void
+http_idem_complete(struct http_server *srv, struct http_req *r)
+{
+	if (r->status >= 500 || r->stored_answer != NULL) {
+		http_idem_end(srv, r);
+		http_req_finish(r);
+		return;
+	}
+	r->work.data = r;
+	if (uv_queue_work(srv->loop, &r->work, persist_work, persist_done) != 0) {
+		http_idem_end(srv, r);
+		http_req_finish(r);
+	}
+}
+
+static void
+expire_work(uv_work_t *w)
+{
+	struct http_server *srv = w->data;
+	char *err = NULL;
+
+	if (store_idem_expire(srv->st, (int64_t)(time_now_ms() - HTTP_IDEM_TTL_MS), &err) != 0)
+		log_warn("http", "idempotency expiry failed: %s", err ? err : "?");
+	free(err);
+}
+
+static void
+expire_done(uv_work_t *w, int status)
+{
+	struct http_server *srv = w->data;
+
+	srv->expiring = 0;
+}
+
+void
+http_idem_expire_store(struct http_server *srv)
+{
+	if (srv->expiring)
+		return;
+	srv->expiring = 1;
+	srv->expire_work.data = srv;
+	if (uv_queue_work(srv->loop, &srv->expire_work, expire_work, expire_done) != 0)
+		srv->expiring = 0;
 }

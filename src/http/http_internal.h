@@ -51,6 +51,8 @@ struct http_server {
 	void		(*stop_done)(void *arg);
 	void		*stop_arg;
 	struct http_idem *idem;
+	uv_work_t	 expire_work;
+	int		 expiring;
 };
 
 enum http_req_state { REQ_READING, REQ_WORKING, REQ_DONE };
@@ -100,6 +102,7 @@ struct http_req {
 	int		 batch;
 	char		*stored_answer;	/* idempotency record found in the store */
 	int		 stored_status;
+	int		 stored_mismatch; /* the store has the key with another body */
 	struct http_req	*next_waiter;	/* idempotency: same key, waiting */
 };
 
@@ -123,6 +126,11 @@ int	http_idem_begin(struct http_server *srv, struct http_req *r);
 /* http_idem_end() records r's final answer, answers the requests parked
  * behind it, and persists the answer. */
 void	http_idem_end(struct http_server *srv, struct http_req *r);
+/* http_idem_complete() persists r's answer (on a worker), then calls
+ * http_idem_end() and http_req_finish(): the way a keyed request ends. */
+void	http_idem_complete(struct http_server *srv, struct http_req *r);
+/* http_idem_expire_store() deletes store records older than 24 h (worker). */
+void	http_idem_expire_store(struct http_server *srv);
 /* http_idem_sweep() forgets entries older than 24 h. */
 void	http_idem_sweep(struct http_idem *m, uint64_t now_ms);
 /* Worker side: look the key up in the store (may set r->stored_answer). */

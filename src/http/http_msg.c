@@ -154,7 +154,7 @@ http_addr_valid(const char *addr, char *out, size_t outlen, const char **why)
 
 /* parse_addr() reads "a@b", "Name <a@b>" or {"email", "name"} into a. */
 static int
-parse_addr(struct http_send *s, json_t *v, const char *field, struct mime_addr *a,
+parse_addr(struct http_send *s, json_t *v, const char *field, struct mime_mailbox *a,
     struct http_errors *e)
 {
 	const char *email = NULL, *name = NULL, *why;
@@ -563,7 +563,7 @@ http_send_parse(json_t *v, size_t max_recipients, struct http_send *s, struct ht
 	size_t before = http_errors_count(e), rt0, nrt, to0, nto, cc0, ncc, bcc0, nbcc, i;
 	const char *k;
 	json_t *x;
-	struct mime_addr from = { 0 };
+	struct mime_mailbox from = { 0 };
 
 	memset(s, 0, sizeof *s);
 	if (!json_is_object(v)) {

@@ -21,9 +21,9 @@ struct http_send {
 	struct mime_msg	 mime;		/* points into the fields below and the JSON */
 	char		*from_email;	/* envelope sender: domain as A-label */
 	char		*from_domain;	/* A-label, lower case */
-	struct mime_addr *addrs;	/* storage for reply_to, to, cc, bcc */
+	struct mime_mailbox *addrs;	/* storage for reply_to, to, cc, bcc */
 	size_t		 naddrs;
-	struct mime_addr *bcc;
+	struct mime_mailbox *bcc;
 	size_t		 nbcc;
 	char		**rcpts;	/* envelope recipients, deduplicated */
 	size_t		 nrcpt;

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "auth/auth.h"
+#include "dkim/dkim_keys.h"
 #include "http/http_internal.h"
 #include "http/http_msg.h"
 #include "mime/mime_build.h"
@@ -265,8 +266,10 @@ send_complete(struct http_req *r)
 		http_req_answer(r, r->jobs[0].status, json_incref(r->jobs[0].result));
 		r->problem = r->jobs[0].status != 202;
 	}
-	if (r->idem_key != NULL)
-		http_idem_end(r->srv, r);
+	if (r->idem_key != NULL) {
+		http_idem_complete(r->srv, r);
+		return;
+	}
 	http_req_finish(r);
 }
 
@@ -452,10 +455,45 @@ events_list(struct http_req *r)
 
 /* ---- domains ---- */
 
+/* domain_json() describes a domain with the DNS records to publish. With
+ * a DKIM selector recorded, the key is loaded (dkim_domain_setup() reuses
+ * existing keys, never replaces them); without one only SPF, DMARC and the
+ * bounce MX are listed. Runs on a worker (key files). */
 static json_t *
-domain_json(const char *domain, int verified)
+domain_json(struct http_req *r, const char *domain, int verified, const char *selector,
+    const char *algo)
 {
-	return json_pack("{s:s, s:b, s:[]}", "domain", domain, "verified", verified, "records");
+	const struct config *cfg = r->srv->cfg;
+	struct dkim_records recs = { 0 };
+	struct buf b = { 0 };
+	json_t *o, *parsed;
+	json_error_t jerr;
+	char *err = NULL;
+
+	if (selector != NULL) {
+		int algos = algo == NULL ? DKIM_ALGO_RSA : (strstr(algo, "rsa") ? DKIM_ALGO_RSA : 0) |
+		    (strstr(algo, "ed25519") ? DKIM_ALGO_ED25519 : 0);
+		if (dkim_domain_setup(cfg->data_dir, domain, selector, algos, cfg->hostname, &recs,
+		    &err) < 0) {
+			log_error("http", "DKIM records for %s: %s", domain, err ? err : "?");
+			free(err);
+			memset(&recs, 0, sizeof recs);
+			selector = NULL;
+		}
+	}
+	if (selector == NULL) {
+		struct dkim_records_params p = { .domain = domain, .hostname = cfg->hostname };
+		dkim_records_build(&p, &recs);
+	}
+	dkim_records_json(&recs, &b);
+	dkim_records_free(&recs);
+	parsed = json_loadb(b.data ? b.data : "", b.len, 0, &jerr);
+	buf_free(&b);
+	o = json_pack("{s:s, s:b}", "domain", domain, "verified", verified);
+	json_object_set(o, "records", parsed && json_is_array(json_object_get(parsed, "records")) ?
+	    json_object_get(parsed, "records") : json_array());
+	json_decref(parsed);
+	return o;
 }
 
 static void
@@ -474,7 +512,8 @@ domains_list(struct http_req *r)
 	}
 	arr = json_array();
 	for (i = 0; i < n; i++)
-		json_array_append_new(arr, domain_json(v[i].domain, v[i].verified));
+		json_array_append_new(arr, domain_json(r, v[i].domain, v[i].verified,
+		    v[i].dkim_selector, v[i].dkim_algo));
 	store_domain_list_info_free(v, n);
 	http_req_answer(r, 200, json_pack("{s:o}", "domains", arr));
 }
@@ -487,7 +526,8 @@ domain_get(struct http_req *r)
 	int rc = norm ? store_domain_get(r->srv->st, norm, &d, &err) : STORE_NOTFOUND;
 
 	if (rc == 0 && strcmp(d.account, r->account) == 0) {
-		http_req_answer(r, 200, domain_json(d.domain, d.verified));
+		http_req_answer(r, 200, domain_json(r, d.domain, d.verified, d.dkim_selector,
+		    d.dkim_algo));
 	} else if (rc == 0 || rc == STORE_NOTFOUND) {
 		http_req_problem(r, 404, "not-found", "Not Found", "no such domain in your account", NULL);
 	} else {
@@ -504,7 +544,7 @@ domain_add(struct http_req *r)
 {
 	json_t *v = load_body(r), *d, *x;
 	struct http_errors e = { 0 };
-	char *norm = NULL, *err = NULL;
+	char *norm = NULL, *err = NULL, sel[64];
 	const char *k;
 	int rc;
 
@@ -528,7 +568,33 @@ domain_add(struct http_req *r)
 		free(norm);
 		return;
 	}
-	rc = store_domain_add(r->srv->st, r->account, norm, &err);
+	/* The key first (a domain is never listed without one), unless the
+	 * domain is taken: its records are not ours to show. */
+	{
+		struct store_domain old = { 0 };
+		rc = store_domain_get(r->srv->st, norm, &old, NULL);
+		if (rc == 0)
+			store_domain_free(&old);
+	}
+	if (rc == 0) {
+		rc = STORE_EXISTS;
+	} else {
+		struct dkim_records recs = { 0 };
+		dkim_keys_default_selector(sel, sizeof sel, (long long)(time_now_ms() / 1000));
+		if (dkim_domain_setup(r->srv->cfg->data_dir, norm, sel, DKIM_ALGO_RSA,
+		    r->srv->cfg->hostname, &recs, &err) < 0) {
+			log_error("http", "DKIM key for %s: %s", norm, err ? err : "?");
+			http_req_problem(r, 500, "dkim-failed", "Internal Server Error",
+			    "the DKIM key could not be made; nothing was registered", NULL);
+			free(norm);
+			free(err);
+			return;
+		}
+		dkim_records_free(&recs);
+		rc = store_domain_add(r->srv->st, r->account, norm, &err);
+		if (rc == 0 && store_domain_set_dkim(r->srv->st, norm, sel, "rsa", NULL) != 0)
+			log_warn("http", "domain %s: could not record its DKIM selector", norm);
+	}
 	if (rc == STORE_EXISTS) {
 		http_errors_add(&e, "domain", "already registered");
 		http_req_problem(r, 409, "conflict", "Conflict", "the domain is already registered", &e);
@@ -537,7 +603,7 @@ domain_add(struct http_req *r)
 		http_req_problem(r, 503, "unavailable", "Service Unavailable", "the store failed", NULL);
 	} else {
 		log_info("http", "domain %s added for account %s", norm, r->account);
-		http_req_answer(r, 201, domain_json(norm, 0));
+		http_req_answer(r, 201, domain_json(r, norm, 0, sel, "rsa"));
 	}
 	free(norm);
 	free(err);

@@ -255,8 +255,10 @@ after_work_cb(uv_work_t *w, int status)
 	}
 	if (r->status == 0)
 		http_req_problem(r, 500, "internal", "Internal Server Error", "no answer", NULL);
-	if (r->route->idempotent && r->idem_key != NULL && r->account != NULL)
-		http_idem_end(r->srv, r);
+	if (r->route->idempotent && r->idem_key != NULL && r->account != NULL) {
+		http_idem_complete(r->srv, r);
+		return;
+	}
 	http_req_finish(r);
 }
 
@@ -502,6 +504,7 @@ on_sweep(uv_timer_t *t)
 	struct http_server *srv = t->data;
 
 	http_idem_sweep(srv->idem, time_now_ms());
+	http_idem_expire_store(srv);
 }
 
 int
@@ -580,7 +583,7 @@ stop_check(uv_timer_t *t)
 {
 	struct http_server *srv = t->data;
 
-	if (srv->inflight > 0) {
+	if (srv->inflight > 0 || srv->expiring) {
 		uv_timer_start(&srv->sweep, stop_check, 20, 0);
 		return;
 	}

@@ -294,7 +294,7 @@ addr_ascii_domain(const char *email, struct buf *out, unsigned *flags)
 }
 
 static int
-hw_mailbox(struct hdrw *w, const struct mime_addr *a, int last, unsigned *flags)
+hw_mailbox(struct hdrw *w, const struct mime_mailbox *a, int last, unsigned *flags)
 {
 	struct buf e = { 0 };
 
@@ -316,7 +316,7 @@ hw_mailbox(struct hdrw *w, const struct mime_addr *a, int last, unsigned *flags)
 }
 
 static int
-write_addr_header(struct buf *out, const char *name, const struct mime_addr *v, size_t n,
+write_addr_header(struct buf *out, const char *name, const struct mime_mailbox *v, size_t n,
     unsigned *flags, const char *field, char **why)
 {
 	struct hdrw w;

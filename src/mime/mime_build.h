@@ -28,7 +28,7 @@
 #define MIME_LINE_PREFERRED	78
 #define MIME_LINE_MAX		998
 
-struct mime_addr {
+struct mime_mailbox {
 	const char	*name;		/* display name (UTF-8) or NULL */
 	const char	*email;		/* addr-spec, UTF-8 allowed */
 };
@@ -47,12 +47,12 @@ struct mime_header {
 };
 
 struct mime_msg {
-	struct mime_addr from;
-	const struct mime_addr *reply_to;	/* nreply_to of them */
+	struct mime_mailbox from;
+	const struct mime_mailbox *reply_to;	/* nreply_to of them */
 	size_t		 nreply_to;
-	const struct mime_addr *to;
+	const struct mime_mailbox *to;
 	size_t		 nto;
-	const struct mime_addr *cc;
+	const struct mime_mailbox *cc;
 	size_t		 ncc;
 	const char	*subject;	/* UTF-8 or NULL */
 	const char	*text;		/* UTF-8 or NULL */

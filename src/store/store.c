@@ -350,3 +350,38 @@ store_domain_set_dkim(struct store *st, const char *domain, const char *selector
 	free(d);
 	return rc;
 }
+
+int
+store_idem_get(struct store *st, const char *account, const char *key, int64_t since,
+    struct store_idem *out, char **err)
+{
+	if (account == NULL || key == NULL)
+		return fail(err, xstrdup("idempotency: account and key are required"));
+	return st->ops->idem_get(st->impl, account, key, since, out, err);
+}
+
+int
+store_idem_put(struct store *st, const char *account, const char *key,
+    const unsigned char hash[STORE_IDEM_HASH_LEN], int status, const char *answer,
+    int64_t ttl_ms, char **err)
+{
+	int64_t now = now_ms();
+
+	if (account == NULL || key == NULL || answer == NULL)
+		return fail(err, xstrdup("idempotency: account, key and answer are required"));
+	return st->ops->idem_put(st->impl, account, key, hash, status, answer, now, now - ttl_ms,
+	    err);
+}
+
+int
+store_idem_expire(struct store *st, int64_t before, char **err)
+{
+	return st->ops->idem_expire(st->impl, before, err);
+}
+
+void
+store_idem_free(struct store_idem *r)
+{
+	free(r->answer);
+	r->answer = NULL;
+}

@@ -118,4 +118,28 @@ void	store_domain_list_info_free(struct store_domain *v, size_t n);
 int	store_domain_set_dkim(struct store *st, const char *domain, const char *selector,
 	    const char *algo, char **err);
 
+/* Idempotency-Key records for the HTTP API: the first answer to a keyed
+ * request, so a repeat within a day gets it again, even after a restart.
+ * key is the caller's ("route\x1fclient key"); hash identifies the request
+ * body. Times are ms since the epoch. */
+#define STORE_IDEM_HASH_LEN	16
+struct store_idem {
+	unsigned char	 hash[STORE_IDEM_HASH_LEN];
+	int		 status;	/* the HTTP status answered */
+	char		*answer;	/* the JSON body answered */
+	int64_t		 created;
+};
+/* store_idem_get() finds the record for (account, key) created at or after
+ * since: 0, STORE_NOTFOUND. Free out with store_idem_free(). */
+int	store_idem_get(struct store *st, const char *account, const char *key, int64_t since,
+	    struct store_idem *out, char **err);
+/* store_idem_put() records the answer unless a record younger than ttl_ms
+ * exists (the first answer wins). */
+int	store_idem_put(struct store *st, const char *account, const char *key,
+	    const unsigned char hash[STORE_IDEM_HASH_LEN], int status, const char *answer,
+	    int64_t ttl_ms, char **err);
+/* store_idem_expire() deletes the records created before before. */
+int	store_idem_expire(struct store *st, int64_t before, char **err);
+void	store_idem_free(struct store_idem *r);
+
 #endif

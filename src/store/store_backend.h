@@ -38,6 +38,15 @@ struct store_ops {
 	int	(*domain_set_verified)(void *impl, const char *domain, int verified, char **err);
 	int	(*domain_set_dkim)(void *impl, const char *domain, const char *selector,
 		    const char *algo, char **err);
+
+	/* Idempotency-Key records (store.h store_idem_*). idem_put() keeps an
+	 * existing record unless it was created before expired_before. */
+	int	(*idem_get)(void *impl, const char *account, const char *key, int64_t since,
+		    struct store_idem *out, char **err);
+	int	(*idem_put)(void *impl, const char *account, const char *key,
+		    const unsigned char *hash, int status, const char *answer, int64_t now,
+		    int64_t expired_before, char **err);
+	int	(*idem_expire)(void *impl, int64_t before, char **err);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -64,6 +64,18 @@ static const char *const migrations[] = {
 	"  dkim_algo TEXT"
 	") WITHOUT ROWID;"
 	"CREATE INDEX domains_account ON domains(account);",
+	/* 2: the HTTP API's Idempotency-Key records: the first answer to a
+	 * keyed request (key is "route\x1fclient key"), kept for a day. */
+	"CREATE TABLE idempotency ("
+	"  account TEXT NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  hash BLOB NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  answer TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (account, key)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX idempotency_created ON idempotency(created);",
 };
 #define STORE_SQLITE_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -85,6 +97,9 @@ enum stmt_id {
 	S_DOMAIN_LIST,
 	S_DOMAIN_SET_VERIFIED,
 	S_DOMAIN_SET_DKIM,
+	S_IDEM_GET,
+	S_IDEM_PUT,
+	S_IDEM_EXPIRE,
 	S_COUNT
 };
 
@@ -117,6 +132,14 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_DOMAIN_SET_VERIFIED] = "UPDATE domains SET verified = ?2 WHERE domain = ?1",
 	[S_DOMAIN_SET_DKIM] = "UPDATE domains SET dkim_selector = ?2, dkim_algo = ?3 "
 	    "WHERE domain = ?1",
+	[S_IDEM_GET] = "SELECT hash, status, answer, created FROM idempotency "
+	    "WHERE account = ?1 AND key = ?2 AND created >= ?3",
+	/* The first answer wins; an expired record is replaced. */
+	[S_IDEM_PUT] = "INSERT INTO idempotency (account, key, hash, status, answer, created) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (account, key) DO UPDATE SET "
+	    "hash = excluded.hash, status = excluded.status, answer = excluded.answer, "
+	    "created = excluded.created WHERE idempotency.created < ?7",
+	[S_IDEM_EXPIRE] = "DELETE FROM idempotency WHERE created < ?1",
 };
 
 struct sqlite_store {
@@ -747,6 +770,80 @@ sqlite_domain_set_dkim(void *impl, const char *domain, const char *selector, con
 	return rc;
 }
 
+static int
+sqlite_idem_get(void *impl, const char *account, const char *key, int64_t since,
+    struct store_idem *out, char **err)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st;
+	int rc = -1, r;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, S_IDEM_GET, err)) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, since);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		const void *h = sqlite3_column_blob(st, 0);
+		size_t hl = (size_t)sqlite3_column_bytes(st, 0);
+		memset(out, 0, sizeof *out);
+		memcpy(out->hash, h, hl < sizeof out->hash ? hl : sizeof out->hash);
+		out->status = sqlite3_column_int(st, 1);
+		out->answer = xstrdup((const char *)sqlite3_column_text(st, 2));
+		out->created = sqlite3_column_int64(st, 3);
+		rc = 0;
+	} else if (r == SQLITE_DONE) {
+		rc = STORE_NOTFOUND;
+	} else {
+		db_fail(s, err, "look up idempotency key");
+	}
+	done(st);
+out:
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int
+sqlite_idem_put(void *impl, const char *account, const char *key, const unsigned char *hash,
+    int status, const char *answer, int64_t now, int64_t expired_before, char **err)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, S_IDEM_PUT, err)) != NULL) {
+		sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, hash, STORE_IDEM_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, status);
+		sqlite3_bind_text(st, 5, answer, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, now);
+		sqlite3_bind_int64(st, 7, expired_before);
+		rc = step_write(s, st, "record idempotency key", NULL, err);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int
+sqlite_idem_expire(void *impl, int64_t before, char **err)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, S_IDEM_EXPIRE, err)) != NULL) {
+		sqlite3_bind_int64(st, 1, before);
+		rc = step_write(s, st, "expire idempotency keys", NULL, err);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -764,4 +861,7 @@ const struct store_ops store_sqlite_ops = {
 	.domain_list = sqlite_domain_list,
 	.domain_set_verified = sqlite_domain_set_verified,
 	.domain_set_dkim = sqlite_domain_set_dkim,
+	.idem_get = sqlite_idem_get,
+	.idem_put = sqlite_idem_put,
+	.idem_expire = sqlite_idem_expire,
 };

@@ -33,7 +33,7 @@ if [ -f "$T/var/tls/key.pem" ]; then
 	check "TLS certificate parses" openssl x509 -in "$T/var/tls/cert.pem" -noout
 fi
 ok $([ "$(sqlite3 "$DB" 'PRAGMA journal_mode')" = wal ]; echo $?) "store uses WAL"
-ok $([ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_version')" = 1 ]; echo $?) \
+ok $([ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_version')" = 2 ]; echo $?) \
     "schema version recorded"
 
 check "account create" hermod account create shop

@@ -239,6 +239,8 @@ api GET "/v1/events?type=nope" "" -H "$(auth "$KEY")"
 ok $(problem 422 type; echo $?) "GET /v1/events bad type: 422"
 api POST /v1/domains '{"domain":"New.Example"}' -H "$(auth "$AKEY")"
 ok $(is "$CODE" 201 && is "$(jb .domain)" new.example && is "$(jb .verified)" false; echo $?) "POST /v1/domains: 201"
+DKIM_TXT=$(jb '.records[] | select(.type == "TXT" and (.name | endswith("._domainkey.new.example"))) | .value')
+ok $(echo "$DKIM_TXT" | grep -q "v=DKIM1; k=rsa; p=" && ls "$T/var/dkim/" | grep -q "^new.example\."; echo $?) "POST /v1/domains made a DKIM key and shows its TXT record"
 api POST /v1/domains '{"domain":"new.example"}' -H "$(auth "$AKEY")"
 ok $(problem 409 domain; echo $?) "POST /v1/domains again: 409"
 api POST /v1/domains '{"domain":"bad_domain!"}' -H "$(auth "$AKEY")"
@@ -246,7 +248,9 @@ ok $(problem 422 domain; echo $?) "POST /v1/domains invalid: 422"
 api GET /v1/domains "" -H "$(auth "$KEY")"
 ok $(is "$CODE" 200 && is "$(jb '[.domains[].domain] | join(",")')" "new.example,shop.example"; echo $?) "GET /v1/domains lists the account's"
 api GET /v1/domains/shop.example "" -H "$(auth "$KEY")"
-ok $(is "$CODE" 200 && is "$(jb .domain)" shop.example; echo $?) "GET /v1/domains/{domain}"
+ok $(is "$CODE" 200 && is "$(jb .domain)" shop.example && [ "$(jb '.records | length')" -gt 0 ]; echo $?) "GET /v1/domains/{domain} with its records"
+api GET /v1/domains/new.example "" -H "$(auth "$KEY")"
+ok $(is "$(jb '.records[] | select(.type == "TXT" and (.name | endswith("._domainkey.new.example"))) | .value')" "$DKIM_TXT"; echo $?) "the same DKIM record later (key reused)"
 api GET /v1/domains/other.example "" -H "$(auth "$KEY")"
 ok $(problem 404; echo $?) "another account's domain: 404"
 api GET /v1/nothing "" -H "$(auth "$KEY")"
@@ -260,4 +264,19 @@ ok $(grep -qi "re-using existing connection" "$T/kv"; echo $?) "keep-alive reuse
 
 stop_daemon
 ok $? "SIGTERM: exits 0"
+
+# --- an Idempotency-Key outlives a restart (the store keeps the answer)
+"$HERMOD" -c "$T/hermod.conf" serve >>"$T/serve.log" 2>&1 &
+DAEMON_PID=$!
+PIDS+=("$DAEMON_PID")
+wait_port "$HTTP_PORT" 30
+before=$(queued)
+api POST /v1/messages "$M" -H "$(auth "$KEY")" -H "Idempotency-Key: $IK"
+ok $(is "$CODE" 202 && is "$(jb .id)" "$first" && is "$(queued)" "$before"; echo $?) \
+    "after a restart a repeat gets the first answer and queues nothing"
+api POST /v1/messages '{"from":"o@shop.example","to":["z@x.example"],"text":"other"}' \
+    -H "$(auth "$KEY")" -H "Idempotency-Key: $IK"
+ok $(problem 422 Idempotency-Key; echo $?) "after a restart the key still refuses another body"
+stop_daemon
+ok $? "SIGTERM again: exits 0"
 done_testing

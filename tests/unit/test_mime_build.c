@@ -183,7 +183,7 @@ test_depth(void **state)
 static void
 test_line_lengths(void **state)
 {
-	struct mime_addr to[12];
+	struct mime_mailbox to[12];
 	struct mime_msg m = { 0 };
 	struct buf out = { 0 };
 	unsigned flags;

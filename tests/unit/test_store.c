@@ -123,7 +123,7 @@ test_schema(void **state)
 	struct fixture *f = *state;
 	struct stat sb;
 
-	assert_int_equal(store_schema_version(f->st), 1);
+	assert_int_equal(store_schema_version(f->st), 2);
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 }
@@ -387,7 +387,7 @@ test_reopen(void **state)
 	assert_int_equal(store_domain_add(f->st, "shop", "shop.example", &err), 0);
 	store_close(f->st);
 	assert_int_equal(store_open(&f->st, f->url, &err), 0);
-	assert_int_equal(store_schema_version(f->st), 1);
+	assert_int_equal(store_schema_version(f->st), 2);
 	assert_int_equal(store_account_exists(f->st, "shop", &err), 0);
 	assert_int_equal(store_key_verify(f->st, secret, &account, &scope, &err), 0);
 	assert_string_equal(account, "shop");
