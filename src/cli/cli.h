@@ -33,6 +33,9 @@ int	cli_init_data_dir(struct config *cfg);
  * commands work before `init` and without the daemon). 0, or 1 with the
  * error printed. */
 int	cli_store_open(struct config *cfg, struct store **st);
+/* cli_domain_check() is `hermod domain check DOMAIN [--json]`
+ * (cli_domain_check.c): 0 when the DKIM records are published right. */
+int	cli_domain_check(struct config *cfg, struct store *st, const char *domain, int json);
 /* cli_ctl_path() is data_dir/hermod.sock (caller frees). */
 char   *cli_ctl_path(const struct config *cfg);
 

@@ -4,7 +4,7 @@
  * [--account NAME] [--json]` shows the registrations.
  *
  * The DKIM key and the DNS records to publish come from src/dkim through
- * dkim_hook() below, the one place it plugs in; `check` is not built yet. */
+ * dkim_hook() below, the one place it plugs in; `check` is cli_domain_check.c. */
 #include "cli/cli.h"
 #include "auth/auth.h"
 #include "dkim/dkim_keys.h"
@@ -289,13 +289,16 @@ cli_domain(struct config *cfg, int argc, char **argv)
 		if (nargs != 0)
 			return cli_error("domain list: unexpected argument %s", argv[1 + optind]);
 	} else if (!strcmp(sub, "check")) {
-		return cli_error("domain check: not implemented yet (comes with DKIM support)");
+		if (nargs != 1)
+			return cli_error("domain check: expected one DOMAIN");
 	} else
 		return cli_error("domain: unknown subcommand %s (add, list, check)", sub);
 	if (cli_store_open(cfg, &st) != 0)
 		return 1;
 	if (!strcmp(sub, "add"))
 		rc = domain_add(cfg, st, argv[1 + optind], account, algo, selector, json);
+	else if (!strcmp(sub, "check"))
+		rc = cli_domain_check(cfg, st, argv[1 + optind], json);
 	else
 		rc = domain_list(st, account, json);
 	store_close(st);

@@ -18,12 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Until the net module's implementation is linked in, the TLS pair cannot be
- * made: a weak reference lets init work (and say so) meanwhile.
- * TODO(store): make this a plain call once src/net/tls.c is on main. */
-extern int tls_make_selfsigned(const char *cert_path, const char *key_path,
-    const char *hostname, char **err) __attribute__((weak));
-
 /* private_dir() creates dir (and parents) mode 0700, and tightens an existing
  * one that others can read: it will hold secrets. */
 static int
@@ -99,12 +93,6 @@ tls_pair(struct config *cfg)
 	key = xasprintf("%s/key.pem", dir);
 	if (private_dir("TLS directory", dir) != 0)
 		goto out;
-	if (tls_make_selfsigned == NULL) {
-		fprintf(stderr, "hermod: note: this build cannot make a TLS pair yet; "
-		    "set submission.tls_cert and tls_key\n");
-		rc = 0;
-		goto out;
-	}
 	if (tls_make_selfsigned(cert, key, cfg->hostname, &err) != 0) {
 		cli_error("cannot make a self-signed TLS pair in %s: %s", dir, err ? err : "?");
 		free(err);

@@ -5,6 +5,7 @@
  * committed gets its reply), then close the spool and exit 0. */
 #include "cli/cli.h"
 #include "ctl/ctl.h"
+#include "http/http_server.h"
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
 #include "smtp/smtp_server.h"
@@ -28,11 +29,13 @@ struct daemon {
 	struct store		*store;
 	struct spool		*spool;
 	struct smtp_server	*smtp;
+	struct http_server	*http;		/* freed by http_server_stop() */
 	struct ctl		*ctl;
 	SSL_CTX			*tls;
 	uv_signal_t		 sigterm, sigint;
 	uv_timer_t		 drain_timer;
 	int			 draining;
+	int			 draining_parts;	/* listeners still draining */
 };
 
 static void
@@ -65,6 +68,16 @@ drain_timeout(uv_timer_t *t)
 	finish(t->data);
 }
 
+/* part_drained() is called as each listener (SMTP, HTTP) has drained. */
+static void
+part_drained(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (--d->draining_parts == 0)
+		finish(d);
+}
+
 static void
 on_signal(uv_signal_t *h, int signum)
 {
@@ -77,10 +90,17 @@ on_signal(uv_signal_t *h, int signum)
 	uv_timer_init(d->loop, &d->drain_timer);
 	d->drain_timer.data = d;
 	uv_timer_start(&d->drain_timer, drain_timeout, SERVE_DRAIN_MAX_MS, 0);
-	if (d->smtp)
-		smtp_server_drain(d->smtp, finish, d);
-	else
-		finish(d);
+	d->draining_parts = 1;		/* held until both drains are started */
+	if (d->smtp) {
+		d->draining_parts++;
+		smtp_server_drain(d->smtp, part_drained, d);
+	}
+	if (d->http) {
+		d->draining_parts++;
+		http_server_stop(d->http, part_drained, d);
+		d->http = NULL;
+	}
+	part_drained(d);
 }
 
 static SSL_CTX *
@@ -141,6 +161,10 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("submission: %s", err);
 		goto out;
 	}
+	if (http_server_start(d.loop, cfg, d.spool, d.store, &d.http, &err) < 0) {
+		cli_error("http: %s", err);
+		goto out;
+	}
 	path = cli_ctl_path(cfg);
 	if (ctl_start(d.loop, path, &d.ctl, &err) < 0) {
 		free(path);
@@ -163,6 +187,7 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		log_str(l, "hostname", cfg->hostname);
 		log_str(l, "submission", cfg->sub_listen);
 		log_str(l, "submission_tls", cfg->sub_listen_tls);
+		log_str(l, "http", cfg->http_listen);
 		log_str(l, "data_dir", cfg->data_dir);
 		log_int(l, "queued", (int64_t)spool_count(d.spool));
 		log_end(l);

@@ -15,6 +15,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <idn2.h>
+
+#include "dkim/dkim_canon.h"
 #include "dkim/dkim_keys.h"
 #include "util/fsutil.h"
 #include "util/xalloc.h"
@@ -321,6 +324,89 @@ dkim_keyring_sign(struct dkim_keyring *ring, const char *domain, const char *sel
 	/* entries are never removed while the ring lives: sign outside the lock */
 	pthread_mutex_unlock(&ring->lock);
 	return dkim_sign(e->keys, e->nkeys, msg, len, now, out, err);
+}
+
+int
+dkim_from_domain(const char *msg, size_t len, char *out, size_t size)
+{
+	struct dkim_field *f;
+	struct buf v;
+	size_t nf, i, n;
+	const char *addr, *at, *end;
+	int rc = -1;
+
+	dkim_canon_fields(msg, len, &f, &nf);
+	for (i = 0; i < nf; i++)
+		if (f[i].namelen == 4 && strncasecmp(f[i].p, "from", 4) == 0)
+			break;
+	if (i == nf) {
+		free(f);
+		return -1;
+	}
+	/* the value, unfolded; the address is in the last <...>, else it is
+	 * the whole value (addr-spec); the domain follows its last '@' */
+	buf_init(&v);
+	dkim_canon_header(DKIM_CANON_RELAXED, f[i].p, f[i].len, &v);
+	free(f);
+	v.len -= 2;
+	v.data[v.len] = '\0';
+	addr = strchr(v.data, ':') + 1;
+	if ((at = strrchr(addr, '<')) != NULL) {
+		addr = at + 1;
+		end = strchr(addr, '>');
+	} else
+		end = NULL;
+	if (end == NULL)
+		end = v.data + v.len;
+	for (at = NULL, n = 0; addr + n < end; n++)
+		if (addr[n] == '@')
+			at = addr + n;
+	if (at != NULL) {
+		const char *d = at + 1;
+
+		while (end > d && (end[-1] == ' ' || end[-1] == '>' || end[-1] == '.'))
+			end--;
+		n = (size_t)(end - d);
+		if (n > 0 && n < size && memchr(d, ' ', n) == NULL) {
+			for (i = 0; i < n; i++)
+				out[i] = (d[i] >= 'A' && d[i] <= 'Z') ? (char)(d[i] - 'A' + 'a') : d[i];
+			out[n] = '\0';
+			rc = 0;
+		}
+	}
+	buf_free(&v);
+	return rc;
+}
+
+int
+dkim_keyring_sign_from(struct dkim_keyring *ring, const char *msg, size_t len, long long now,
+    struct buf *out, char **err)
+{
+	char domain[256], *ascii = NULL;
+	const char *d;
+	int rc = DKIM_KEYS_NOKEY;
+
+	if (dkim_from_domain(msg, len, domain, sizeof(domain)) != 0)
+		return DKIM_KEYS_NOKEY;
+	d = domain;
+	for (const char *p = domain; *p; p++) {
+		if ((unsigned char)*p >= 0x80) {
+			/* keys are filed under the A-label, as the store keeps domains */
+			if (idn2_to_ascii_8z(domain, &ascii, IDN2_NONTRANSITIONAL) != IDN2_OK)
+				return DKIM_KEYS_NOKEY;
+			d = ascii;
+			break;
+		}
+	}
+	/* the domain, then each parent that still has a dot (never a TLD) */
+	while (d != NULL && strchr(d, '.') != NULL) {
+		rc = dkim_keyring_sign(ring, d, NULL, msg, len, now, out, err);
+		if (rc != DKIM_KEYS_NOKEY)
+			break;
+		d = strchr(d, '.') + 1;
+	}
+	free(ascii);
+	return rc;
 }
 
 /* ---- records ---- */

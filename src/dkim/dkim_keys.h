@@ -50,6 +50,18 @@ void	dkim_keyring_free(struct dkim_keyring *ring);
 #define DKIM_KEYS_NOKEY	1
 int	dkim_keyring_sign(struct dkim_keyring *ring, const char *domain, const char *selector,
 	    const char *msg, size_t len, long long now, struct buf *out, char **err);
+/* dkim_keyring_sign_from() is dkim_keyring_sign() for the domain of the
+ * message's From address: the From domain itself or, failing that, the
+ * nearest parent that has a key (news.shop.example signs as shop.example,
+ * which DMARC's relaxed alignment accepts). Non-ASCII domains are looked up
+ * by their A-label. Same results as dkim_keyring_sign(); DKIM_KEYS_NOKEY
+ * also when the message has no usable From address. */
+int	dkim_keyring_sign_from(struct dkim_keyring *ring, const char *msg, size_t len,
+	    long long now, struct buf *out, char **err);
+/* dkim_from_domain() copies the lower-cased domain of the From address of
+ * msg into out (size bytes); 0, or -1 when there is no From field or no
+ * domain in it. Pure. */
+int	dkim_from_domain(const char *msg, size_t len, char *out, size_t size);
 /* dkim_keyring_set_selector() makes selector the one used for domain when
  * dkim_keyring_sign() is given none (rotation: switch once the new record
  * is seen in DNS). */

@@ -40,8 +40,10 @@
  * so an io stays valid until the current callback unwinds. io_close()
  * flushes what is queued (a TLS close_notify too), sends FIN, and waits for
  * the peer's EOF, reading and discarding, so that closing with unread input
- * does not turn into a reset that could destroy our last reply; a linger
- * timer bounds all of it. */
+ * does not turn into a reset that could destroy our last reply (Apache's
+ * "lingering close"); a linger timer bounds all of it (5 s), the wait for
+ * EOF after our FIN more tightly (2 s), since a hostile client may simply
+ * go on sending. */
 #include "net/io.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -56,7 +58,8 @@
 #include <openssl/x509.h>
 
 #define IO_INPUT_CAP_DEFAULT	(64 * 1024)
-#define IO_LINGER_MS		5000
+#define IO_LINGER_MS		5000	/* io_close(): flushing and all */
+#define IO_LINGER_EOF_MS	2000	/* of which waiting for the peer's EOF after our FIN */
 #define IO_READ_CHUNK		(64 * 1024)
 #define IO_TLS_CHUNK		(16 * 1024)
 
@@ -88,6 +91,7 @@ struct io {
 	struct buf	 inflight;	/* bytes handed to uv_write */
 	size_t		 cap;
 	uint64_t	 timeout_ms;
+	uint64_t	 rx, tx;	/* socket bytes, for io_stats() */
 
 	unsigned	 reading:1;	/* uv_read_start is on */
 	unsigned	 paused:1;	/* io_pause() */
@@ -348,6 +352,7 @@ io_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		}
 		return;
 	}
+	io->rx += (uint64_t)nread;
 	io_timer_restart(io);
 	if (io->ssl) {
 		if (BIO_write(io->rbio, b->base, (int)nread) != (int)nread) {
@@ -366,6 +371,32 @@ io_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 
 static void io_write_cb(uv_write_t *req, int status);
 
+/* io_tls_encrypt() turns the plaintext queued in `out` into records in the
+ * write BIO, all of it at once so that replies share records. 0, or -1 with
+ * the error recorded (the plaintext is dropped: the session is failing). */
+static int
+io_tls_encrypt(struct io *io)
+{
+	size_t off = 0, chunk;
+	int n;
+
+	while (off < io->out.len) {
+		chunk = io->out.len - off;
+		if (chunk > 1 << 20)
+			chunk = 1 << 20;
+		ERR_clear_error();
+		n = SSL_write(io->ssl, io->out.data + off, (int)chunk);
+		if (n <= 0) {
+			io_set_tls_error(io, "write failed");
+			buf_reset(&io->out);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	buf_reset(&io->out);
+	return 0;
+}
+
 /* io_flush() moves queued bytes to the socket in one uv_write, unless one is
  * in flight (its completion calls back here). */
 static void
@@ -379,27 +410,10 @@ io_flush(struct io *io)
 	    io->dead)
 		return;
 	if (io->ssl) {
-		if (io->tls_ready && !io->failed && io->out.len) {
-			size_t off = 0;
-
-			while (off < io->out.len) {
-				size_t chunk = io->out.len - off;
-
-				if (chunk > 1 << 20)
-					chunk = 1 << 20;
-				ERR_clear_error();
-				n = SSL_write(io->ssl, io->out.data + off, (int)chunk);
-				if (n <= 0) {
-					io_set_tls_error(io, "write failed");
-					buf_reset(&io->out);
-					if (io->state == IO_S_LINGER)
-						break;
-					io_fail(io, 0);
-					return;
-				}
-				off += (size_t)n;
-			}
-			buf_reset(&io->out);
+		if (io->tls_ready && !io->failed && io->out.len && io_tls_encrypt(io) < 0 &&
+		    io->state == IO_S_OPEN) {
+			io_fail(io, 0);
+			return;
 		}
 		while ((n = (int)BIO_ctrl_pending(io->wbio)) > 0) {
 			buf_reserve(&io->wire, (size_t)n);
@@ -425,7 +439,8 @@ io_flush(struct io *io)
 	io->inflight = io->wire;
 	io->wire = t;
 	buf_reset(&io->wire);
-	ub = uv_buf_init(io->inflight.data, (unsigned)io->inflight.len);
+	ub.base = io->inflight.data;
+	ub.len = io->inflight.len;
 	rc = uv_write(&io->wreq, (uv_stream_t *)io->tcp, &ub, 1, io_write_cb);
 	if (rc < 0) {
 		buf_reset(&io->inflight);
@@ -455,6 +470,8 @@ io_write_cb(uv_write_t *req, int status)
 	struct io *io = req->data;
 
 	io->writing = 0;
+	if (status == 0)
+		io->tx += io->inflight.len;
 	buf_reset(&io->inflight);
 	/* shrink a buffer that a big transfer inflated */
 	if (io->inflight.cap > 256 * 1024)
@@ -590,6 +607,12 @@ io_finish(struct io *io)
 }
 
 static void
+io_linger_timeout_cb(uv_timer_t *t)
+{
+	io_finish(t->data);
+}
+
+static void
 io_shutdown_cb(uv_shutdown_t *req, int status)
 {
 	struct io *io = req->data;
@@ -622,15 +645,15 @@ io_linger_step(struct io *io)
 			io_finish(io);
 			return;
 		}
+		/* a peer that keeps sending without reading our FIN gets a short
+		 * grace, not the whole linger */
+		if (uv_timer_get_due_in(&io->timer) > IO_LINGER_EOF_MS) {
+			uv_timer_stop(&io->timer);
+			uv_timer_start(&io->timer, io_linger_timeout_cb, IO_LINGER_EOF_MS, 0);
+		}
 	}
 	if (io->eof)
 		io_finish(io);
-}
-
-static void
-io_linger_timeout_cb(uv_timer_t *t)
-{
-	io_finish(t->data);
 }
 
 void
@@ -648,10 +671,9 @@ io_close(struct io *io)
 	uv_timer_stop(&io->timer);
 	uv_timer_start(&io->timer, io_linger_timeout_cb, IO_LINGER_MS, 0);
 	if (io->ssl && io->tls_ready && !io->failed) {
-		/* Encrypt what is queued first: data after close_notify is lost. */
-		ERR_clear_error();
-		if (io->out.len && SSL_write(io->ssl, io->out.data, (int)io->out.len) > 0)
-			buf_reset(&io->out);
+		/* what is queued goes before close_notify: the peer ignores
+		 * anything after it */
+		io_tls_encrypt(io);
 		ERR_clear_error();
 		SSL_shutdown(io->ssl);	/* queues close_notify in wbio */
 	}
@@ -687,12 +709,26 @@ io_timeout_cb(uv_timer_t *t)
 	}
 }
 
+/* io_set_peer() records the peer address. An IPv4 client of a dual-stack
+ * listener arrives as ::ffff:a.b.c.d; it is stored as plain IPv4 so that
+ * address checks (trusted networks, per-client limits) see one form. */
 static void
 io_set_peer(struct io *io, const struct sockaddr *sa)
 {
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 	size_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 	    sizeof(struct sockaddr_in);
 
+	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&io->peer;
+
+		memset(&io->peer, 0, sizeof(io->peer));
+		s4->sin_family = AF_INET;
+		s4->sin_port = s6->sin6_port;
+		memcpy(&s4->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+		uv_ip4_name(s4, io->peer_ip, sizeof(io->peer_ip));
+		return;
+	}
 	memcpy(&io->peer, sa, len);
 	if (sa->sa_family == AF_INET6)
 		uv_ip6_name((const struct sockaddr_in6 *)sa, io->peer_ip, sizeof(io->peer_ip));
@@ -913,9 +949,19 @@ io_tls_start(struct io *io, SSL_CTX *ctx, int server, const char *sni)
 	buf_append(&io->wire, io->out.data, io->out.len);
 	buf_reset(&io->out);
 	if (!server) {
-		/* the ClientHello */
+		/* the ClientHello; failing here is a local problem (the context) */
+		int n, e;
+
 		ERR_clear_error();
-		SSL_do_handshake(io->ssl);
+		n = SSL_do_handshake(io->ssl);
+		e = SSL_get_error(io->ssl, n);
+		if (n <= 0 && e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			io_set_tls_error(io, "cannot start the handshake");
+			SSL_free(io->ssl);
+			io->ssl = NULL;
+			io->rbio = io->wbio = NULL;
+			return -1;
+		}
 	}
 	io_tick_schedule(io);
 	return 0;
@@ -958,6 +1004,13 @@ io_tls_peer_verified(const struct io *io)
 	ok = SSL_get_verify_result(io->ssl) == X509_V_OK;
 	X509_free(cert);
 	return ok;
+}
+
+void
+io_stats(const struct io *io, uint64_t *rx, uint64_t *tx)
+{
+	*rx = io->rx;
+	*tx = io->tx;
 }
 
 const struct sockaddr *

@@ -90,6 +90,10 @@ const char *io_tls_info(const struct io *io);
  * sni name). Recorded, never enforced: policy decides. */
 int	io_tls_peer_verified(const struct io *io);
 
+/* io_stats() tells the bytes read from and written to the socket so far
+ * (ciphertext under TLS): for logs, and to see that reading really stops. */
+void	io_stats(const struct io *io, uint64_t *rx, uint64_t *tx);
+
 const struct sockaddr *io_peer(const struct io *io);
 /* io_peer_ip() is the peer's address as text ("127.0.0.1", "::1"). */
 const char *io_peer_ip(const struct io *io);
@@ -98,7 +102,8 @@ const char *io_error(const struct io *io);
 
 /* io_close() writes what is pending (a TLS close_notify too), sends FIN and
  * waits for the peer's EOF, discarding input, so that our last reply is not
- * destroyed by a reset; all of it bounded by a 5 s linger. Then it frees.
+ * destroyed by a reset; all of it bounded by a 5 s linger, the wait for EOF
+ * by 2 s. Then it frees.
  * io_abort() drops the connection at once. No callback fires after either
  * returns (both may be called from inside the callback); the io pointer must
  * not be used again. */

@@ -28,10 +28,10 @@ mode() { stat -c %a "$1"; }
 check "init creates data_dir" hermod init
 ok $([ "$(mode "$T/var")" = 700 ]; echo $?) "data_dir is mode 0700"
 ok $([ "$(mode "$DB")" = 600 ]; echo $?) "store file is mode 0600"
-if [ -f "$T/var/tls/key.pem" ]; then
-	ok $([ "$(mode "$T/var/tls/key.pem")" = 600 ]; echo $?) "TLS key is mode 0600"
-	check "TLS certificate parses" openssl x509 -in "$T/var/tls/cert.pem" -noout
-fi
+ok $([ "$(mode "$T/var/tls/key.pem")" = 600 ]; echo $?) "self-signed TLS key made, mode 0600"
+check "TLS certificate parses" openssl x509 -in "$T/var/tls/cert.pem" -noout
+check "TLS certificate matches its key" bash -c "[ \"\$(openssl x509 -in $T/var/tls/cert.pem -noout -pubkey)\" = \"\$(openssl pkey -in $T/var/tls/key.pem -pubout)\" ]"
+CERTSUM=$(sha256sum <"$T/var/tls/cert.pem")
 ok $([ "$(sqlite3 "$DB" 'PRAGMA journal_mode')" = wal ]; echo $?) "store uses WAL"
 ok $([ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_version')" = 2 ]; echo $?) \
     "schema version recorded"
@@ -39,6 +39,7 @@ ok $([ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_version')" = 2 ]; echo 
 check "account create" hermod account create shop
 check "init again (idempotent)" hermod init
 ok $(hermod account list | grep -q '^shop '; echo $?) "init kept the account"
+ok $([ "$(sha256sum <"$T/var/tls/cert.pem")" = "$CERTSUM" ]; echo $?) "init kept the TLS pair"
 check "account create other" hermod account create other
 check "duplicate account refused" fails_with "already exists" hermod account create shop
 check "bad account name refused" fails_with "invalid name" hermod account create 'Bad Name'
@@ -130,7 +131,17 @@ wait
 ok $([ "$(sqlite3 "$DB" "SELECT count(*) FROM accounts WHERE name LIKE 'par%'")" = 12 ] &&
     ! grep -q . "$T"/par*.err; echo $?) "12 concurrent account creates all succeed"
 
-# Store URLs that are not there yet, and missing directories.
+# Store URLs that are not there yet.
+# A configured certificate: init makes no self-signed pair.
+rm -rf "$T/var2"
+write_config "[server]
+data_dir = $T/var2
+[submission]
+tls_cert = $T/var/tls/cert.pem
+tls_key = $T/var/tls/key.pem"
+check "init with a configured certificate" hermod init
+ok $([ -d "$T/var2" ] && [ ! -e "$T/var2/tls/cert.pem" ]; echo $?) "no self-signed pair when one is configured"
+
 write_config "[store]
 url = postgres://hermod@127.0.0.1/hermod"
 check "postgres:// refused clearly" fails_with "PostgreSQL is not supported yet" hermod account list

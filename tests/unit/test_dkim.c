@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include "dkim/dkim_canon.h"
+#include "dkim/dkim_check.h"
 #include "dkim/dkim_keys.h"
 #include "dkim/dkim_sign.h"
 #include "util/buf.h"
@@ -613,6 +614,25 @@ test_domain_setup(void **state)
 	assert_non_null(strstr(out.data, "s=sel1-ed;"));
 	assert_int_equal(dkim_keyring_sign(ring, "other.example", NULL, test_msg,
 	    strlen(test_msg), 1, &out, &err), DKIM_KEYS_NOKEY);
+	/* by the From domain, or its nearest parent with a key */
+	{
+		static const char sub[] = "From: \"A <x@y>\" <News@Mail.Shop.Example>\r\n"
+		    "Subject: s\r\n\r\nbody\r\n";
+		static const char none[] = "From: a@nowhere.example\r\n\r\nx\r\n";
+		char dom[64];
+
+		assert_int_equal(dkim_from_domain(sub, strlen(sub), dom, sizeof(dom)), 0);
+		assert_string_equal(dom, "mail.shop.example");
+		assert_int_equal(dkim_from_domain("To: a@b\r\n\r\n", 11, dom, sizeof(dom)), -1);
+		assert_int_equal(dkim_from_domain("From: x\r\n\r\n", 11, dom, sizeof(dom)), -1);
+		assert_int_equal(dkim_from_domain("From: a@b.example (c)\r\n", 24, dom, sizeof(dom)),
+		    -1);
+		buf_reset(&out);
+		assert_int_equal(dkim_keyring_sign_from(ring, sub, strlen(sub), 1, &out, &err), 0);
+		assert_non_null(strstr(out.data, "d=shop.example;"));
+		assert_int_equal(dkim_keyring_sign_from(ring, none, strlen(none), 1, &out, &err),
+		    DKIM_KEYS_NOKEY);
+	}
 	dkim_keyring_free(ring);
 
 	/* optional records and explicit SPF addresses */
@@ -648,6 +668,46 @@ test_domain_setup(void **state)
 	}
 }
 
+static void
+test_check(void **state)
+{
+	struct dkim_record dk = { "TXT", "s._domainkey.a.example", "v=DKIM1; k=ed25519; p=AbC=", "" };
+	struct dkim_record spf = { "TXT", "bounce.a.example", "v=spf1 a:mx.a.example -all", "" };
+	struct dkim_record dmarc = { "TXT", "_dmarc.a.example", "v=DMARC1; p=none", "" };
+	struct dkim_record mx = { "MX", "bounce.a.example", "10 mx.a.example", "" };
+	const char *a1[] = { "v=DKIM1; k=ed25519; p = Ab C=" };
+	const char *a2[] = { "v=DKIM1; k=ed25519; p=XYZ=" };
+	const char *a3[] = { "v=spf1 ip4:192.0.2.1 a:mx.a.example ~all" };
+	const char *a4[] = { "v=spf1 ip4:192.0.2.1 -all" };
+	const char *a5[] = { "v=spf1 a:mx.a.example -all", "v=spf1 -all" };
+	const char *a6[] = { "some other text", "v=DMARC1; p=reject" };
+	const char *a7[] = { "20 other.example.", "10 MX.A.example." };
+	const char *a8[] = { "10 other.example." };
+	char *why = NULL;
+
+	(void)state;
+	assert_int_equal(dkim_check_record(&dk, a1, 1, &why), DKIM_CHECK_OK);
+	assert_int_equal(dkim_check_record(&dk, a2, 1, &why), DKIM_CHECK_WRONG);
+	assert_non_null(why);
+	free(why);
+	assert_int_equal(dkim_check_record(&dk, NULL, 0, &why), DKIM_CHECK_MISSING);
+	assert_int_equal(dkim_check_record(&spf, a3, 1, &why), DKIM_CHECK_OK);
+	assert_int_equal(dkim_check_record(&spf, a4, 1, &why), DKIM_CHECK_WRONG);
+	assert_non_null(strstr(why, "a:mx.a.example"));
+	free(why);
+	assert_int_equal(dkim_check_record(&spf, a5, 2, &why), DKIM_CHECK_WRONG);
+	free(why);
+	assert_int_equal(dkim_check_record(&spf, a6, 1, &why), DKIM_CHECK_MISSING);
+	assert_int_equal(dkim_check_record(&dmarc, a6, 2, &why), DKIM_CHECK_OK);
+	assert_int_equal(dkim_check_record(&dmarc, a6, 1, &why), DKIM_CHECK_MISSING);
+	assert_int_equal(dkim_check_record(&mx, a7, 2, &why), DKIM_CHECK_OK);
+	assert_int_equal(dkim_check_record(&mx, a8, 1, &why), DKIM_CHECK_WRONG);
+	free(why);
+	assert_true(dkim_check_required(&dk));
+	assert_false(dkim_check_required(&spf));
+	assert_string_equal(dkim_check_status_name(DKIM_CHECK_MISSING), "missing");
+}
+
 int
 main(void)
 {
@@ -660,6 +720,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_domain_setup),
+		cmocka_unit_test(test_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

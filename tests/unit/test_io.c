@@ -13,8 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <dlfcn.h>
 #include <openssl/err.h>
 
 #include "net/io.h"
@@ -36,12 +40,14 @@ enum srv_mode {
 };
 
 #define BIG	(8u << 20)
+#define CAPTEST	(4u << 20)
 
 struct srv {
 	uv_loop_t	*loop;
 	struct listener	*l;
 	int		 port;
 	enum srv_mode	 mode;
+	int		 tls;		/* implicit TLS on accept, whatever the mode */
 	SSL_CTX		*ctx;
 	struct io	*io;
 	int		 closed;		/* we closed our io */
@@ -79,6 +85,23 @@ struct cli {
 	char		 tls_info[96];
 	char		 err[256];
 };
+
+/* uv_write() is interposed to count the writes the io object makes: the
+ * executable's definition wins over libuv's for libhermod.a's calls. */
+static unsigned uv_write_calls;
+
+int
+uv_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
+    uv_write_cb cb)
+{
+	static int (*real)(uv_write_t *, uv_stream_t *, const uv_buf_t[], unsigned int,
+	    uv_write_cb);
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "uv_write");
+	uv_write_calls++;
+	return real(req, handle, bufs, nbufs, cb);
+}
 
 static char tmpdir[64];
 static char cert_path[128], key_path[128];
@@ -126,10 +149,12 @@ run_until(uv_loop_t *loop, int *flag, int ms)
 static void
 drain(uv_loop_t *loop)
 {
-	uint64_t end = uv_hrtime() + 8000000000ull;
+	uint64_t start = uv_hrtime(), end = start + 8000000000ull;
 
 	while (uv_run(loop, UV_RUN_ONCE) && uv_hrtime() < end)
 		;
+	/* peers that both close never need the 5 s linger */
+	assert_true(uv_hrtime() - start < 2000000000ull);
 	if (uv_loop_close(loop) != 0) {
 		uv_print_all_handles(loop, stderr);
 		fail_msg("handles left open");
@@ -244,10 +269,9 @@ srv_accept(struct io *io, void *arg)
 	s->t_accept = uv_now(s->loop);
 	io_set_cb(io, srv_cb, s);
 	assert_non_null(io_peer(io));
-	switch (s->mode) {
-	case SRV_TLS:
+	if (s->mode == SRV_TLS || s->tls)
 		assert_int_equal(io_starttls_server(io, s->ctx), 0);
-		break;
+	switch (s->mode) {
 	case SRV_HOLD:
 		io_set_input_cap(io, 1024);
 		break;
@@ -551,8 +575,12 @@ test_pipelined_replies_coalesce(void **state)
 	(void)state;
 	uv_loop_init(&loop);
 	srv_start(&s, &loop, "127.0.0.1:0", SRV_PIPELINE);
+	uv_write_calls = 0;
 	cli_connect(&c, &loop, "127.0.0.1", s.port);
 	assert_int_equal(run_until(&loop, &c.done, 3000), 0);
+	/* three io_write() calls on the server, one uv_write (and one for the
+	 * client's line) */
+	assert_int_equal(uv_write_calls, 2);
 	assert_string_equal(c.got.data, "250-one\r\n250-two\r\n250 three\r\n");
 	/* three io_write() calls, one packet: the first read saw all of it */
 	assert_int_equal(c.datain_first_len, 29);
@@ -610,25 +638,35 @@ test_connect_refused(void **state)
 }
 
 static void
-test_input_cap(void **state)
+input_cap(int tls)
 {
 	uv_loop_t loop;
 	struct srv s;
-	struct cli c = { .send_big = 1 << 20, .expect_big = 1 << 20 };
+	struct cli c = { .send_big = CAPTEST, .expect_big = CAPTEST, .tls = tls };
 	int never = 0;
+	char *err = NULL;
 	struct buf *in;
+	uint64_t rx, tx;
 
-	(void)state;
 	uv_loop_init(&loop);
 	srv_start(&s, &loop, "127.0.0.1:0", SRV_HOLD);
+	if (tls) {
+		s.tls = 1;
+		assert_non_null(s.ctx = tls_server_ctx(cert_path, key_path, &err));
+		assert_non_null(c.ctx = tls_client_ctx(&err));
+	}
 	cli_connect(&c, &loop, "127.0.0.1", s.port);
 	run_until(&loop, &never, 400);
 	assert_non_null(s.io);
 	in = io_input(s.io);
-	/* reading stopped: at most one read past the 1 KiB cap */
+	/* reading stopped: at most one read (or one TLS record) past the
+	 * 1 KiB cap, and the socket is not read further either (under TLS the
+	 * ciphertext would pile up unseen otherwise) */
 	assert_true(in->len > 1024);
 	assert_true(in->len <= 1024 + 65536);
 	assert_true(s.max_input <= 1024 + 65536);
+	io_stats(s.io, &rx, &tx);
+	assert_true(rx <= 1024 + 3 * 65536);
 	/* consume and resume; from now on echo as it comes */
 	s.received = in->len;
 	io_write(s.io, in->data, in->len);
@@ -636,13 +674,99 @@ test_input_cap(void **state)
 	s.mode = SRV_ECHO;
 	io_resume(s.io);
 	assert_int_equal(run_until(&loop, &c.done, 20000), 0);
-	assert_int_equal(c.got_big, 1 << 20);
+	assert_int_equal(c.got_big, CAPTEST);
 	assert_int_equal(c.bad_byte, 0);
+	assert_int_equal(s.received, CAPTEST);
 	assert_true(s.max_input <= 1024 + 65536);
+	io_stats(s.io, &rx, &tx);
+	assert_true(rx >= CAPTEST);
+	assert_true(tx >= CAPTEST);
 	cli_close(&c);
 	run_until(&loop, &s.closed, 3000);
 	listener_stop(s.l);
 	drain(&loop);
+	SSL_CTX_free(s.ctx);
+	SSL_CTX_free(c.ctx);
+}
+
+static void
+test_input_cap(void **state)
+{
+	(void)state;
+	input_cap(0);
+}
+
+static void
+test_input_cap_tls(void **state)
+{
+	(void)state;
+	input_cap(1);
+}
+
+static void
+test_dual_stack_peer(void **state)
+{
+	uv_loop_t loop;
+	struct srv s;
+	struct cli c = { .hello = "hi\r\n", .want = 4 };
+	const struct sockaddr *sa;
+
+	(void)state;
+	uv_loop_init(&loop);
+	/* "*" listens on IPv6 and IPv4; an IPv4 client shows as IPv4, not as
+	 * ::ffff:127.0.0.1, so address checks see one form */
+	srv_start(&s, &loop, "*:0", SRV_ECHO);
+	cli_connect(&c, &loop, "127.0.0.1", s.port);
+	assert_int_equal(run_until(&loop, &c.done, 3000), 0);
+	assert_string_equal(io_peer_ip(s.io), "127.0.0.1");
+	sa = io_peer(s.io);
+	assert_int_equal(sa->sa_family, AF_INET);
+	assert_string_equal(c.got.data, "hi\r\n");
+	cli_close(&c);
+	run_until(&loop, &s.closed, 3000);
+	listener_stop(s.l);
+	drain(&loop);
+}
+
+static void
+test_connect_timeout(void **state)
+{
+	uv_loop_t loop;
+	struct cli c = { 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int lfd, fill[4], i;
+	uint64_t t0;
+
+	(void)state;
+	/* a listener that never accepts, with its queue full: the kernel drops
+	 * further SYNs, so a connect hangs until our timer */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	for (i = 0; i < 4; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fill[i], (struct sockaddr *)&sin, sizeof(sin));
+	}
+	usleep(50000);
+	uv_loop_init(&loop);
+	c.loop = &loop;
+	t0 = uv_now(&loop);
+	assert_int_equal(io_connect(&loop, (struct sockaddr *)&sin, NULL, 300, cli_cb, &c,
+	    &c.io), 0);
+	assert_int_equal(run_until(&loop, &c.done, 5000), 0);
+	uv_update_time(&loop);
+	assert_int_equal(c.ev[IO_TIMEOUT], 1);
+	assert_int_equal(c.ev[IO_CONNECTED], 0);
+	assert_true(uv_now(&loop) - t0 >= 290);
+	assert_non_null(strstr(c.err, "timed out"));
+	drain(&loop);
+	for (i = 0; i < 4; i++)
+		close(fill[i]);
+	close(lfd);
+	buf_free(&c.got);
 }
 
 static void
@@ -674,19 +798,24 @@ test_resume_delivers_buffered(void **state)
 }
 
 static void
-test_close_in_callback(void **state)
+close_in_callback(int tls)
 {
 	uv_loop_t loop;
 	struct srv s;
-	struct cli c = { .hello = "QUIT\r\nNOOP\r\nNOOP\r\n" };
+	struct cli c = { .hello = "QUIT\r\nNOOP\r\nNOOP\r\n", .tls = tls };
+	char *err = NULL;
 
-	(void)state;
 	uv_loop_init(&loop);
 	srv_start(&s, &loop, "127.0.0.1:0", SRV_CLOSE_IN_CB);
+	if (tls) {
+		s.tls = 1;
+		assert_non_null(s.ctx = tls_server_ctx(cert_path, key_path, &err));
+		assert_non_null(c.ctx = tls_client_ctx(&err));
+	}
 	cli_connect(&c, &loop, "127.0.0.1", s.port);
 	assert_int_equal(run_until(&loop, &c.done, 3000), 0);
-	/* the reply written just before io_close() arrived, then EOF; the
-	 * write after io_close() did not */
+	/* the reply written just before io_close() arrived (under TLS: before
+	 * the close_notify), then EOF; the write after io_close() did not */
 	assert_string_equal(c.got.data, "bye\r\n");
 	assert_int_equal(c.ev[IO_CLOSED], 1);
 	assert_int_equal(c.ev[IO_ERROR], 0);
@@ -695,6 +824,100 @@ test_close_in_callback(void **state)
 	listener_stop(s.l);
 	drain(&loop);
 	buf_free(&c.got);
+	SSL_CTX_free(s.ctx);
+	SSL_CTX_free(c.ctx);
+}
+
+static void
+test_close_in_callback(void **state)
+{
+	(void)state;
+	close_in_callback(0);
+}
+
+static void
+test_close_in_callback_tls(void **state)
+{
+	(void)state;
+	close_in_callback(1);
+}
+
+/* A client that ignores the server's FIN and goes on sending: it gets the
+ * reply and EOF, then, when the server's short EOF wait ends, a reset. */
+struct pest {
+	uv_timer_t	 t;
+	struct io	*io;
+	struct buf	 got;
+	uint64_t	 t_eof, t_err;
+	int		 done;
+};
+
+static void
+pest_cb(struct io *io, enum io_event ev, void *arg)
+{
+	struct pest *p = arg;
+	struct buf *in = io_input(io);
+
+	switch (ev) {
+	case IO_CONNECTED:
+		io_write(io, "QUIT\r\n", 6);
+		break;
+	case IO_DATAIN:
+		buf_append(&p->got, in->data, in->len);
+		buf_consume(in, in->len);
+		break;
+	case IO_CLOSED:
+		p->t_eof = uv_now(p->t.loop);
+		break;
+	case IO_ERROR:
+		p->t_err = uv_now(p->t.loop);
+		p->done = 1;
+		uv_timer_stop(&p->t);
+		io_close(io);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+pest_tick(uv_timer_t *t)
+{
+	struct pest *p = t->data;
+
+	if (p->t_eof)
+		io_write(p->io, "NOOP\r\n", 6);
+}
+
+static void
+test_close_bounded_for_pests(void **state)
+{
+	uv_loop_t loop;
+	struct srv s;
+	struct pest p = { 0 };
+	struct sockaddr_storage ss;
+	char addr[64];
+
+	(void)state;
+	uv_loop_init(&loop);
+	srv_start(&s, &loop, "127.0.0.1:0", SRV_CLOSE_IN_CB);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", s.port);
+	assert_int_equal(listener_addr_parse(addr, &ss), 0);
+	uv_timer_init(&loop, &p.t);
+	p.t.data = &p;
+	uv_timer_start(&p.t, pest_tick, 100, 100);
+	assert_int_equal(io_connect(&loop, (struct sockaddr *)&ss, NULL, 2000, pest_cb, &p,
+	    &p.io), 0);
+	assert_int_equal(run_until(&loop, &p.done, 6000), 0);
+	assert_string_equal(p.got.data, "bye\r\n");
+	assert_true(p.t_eof > 0);
+	/* the server waited about 2 s for an EOF that never came, then reset */
+	assert_true(p.t_err - p.t_eof >= 1500);
+	assert_true(p.t_err - p.t_eof < 3500);
+	uv_close((uv_handle_t *)&p.t, NULL);
+	listener_stop(s.l);
+	drain(&loop);
+	buf_free(&p.got);
 }
 
 static void
@@ -819,7 +1042,7 @@ starttls(int trust)
 	assert_int_equal(c.verified, trust);
 	cli_close(&c);
 	run_until(&loop, &s.closed, 3000);
-	/* close_notify came through as a clean close */
+	/* a clean close, not an error */
 	assert_int_equal(s.ev[IO_CLOSED], 1);
 	assert_int_equal(s.ev[IO_ERROR], 0);
 	listener_stop(s.l);
@@ -1022,8 +1245,13 @@ main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_input_cap),
+		cmocka_unit_test(test_input_cap_tls),
+		cmocka_unit_test(test_dual_stack_peer),
+		cmocka_unit_test(test_connect_timeout),
 		cmocka_unit_test(test_resume_delivers_buffered),
 		cmocka_unit_test(test_close_in_callback),
+		cmocka_unit_test(test_close_in_callback_tls),
+		cmocka_unit_test(test_close_bounded_for_pests),
 		cmocka_unit_test(test_abort_in_callback),
 		cmocka_unit_test(test_close_flushes_pending),
 		cmocka_unit_test(test_selfsigned),

@@ -1,0 +1,80 @@
+#!/bin/bash
+# 42_dkim_check.sh: `hermod domain check` looks the records up through
+# delivery.resolver (a dnsmasq on loopback serving them) and says ok /
+# missing / wrong with the record to publish; the domain becomes verified
+# when its DKIM records are right, and unverified again when they are not.
+source "$(dirname "$0")/lib.sh"
+DNS_PORT=$(free_port)
+write_config "[delivery]
+resolver = 127.0.0.1:$DNS_PORT"
+
+hermod init >/dev/null 2>&1
+hermod account create shop >/dev/null
+hermod domain add shop.example --account shop --algo rsa+ed25519 --selector k1 --json >"$T/add.json"
+ok $? "domain add (dual)"
+
+# dnsmasq_start [ARGS...]: serves the records of add.json (as a zone owner
+# would publish them) plus ARGS, and waits until it answers.
+DNSMASQ_PID=
+dnsmasq_start() {
+	[ -n "$DNSMASQ_PID" ] && kill "$DNSMASQ_PID" 2>/dev/null && wait "$DNSMASQ_PID" 2>/dev/null
+	mapfile -t recs < <(/usr/bin/python3 -c '
+import json, sys
+skip = sys.argv[2].split(",") if len(sys.argv) > 2 else []
+for x in json.load(open(sys.argv[1]))["records"]:
+    if any(s and x["name"].startswith(s) for s in skip):
+        continue
+    if x["type"] == "MX":
+        pref, host = x["value"].split()
+        print("--mx-host=%s,%s,%s" % (x["name"], host, pref))
+    else:
+        v = x["value"]
+        print("--txt-record=%s,%s" % (x["name"], ",".join(v[i:i + 255] for i in range(0, len(v), 255))))
+' "$T/add.json" "${SKIP:-}")
+	dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll --conf-file=/dev/null \
+	    --listen-address=127.0.0.1 --bind-interfaces --port="$DNS_PORT" \
+	    --local=/example/ --pid-file="$T/dnsmasq.pid" "${recs[@]}" "$@" 2>>"$T/dnsmasq.log" &
+	DNSMASQ_PID=$!
+	PIDS+=("$DNSMASQ_PID")
+	for _ in $(seq 1 50); do
+		/usr/bin/python3 -c 'import dns.resolver as r, sys; x = r.Resolver(configure=False); x.nameservers = ["127.0.0.1"]; x.port = int(sys.argv[1]); x.lifetime = 0.3; x.resolve("_dmarc.shop.example", "TXT")' "$DNS_PORT" 2>/dev/null && return 0
+		/usr/bin/python3 -c 'import dns.resolver as r, sys; x = r.Resolver(configure=False); x.nameservers = ["127.0.0.1"]; x.port = int(sys.argv[1]); x.lifetime = 0.3; x.resolve("k1._domainkey.shop.example", "TXT")' "$DNS_PORT" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+check "dnsmasq serves the published records" dnsmasq_start
+hermod domain check shop.example >"$T/c1.txt" 2>&1
+ok $? "domain check: everything published, exit 0"
+check "every record ok" test "$(grep -c '^ok ' "$T/c1.txt")" -eq 5
+check "domain now verified" /usr/bin/python3 -c '
+import json, subprocess, sys
+d = [x for x in json.loads(sys.stdin.read()) if x["domain"] == "shop.example"][0]
+assert d["verified"] is True, d' < <(hermod domain list --json)
+
+# the DMARC record is missing and the Ed25519 key is another one
+SKIP=_dmarc.,k1-ed. dnsmasq_start --txt-record=k1-ed._domainkey.shop.example,"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+hermod domain check shop.example --json >"$T/c2.json" 2>"$T/c2.err"
+rc=$?
+check "domain check: wrong DKIM key, exit 1" test "$rc" -eq 1
+check "json: DKIM wrong with the record to publish, DMARC missing, RSA ok" /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+st = {x["name"]: x for x in d["records"]}
+ed = st["k1-ed._domainkey.shop.example"]
+assert ed["status"] == "wrong" and ed["required"] and ed["value"].startswith("v=DKIM1; k=ed25519; p="), ed
+assert "11qYAYKx" in ed["found"][0] and ed["problem"], ed
+assert st["_dmarc.shop.example"]["status"] == "missing", st["_dmarc.shop.example"]
+assert st["k1._domainkey.shop.example"]["status"] == "ok"
+assert st["bounce.shop.example"]["status"] == "ok"
+assert d["verified"] is False
+' "$T/c2.json"
+check "domain unverified again" /usr/bin/python3 -c '
+import json, sys
+d = [x for x in json.loads(sys.stdin.read()) if x["domain"] == "shop.example"][0]
+assert d["verified"] is False, d' < <(hermod domain list --json)
+hermod domain check shop.example >"$T/c3.txt" 2>&1
+check "text output names the fix" grep -q "publish: k1-ed._domainkey.shop.example TXT v=DKIM1; k=ed25519; p=" "$T/c3.txt"
+check "unknown domain refused" bash -c "! \"$HERMOD\" -c \"$T/hermod.conf\" domain check nope.example 2>/dev/null"
+done_testing
