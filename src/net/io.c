@@ -40,8 +40,10 @@
  * so an io stays valid until the current callback unwinds. io_close()
  * flushes what is queued (a TLS close_notify too), sends FIN, and waits for
  * the peer's EOF, reading and discarding, so that closing with unread input
- * does not turn into a reset that could destroy our last reply; a linger
- * timer bounds all of it. */
+ * does not turn into a reset that could destroy our last reply (Apache's
+ * "lingering close"); a linger timer bounds all of it (5 s), the wait for
+ * EOF after our FIN more tightly (2 s), since a hostile client may simply
+ * go on sending. */
 #include "net/io.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -56,7 +58,8 @@
 #include <openssl/x509.h>
 
 #define IO_INPUT_CAP_DEFAULT	(64 * 1024)
-#define IO_LINGER_MS		5000
+#define IO_LINGER_MS		5000	/* io_close(): flushing and all */
+#define IO_LINGER_EOF_MS	2000	/* of which waiting for the peer's EOF after our FIN */
 #define IO_READ_CHUNK		(64 * 1024)
 #define IO_TLS_CHUNK		(16 * 1024)
 
@@ -121,6 +124,9 @@ static void io_linger_step(struct io *io);
  * out (to `in` or to the TLS read BIO) before the next one, so idle
  * connections cost no read buffer. */
 static __thread char io_readbuf[IO_READ_CHUNK];
+/* Likewise for decrypted records, so that `in` grows by what arrived rather
+ * than by a record's worth of reserve on every idle TLS connection. */
+static __thread char io_plainbuf[IO_TLS_CHUNK];
 
 static void
 io_set_error(struct io *io, const char *fmt, ...)
@@ -252,11 +258,9 @@ io_tls_pump(struct io *io, int *eofp)
 			break;
 		}
 		ERR_clear_error();
-		buf_reserve(&io->in, IO_TLS_CHUNK);
-		n = SSL_read(io->ssl, io->in.data + io->in.len, IO_TLS_CHUNK);
+		n = SSL_read(io->ssl, io_plainbuf, sizeof(io_plainbuf));
 		if (n > 0) {
-			io->in.len += (size_t)n;
-			io->in.data[io->in.len] = '\0';
+			buf_append(&io->in, io_plainbuf, (size_t)n);
 			continue;
 		}
 		e = SSL_get_error(io->ssl, n);
@@ -604,6 +608,12 @@ io_finish(struct io *io)
 }
 
 static void
+io_linger_timeout_cb(uv_timer_t *t)
+{
+	io_finish(t->data);
+}
+
+static void
 io_shutdown_cb(uv_shutdown_t *req, int status)
 {
 	struct io *io = req->data;
@@ -636,15 +646,15 @@ io_linger_step(struct io *io)
 			io_finish(io);
 			return;
 		}
+		/* a peer that keeps sending without reading our FIN gets a short
+		 * grace, not the whole linger */
+		if (uv_timer_get_due_in(&io->timer) > IO_LINGER_EOF_MS) {
+			uv_timer_stop(&io->timer);
+			uv_timer_start(&io->timer, io_linger_timeout_cb, IO_LINGER_EOF_MS, 0);
+		}
 	}
 	if (io->eof)
 		io_finish(io);
-}
-
-static void
-io_linger_timeout_cb(uv_timer_t *t)
-{
-	io_finish(t->data);
 }
 
 void

@@ -729,6 +729,34 @@ test_dual_stack_peer(void **state)
 }
 
 static void
+test_connect_from_source(void **state)
+{
+	uv_loop_t loop;
+	struct srv s;
+	struct cli c = { .hello = "hi\r\n", .want = 4 };
+	struct sockaddr_storage dst, src;
+	char addr[64];
+
+	(void)state;
+	uv_loop_init(&loop);
+	srv_start(&s, &loop, "127.0.0.1:0", SRV_ECHO);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", s.port);
+	assert_int_equal(listener_addr_parse(addr, &dst), 0);
+	/* all of 127/8 is loopback on Linux: the server sees the source */
+	assert_int_equal(listener_addr_parse("127.0.0.2:0", &src), 0);
+	c.loop = &loop;
+	assert_int_equal(io_connect(&loop, (struct sockaddr *)&dst, (struct sockaddr *)&src,
+	    2000, cli_cb, &c, &c.io), 0);
+	assert_int_equal(run_until(&loop, &c.done, 3000), 0);
+	assert_string_equal(c.got.data, "hi\r\n");
+	assert_string_equal(io_peer_ip(s.io), "127.0.0.2");
+	cli_close(&c);
+	run_until(&loop, &s.closed, 3000);
+	listener_stop(s.l);
+	drain(&loop);
+}
+
+static void
 test_connect_timeout(void **state)
 {
 	uv_loop_t loop;
@@ -842,6 +870,84 @@ test_close_in_callback_tls(void **state)
 	close_in_callback(1);
 }
 
+/* A client that ignores the server's FIN and goes on sending: it gets the
+ * reply and EOF, then, when the server's short EOF wait ends, a reset. */
+struct pest {
+	uv_timer_t	 t;
+	struct io	*io;
+	struct buf	 got;
+	uint64_t	 t_eof, t_err;
+	int		 done;
+};
+
+static void
+pest_cb(struct io *io, enum io_event ev, void *arg)
+{
+	struct pest *p = arg;
+	struct buf *in = io_input(io);
+
+	switch (ev) {
+	case IO_CONNECTED:
+		io_write(io, "QUIT\r\n", 6);
+		break;
+	case IO_DATAIN:
+		buf_append(&p->got, in->data, in->len);
+		buf_consume(in, in->len);
+		break;
+	case IO_CLOSED:
+		p->t_eof = uv_now(p->t.loop);
+		break;
+	case IO_ERROR:
+		p->t_err = uv_now(p->t.loop);
+		p->done = 1;
+		uv_timer_stop(&p->t);
+		io_close(io);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+pest_tick(uv_timer_t *t)
+{
+	struct pest *p = t->data;
+
+	if (p->t_eof)
+		io_write(p->io, "NOOP\r\n", 6);
+}
+
+static void
+test_close_bounded_for_pests(void **state)
+{
+	uv_loop_t loop;
+	struct srv s;
+	struct pest p = { 0 };
+	struct sockaddr_storage ss;
+	char addr[64];
+
+	(void)state;
+	uv_loop_init(&loop);
+	srv_start(&s, &loop, "127.0.0.1:0", SRV_CLOSE_IN_CB);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", s.port);
+	assert_int_equal(listener_addr_parse(addr, &ss), 0);
+	uv_timer_init(&loop, &p.t);
+	p.t.data = &p;
+	uv_timer_start(&p.t, pest_tick, 100, 100);
+	assert_int_equal(io_connect(&loop, (struct sockaddr *)&ss, NULL, 2000, pest_cb, &p,
+	    &p.io), 0);
+	assert_int_equal(run_until(&loop, &p.done, 6000), 0);
+	assert_string_equal(p.got.data, "bye\r\n");
+	assert_true(p.t_eof > 0);
+	/* the server waited about 2 s for an EOF that never came, then reset */
+	assert_true(p.t_err - p.t_eof >= 1500);
+	assert_true(p.t_err - p.t_eof < 3500);
+	uv_close((uv_handle_t *)&p.t, NULL);
+	listener_stop(s.l);
+	drain(&loop);
+	buf_free(&p.got);
+}
+
 static void
 test_abort_in_callback(void **state)
 {
@@ -934,11 +1040,11 @@ test_selfsigned_errors(void **state)
 }
 
 static void
-starttls(int trust)
+starttls(int trust, const char *sni)
 {
 	uv_loop_t loop;
 	struct srv s;
-	struct cli c = { .starttls = 1, .sni = "localhost" };
+	struct cli c = { .starttls = 1, .sni = sni };
 	char *err = NULL;
 
 	uv_loop_init(&loop);
@@ -961,7 +1067,8 @@ starttls(int trust)
 	assert_true(strncmp(c.tls_info, "TLSv1.3 ", 8) == 0);
 	assert_string_equal(c.tls_info, s.tls_info);
 	assert_int_equal(io_tls_active(c.io), 1);
-	assert_int_equal(c.verified, trust);
+	/* trusted, and the certificate names the host asked for */
+	assert_int_equal(c.verified, trust && strcmp(sni, "localhost") == 0);
 	cli_close(&c);
 	run_until(&loop, &s.closed, 3000);
 	/* a clean close, not an error */
@@ -977,14 +1084,17 @@ static void
 test_starttls(void **state)
 {
 	(void)state;
-	starttls(0);
+	starttls(0, "localhost");
 }
 
 static void
 test_starttls_verified(void **state)
 {
 	(void)state;
-	starttls(1);
+	starttls(1, "localhost");
+	/* a trusted certificate for another name does not verify (but TLS
+	 * works: opportunistic delivery decides) */
+	starttls(1, "mx.other.example");
 }
 
 static void
@@ -1170,9 +1280,11 @@ main(void)
 		cmocka_unit_test(test_input_cap_tls),
 		cmocka_unit_test(test_dual_stack_peer),
 		cmocka_unit_test(test_connect_timeout),
+		cmocka_unit_test(test_connect_from_source),
 		cmocka_unit_test(test_resume_delivers_buffered),
 		cmocka_unit_test(test_close_in_callback),
 		cmocka_unit_test(test_close_in_callback_tls),
+		cmocka_unit_test(test_close_bounded_for_pests),
 		cmocka_unit_test(test_abort_in_callback),
 		cmocka_unit_test(test_close_flushes_pending),
 		cmocka_unit_test(test_selfsigned),
