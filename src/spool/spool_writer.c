@@ -75,9 +75,10 @@ open_segment(struct spool *sp)
 		goto fail;
 	}
 	/* Preallocation spares the file system a size update on each sync;
-	 * failing to preallocate (no space, no support) is no reason to stop. */
+	 * failing to preallocate (no space, no support) is no reason to stop.
+	 * fallocate(2), not posix_fallocate(): no emulation writing zeros. */
 	if (!sp->opts.no_prealloc)
-		(void)posix_fallocate(fd, 0, (off_t)sp->opts.segment_size);
+		(void)fallocate(fd, 0, 0, (off_t)sp->opts.segment_size);
 	if (fsync(fd) < 0 || fsync(sp->dirfd) < 0) {
 		e = -errno;
 		close(fd);
