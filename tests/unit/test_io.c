@@ -729,6 +729,34 @@ test_dual_stack_peer(void **state)
 }
 
 static void
+test_connect_from_source(void **state)
+{
+	uv_loop_t loop;
+	struct srv s;
+	struct cli c = { .hello = "hi\r\n", .want = 4 };
+	struct sockaddr_storage dst, src;
+	char addr[64];
+
+	(void)state;
+	uv_loop_init(&loop);
+	srv_start(&s, &loop, "127.0.0.1:0", SRV_ECHO);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", s.port);
+	assert_int_equal(listener_addr_parse(addr, &dst), 0);
+	/* all of 127/8 is loopback on Linux: the server sees the source */
+	assert_int_equal(listener_addr_parse("127.0.0.2:0", &src), 0);
+	c.loop = &loop;
+	assert_int_equal(io_connect(&loop, (struct sockaddr *)&dst, (struct sockaddr *)&src,
+	    2000, cli_cb, &c, &c.io), 0);
+	assert_int_equal(run_until(&loop, &c.done, 3000), 0);
+	assert_string_equal(c.got.data, "hi\r\n");
+	assert_string_equal(io_peer_ip(s.io), "127.0.0.2");
+	cli_close(&c);
+	run_until(&loop, &s.closed, 3000);
+	listener_stop(s.l);
+	drain(&loop);
+}
+
+static void
 test_connect_timeout(void **state)
 {
 	uv_loop_t loop;
@@ -1012,11 +1040,11 @@ test_selfsigned_errors(void **state)
 }
 
 static void
-starttls(int trust)
+starttls(int trust, const char *sni)
 {
 	uv_loop_t loop;
 	struct srv s;
-	struct cli c = { .starttls = 1, .sni = "localhost" };
+	struct cli c = { .starttls = 1, .sni = sni };
 	char *err = NULL;
 
 	uv_loop_init(&loop);
@@ -1039,7 +1067,8 @@ starttls(int trust)
 	assert_true(strncmp(c.tls_info, "TLSv1.3 ", 8) == 0);
 	assert_string_equal(c.tls_info, s.tls_info);
 	assert_int_equal(io_tls_active(c.io), 1);
-	assert_int_equal(c.verified, trust);
+	/* trusted, and the certificate names the host asked for */
+	assert_int_equal(c.verified, trust && strcmp(sni, "localhost") == 0);
 	cli_close(&c);
 	run_until(&loop, &s.closed, 3000);
 	/* a clean close, not an error */
@@ -1055,14 +1084,17 @@ static void
 test_starttls(void **state)
 {
 	(void)state;
-	starttls(0);
+	starttls(0, "localhost");
 }
 
 static void
 test_starttls_verified(void **state)
 {
 	(void)state;
-	starttls(1);
+	starttls(1, "localhost");
+	/* a trusted certificate for another name does not verify (but TLS
+	 * works: opportunistic delivery decides) */
+	starttls(1, "mx.other.example");
 }
 
 static void
@@ -1118,7 +1150,8 @@ proc_exit_cb(uv_process_t *p, int64_t status, int sig)
 }
 
 static void
-s_client(const char *version, int expect_ok, const char *expect_proto)
+s_client(const char *version, const char *ciphers, int expect_ok, const char *expect_proto,
+    const char *expect_err)
 {
 	uv_loop_t loop;
 	struct srv s;
@@ -1130,7 +1163,7 @@ s_client(const char *version, int expect_ok, const char *expect_proto)
 	uv_stdio_container_t stdio[3];
 	struct proc pr = { 0 };
 	char *args[] = { "openssl", "s_client", "-connect", connect, (char *)version,
-	    "-cipher", "DEFAULT@SECLEVEL=0", NULL };
+	    "-cipher", (char *)ciphers, NULL };
 	int devnull, logfd;
 
 	uv_loop_init(&loop);
@@ -1138,6 +1171,7 @@ s_client(const char *version, int expect_ok, const char *expect_proto)
 	assert_non_null(s.ctx = tls_server_ctx(cert_path, key_path, &err));
 	snprintf(connect, sizeof(connect), "127.0.0.1:%d", s.port);
 	snprintf(logpath, sizeof(logpath), "%s/s_client%s.log", tmpdir, version);
+	/* the logs stay in tmpdir until teardown, for a failing run */
 	devnull = open("/dev/null", O_RDONLY);
 	logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(devnull >= 0 && logfd >= 0);
@@ -1174,8 +1208,8 @@ s_client(const char *version, int expect_ok, const char *expect_proto)
 		assert_true(pr.status != 0);
 		assert_int_equal(s.ev[IO_TLS_READY], 0);
 		assert_int_equal(s.ev[IO_ERROR], 1);
-		/* refused for its version, not for something else */
-		assert_non_null(strstr(s.err, "unsupported protocol"));
+		/* refused for the expected reason, not for something else */
+		assert_non_null(strstr(s.err, expect_err));
 	}
 	listener_stop(s.l);
 	drain(&loop);
@@ -1186,21 +1220,32 @@ static void
 test_s_client_tls11_refused(void **state)
 {
 	(void)state;
-	s_client("-tls1_1", 0, NULL);
+	/* SECLEVEL=0 so that the client really offers TLS 1.1 */
+	s_client("-tls1_1", "DEFAULT@SECLEVEL=0", 0, NULL, "unsupported protocol");
+}
+
+static void
+test_s_client_weak_cipher_refused(void **state)
+{
+	(void)state;
+	/* TLS 1.2 CBC suites with SHA-1 MACs (the certificate is ECDSA, so
+	 * these are the ECDHE-ECDSA ones a legacy client would offer) */
+	s_client("-tls1_2", "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA@SECLEVEL=0", 0, NULL,
+	    "no shared cipher");
 }
 
 static void
 test_s_client_tls12(void **state)
 {
 	(void)state;
-	s_client("-tls1_2", 1, "TLSv1.2 ECDHE-");
+	s_client("-tls1_2", "DEFAULT", 1, "TLSv1.2 ECDHE-", NULL);
 }
 
 static void
 test_s_client_tls13(void **state)
 {
 	(void)state;
-	s_client("-tls1_3", 1, "TLSv1.3 TLS_");
+	s_client("-tls1_3", "DEFAULT", 1, "TLSv1.3 TLS_", NULL);
 }
 
 static int
@@ -1248,6 +1293,7 @@ main(void)
 		cmocka_unit_test(test_input_cap_tls),
 		cmocka_unit_test(test_dual_stack_peer),
 		cmocka_unit_test(test_connect_timeout),
+		cmocka_unit_test(test_connect_from_source),
 		cmocka_unit_test(test_resume_delivers_buffered),
 		cmocka_unit_test(test_close_in_callback),
 		cmocka_unit_test(test_close_in_callback_tls),
@@ -1261,6 +1307,7 @@ main(void)
 		cmocka_unit_test(test_starttls_injection_fails_handshake),
 		cmocka_unit_test(test_big_transfer_tls),
 		cmocka_unit_test(test_s_client_tls11_refused),
+		cmocka_unit_test(test_s_client_weak_cipher_refused),
 		cmocka_unit_test(test_s_client_tls12),
 		cmocka_unit_test(test_s_client_tls13),
 	};
