@@ -65,24 +65,60 @@ print_entry(json_t *m)
 	}
 }
 
-static void
-print_table(json_t *list)
-{
-	json_t *m;
-	size_t i, n = json_array_size(list);
-	long long bytes = 0;
+/* The list is printed as it arrives (ctl_call_each), so `hermod queue list`
+ * on a million queued messages needs the memory of one entry. */
+struct lister {
+	int		 json;
+	size_t		 n;
+	long long	 bytes;
+};
 
-	if (n == 0) {
-		puts("Mail queue is empty");
-		return;
-	}
-	printf("%-21s %9s %-20s %s\n", "-Queue ID-", "-Size-", "-Arrival Time-", "-Sender/Recipient-");
-	json_array_foreach(list, i, m) {
+static int
+list_each(json_t *m, void *arg)
+{
+	struct lister *l = arg;
+
+	if (l->json) {
+		char *s = json_dumps(m, JSON_INDENT(2));
+
+		printf("%s%s", l->n ? ",\n" : "[\n", s ? s : "null");
+		free(s);
+	} else {
+		if (l->n == 0)
+			printf("%-21s %9s %-20s %s\n", "-Queue ID-", "-Size-", "-Arrival Time-",
+			    "-Sender/Recipient-");
 		print_entry(m);
 		putchar('\n');
-		bytes += json_integer_value(json_object_get(m, "size"));
 	}
-	printf("-- %lld Kbytes in %zu Request%s.\n", (bytes + 1023) / 1024, n, n == 1 ? "" : "s");
+	l->bytes += json_integer_value(json_object_get(m, "size"));
+	l->n++;
+	return 0;
+}
+
+static int
+queue_list(struct config *cfg, int json)
+{
+	struct lister l = { .json = json };
+	char *path = cli_ctl_path(cfg), *err = NULL;
+	int rc = ctl_call_each(path, "queue.list", NULL, list_each, &l, &err);
+
+	free(path);
+	if (json && l.n > 0)
+		printf("\n]\n");
+	if (rc < 0) {
+		fflush(stdout);
+		cli_error("queue list: %s", err);
+		free(err);
+		return 1;
+	}
+	if (json && l.n == 0)
+		printf("[]\n");
+	else if (!json && l.n == 0)
+		puts("Mail queue is empty");
+	else if (!json)
+		printf("-- %lld Kbytes in %zu Request%s.\n", (l.bytes + 1023) / 1024, l.n,
+		    l.n == 1 ? "" : "s");
+	return 0;
 }
 
 int
@@ -123,6 +159,8 @@ cli_queue(struct config *cfg, int argc, char **argv)
 		return cli_error("queue: unknown subcommand %s (list, show, delete, hold, release, flush)",
 		    sub);
 
+	if (!strcmp(sub, "list"))
+		return queue_list(cfg, json);
 	snprintf(cmd, sizeof(cmd), "queue.%s", sub);
 	args = json_object();
 	if (id)
@@ -136,12 +174,7 @@ cli_queue(struct config *cfg, int argc, char **argv)
 		free(err);
 		return 1;
 	}
-	if (!strcmp(sub, "list")) {
-		if (json)
-			print_json(result);
-		else
-			print_table(result);
-	} else if (!strcmp(sub, "show")) {
+	if (!strcmp(sub, "show")) {
 		if (json)
 			print_json(result);
 		else

@@ -53,6 +53,8 @@ struct ctl_request {
 	uv_write_t	 wreq;
 	struct buf	 in;
 	struct buf	 out;
+	ctl_stream_fn	 stream;	/* a streamed answer in progress, or NULL */
+	void		*stream_arg;
 	int		 open_handles;	/* pipe and timer until closed */
 	int		 dispatched;	/* the handler runs: it owes a ctl_reply() */
 	int		 replied;
@@ -98,24 +100,89 @@ req_handle_closed(uv_handle_t *h)
 	req_maybe_free(r);
 }
 
+/* stream_abort() lets a streaming handler free its state when the answer
+ * cannot be finished (the client left, the daemon stops). */
+static void
+stream_abort(struct ctl_request *r)
+{
+	ctl_stream_fn fn = r->stream;
+
+	if (fn == NULL)
+		return;
+	r->stream = NULL;
+	fn(NULL, 1, r->stream_arg);
+}
+
 static void
 req_close(struct ctl_request *r)
 {
 	if (r->closing)
 		return;
 	r->closing = 1;
+	stream_abort(r);
 	uv_timer_stop(&r->timer);
 	uv_close((uv_handle_t *)&r->timer, req_handle_closed);
 	uv_close((uv_handle_t *)&r->pipe, req_handle_closed);
 }
+
+static void stream_next(struct ctl_request *r);
 
 static void
 req_written(uv_write_t *w, int status)
 {
 	struct ctl_request *r = w->data;
 
-	(void)status;
+	if (status == 0 && r->stream) {
+		stream_next(r);
+		return;
+	}
 	req_close(r);
+}
+
+/* stream_next() writes the next part of a streamed answer; the write's
+ * completion asks for the one after, so a slow reader holds back the
+ * producer and memory stays at one part. */
+static void
+stream_next(struct ctl_request *r)
+{
+	uv_buf_t b;
+	int more;
+
+	buf_reset(&r->out);
+	more = r->stream(&r->out, 0, r->stream_arg);
+	if (!more) {
+		r->stream = NULL;
+		buf_puts(&r->out, "}\n");
+	}
+	b = uv_buf_init(r->out.data, (unsigned)r->out.len);
+	r->wreq.data = r;
+	if (uv_write(&r->wreq, (uv_stream_t *)&r->pipe, &b, 1, req_written) < 0)
+		req_close(r);
+}
+
+void
+ctl_reply_stream(struct ctl_request *r, ctl_stream_fn fn, void *arg)
+{
+	uv_buf_t b;
+
+	if (r->replied) {
+		fn(NULL, 1, arg);
+		return;
+	}
+	r->replied = 1;
+	if (r->closing) {
+		fn(NULL, 1, arg);
+		req_maybe_free(r);
+		return;
+	}
+	r->stream = fn;
+	r->stream_arg = arg;
+	buf_puts(&r->out, "{\"ok\":true,\"result\":");
+	b = uv_buf_init(r->out.data, (unsigned)r->out.len);
+	r->wreq.data = r;
+	if (uv_write(&r->wreq, (uv_stream_t *)&r->pipe, &b, 1, req_written) < 0)
+		req_close(r);
+	req_maybe_free(r);
 }
 
 static void
@@ -391,20 +458,17 @@ io_wait(int fd, short events, uint64_t deadline)
 	}
 }
 
-int
-ctl_call(const char *sock_path, const char *cmd, json_t *args, json_t **result, char **err)
+/* call_open() connects to the daemon and sends the request; the socket, or
+ * -1 and *err. */
+static int
+call_open(const char *sock_path, const char *cmd, json_t *args, uint64_t deadline, char **err)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	uint64_t deadline = now_ms() + CTL_CALL_TIMEOUT_MS;
-	struct buf in = { 0 };
-	json_t *req, *ans = NULL;
-	json_error_t jerr;
-	char *line = NULL;
+	json_t *req;
+	char *line;
 	size_t off = 0, len;
-	int fd, rc = -1;
+	int fd;
 
-	*result = NULL;
-	*err = NULL;
 	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
 		*err = xasprintf("%s: path too long for a unix socket", sock_path);
 		return -1;
@@ -420,7 +484,8 @@ ctl_call(const char *sock_path, const char *cmd, json_t *args, json_t **result, 
 			*err = xasprintf("daemon not running (no control socket at %s)", sock_path);
 		else
 			*err = xasprintf("%s: %s", sock_path, strerror(errno));
-		goto out;
+		close(fd);
+		return -1;
 	}
 	req = json_pack("{s:s, s:o}", "cmd", cmd, "args", args ? json_incref(args) : json_object());
 	line = json_dumps(req, JSON_COMPACT);
@@ -438,48 +503,176 @@ ctl_call(const char *sock_path, const char *cmd, json_t *args, json_t **result, 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR) && io_wait(fd, POLLOUT, deadline) == 0)
 			continue;
 		*err = xasprintf("%s: %s", sock_path, n < 0 ? strerror(errno) : "closed");
-		goto out;
+		free(line);
+		close(fd);
+		return -1;
 	}
+	free(line);
+	return fd;
+}
+
+/* call_read() reads more of the answer into in; 1 on data, 0 at the end,
+ * -1 and *err on failure. */
+static int
+call_read(int fd, struct buf *in, uint64_t deadline, const char *sock_path, char **err)
+{
 	for (;;) {
 		ssize_t n;
 
-		buf_reserve(&in, 65536);
-		n = recv(fd, in.data + in.len, in.cap - in.len - 1, 0);
+		buf_reserve(in, 65536);
+		n = recv(fd, in->data + in->len, in->cap - in->len - 1, 0);
 		if (n > 0) {
-			in.len += (size_t)n;
-			if (in.len > CTL_MAX_ANSWER) {
+			in->len += (size_t)n;
+			in->data[in->len] = '\0';
+			if (in->len > CTL_MAX_ANSWER) {
 				*err = xstrdup("answer too long");
-				goto out;
+				return -1;
 			}
-			continue;
+			return 1;
 		}
 		if (n == 0)
-			break;
+			return 0;
 		if ((errno == EAGAIN || errno == EINTR) && io_wait(fd, POLLIN, deadline) == 0)
 			continue;
 		*err = xasprintf("%s: %s", sock_path,
 		    errno == EAGAIN ? "no answer from the daemon" : strerror(errno));
-		goto out;
+		return -1;
 	}
-	ans = json_loadb(in.data ? in.data : "", in.len, 0, &jerr);
+}
+
+/* answer_parse() checks a whole answer; its result (new reference), or NULL
+ * and *err. */
+static json_t *
+answer_parse(const char *text, size_t len, char **err)
+{
+	json_error_t jerr;
+	json_t *ans = json_loadb(text, len, 0, &jerr), *res;
+
 	if (ans == NULL || !json_is_object(ans)) {
+		json_decref(ans);
 		*err = xstrdup("the daemon's answer is not JSON");
-		goto out;
+		return NULL;
 	}
 	if (!json_is_true(json_object_get(ans, "ok"))) {
 		const char *e = json_string_value(json_object_get(ans, "error"));
 
 		*err = xstrdup(e ? e : "the daemon refused the request");
-		goto out;
+		json_decref(ans);
+		return NULL;
 	}
-	*result = json_incref(json_object_get(ans, "result"));
-	if (*result == NULL)
-		*result = json_null();
-	rc = 0;
-out:
+	res = json_incref(json_object_get(ans, "result"));
 	json_decref(ans);
-	free(line);
-	buf_free(&in);
+	return res ? res : json_null();
+}
+
+int
+ctl_call(const char *sock_path, const char *cmd, json_t *args, json_t **result, char **err)
+{
+	uint64_t deadline = now_ms() + CTL_CALL_TIMEOUT_MS;
+	struct buf in = { 0 };
+	int fd, n;
+
+	*result = NULL;
+	*err = NULL;
+	if ((fd = call_open(sock_path, cmd, args, deadline, err)) < 0)
+		return -1;
+	while ((n = call_read(fd, &in, deadline, sock_path, err)) > 0)
+		;
 	close(fd);
+	if (n == 0)
+		*result = answer_parse(in.data ? in.data : "", in.len, err);
+	buf_free(&in);
+	return *result ? 0 : -1;
+}
+
+#define STREAM_HEAD "{\"ok\":true,\"result\":["
+
+/* each_line() handles one line of an answer to ctl_call_each(): the head of
+ * a streamed array, one element (with its separating comma), its end, or a
+ * whole answer. 0 to go on, 1 at the end, -1 and *err. */
+static int
+each_line(char *line, size_t len, int *streaming, int (*each)(json_t *, void *), void *arg,
+    char **err)
+{
+	json_error_t jerr;
+	json_t *v;
+	size_t i;
+	int rc = 0;
+
+	if (!*streaming) {
+		if (len == strlen(STREAM_HEAD) && memcmp(line, STREAM_HEAD, len) == 0) {
+			*streaming = 1;
+			return 0;
+		}
+		/* An answer in one piece: an error, or a result not streamed. */
+		if ((v = answer_parse(line, len, err)) == NULL)
+			return -1;
+		if (!json_is_array(v)) {
+			json_decref(v);
+			*err = xstrdup("the daemon's answer is not a list");
+			return -1;
+		}
+		for (i = 0; i < json_array_size(v); i++)
+			if (each(json_array_get(v, i), arg) != 0)
+				break;
+		json_decref(v);
+		return 1;
+	}
+	if (len == 2 && memcmp(line, "]}", 2) == 0)
+		return 1;
+	if (len > 0 && line[len - 1] == ',')
+		len--;
+	if (len == 0)
+		return 0;
+	if ((v = json_loadb(line, len, 0, &jerr)) == NULL) {
+		*err = xstrdup("the daemon's answer is not JSON");
+		return -1;
+	}
+	if (each(v, arg) != 0)
+		rc = 1;
+	json_decref(v);
 	return rc;
+}
+
+int
+ctl_call_each(const char *sock_path, const char *cmd, json_t *args,
+    int (*each)(json_t *elem, void *arg), void *arg, char **err)
+{
+	uint64_t deadline = now_ms() + CTL_CALL_TIMEOUT_MS;
+	struct buf in = { 0 };
+	int fd, n = 1, streaming = 0, rc = 0;
+
+	*err = NULL;
+	if ((fd = call_open(sock_path, cmd, args, deadline, err)) < 0)
+		return -1;
+	while (rc == 0) {
+		size_t off = 0;
+		char *nl;
+
+		while (rc == 0 && off < in.len &&
+		    (nl = memchr(in.data + off, '\n', in.len - off)) != NULL) {
+			size_t len = (size_t)(nl - (in.data + off));
+
+			rc = each_line(in.data + off, len, &streaming, each, arg, err);
+			off += len + 1;
+		}
+		buf_consume(&in, off);
+		if (rc != 0)
+			break;
+		if (n == 0) {
+			/* The end without a final newline or "]}": cut short. */
+			if (in.len > 0)
+				rc = each_line(in.data, in.len, &streaming, each, arg, err);
+			if (rc == 0) {
+				*err = xstrdup("the daemon's answer was cut short");
+				rc = -1;
+			}
+			break;
+		}
+		if ((n = call_read(fd, &in, deadline, sock_path, err)) < 0)
+			rc = -1;
+	}
+	close(fd);
+	buf_free(&in);
+	return rc < 0 ? -1 : 0;
 }

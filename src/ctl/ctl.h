@@ -3,7 +3,8 @@
  * talks to Postfix's showq. One request a connection: the client writes one
  * JSON object a line, {"cmd": "queue.list", "args": {...}}; the server answers
  * one JSON object, {"ok": true, "result": ...} or {"ok": false, "error": "..."},
- * and closes. Handlers run on the loop thread. */
+ * ending with a newline (a streamed result may hold newlines between array
+ * elements), and closes. Handlers run on the loop thread. */
 #ifndef HERMOD_CTL_H
 #define HERMOD_CTL_H
 #include <jansson.h>
@@ -28,9 +29,29 @@ void	ctl_register(struct ctl *c, const char *cmd, ctl_handler fn, void *arg);
  * the error text, and finishes the request. */
 void	ctl_reply(struct ctl_request *req, json_t *result, const char *error);
 
+/* ctl_stream_fn appends the next part of a result's JSON text to out and
+ * returns 1 while more follows, 0 after the last part. Called with out NULL
+ * and abort 1 instead when the answer cannot be finished (client gone). It
+ * frees its own state after returning 0 or on abort. */
+struct buf;
+typedef int (*ctl_stream_fn)(struct buf *out, int abort, void *arg);
+/* ctl_reply_stream() answers {"ok": true, "result": PARTS} with a result too
+ * large to build at once (a million queued messages): fn is asked for the
+ * next part each time the previous one has been written. The answer is still
+ * one JSON value; fn may put newlines between the elements of an array,
+ * which ctl_call_each() uses to read it one element at a time. */
+void	ctl_reply_stream(struct ctl_request *req, ctl_stream_fn fn, void *arg);
+
 /* ctl_call() is the client side, for the CLI: blocking. Returns 0 and the
  * result (caller decrefs), or -1 and *err ("daemon not running", or the
  * daemon's error). */
 int	ctl_call(const char *sock_path, const char *cmd, json_t *args, json_t **result, char **err);
+
+/* ctl_call_each() is ctl_call() for a command whose result is an array: each
+ * element is handed to each() (borrowed) as it is read, whether the daemon
+ * streamed it one element a line or answered in one piece, so the client's
+ * memory stays at one element. each() returns 0 to go on. 0, or -1 and *err. */
+int	ctl_call_each(const char *sock_path, const char *cmd, json_t *args,
+	    int (*each)(json_t *elem, void *arg), void *arg, char **err);
 
 #endif

@@ -6,6 +6,7 @@
 #include "queue/queue_ctl.h"
 #include "ctl/ctl.h"
 #include "spool/spool.h"
+#include "util/buf.h"
 #include "util/id.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -93,21 +94,78 @@ queue_ctl_env_json(const struct spool_env *env)
 	return o;
 }
 
+/* queue.list streams: the ids are taken at once (21 bytes a message) and the
+ * entries are written a few at a time, each looked up again when its turn
+ * comes, so a message that left meanwhile is skipped and the daemon never
+ * holds the whole answer. One entry a line (see ctl_call_each()). */
+#define LIST_PART_BYTES (64 * 1024)
+
+struct list_state {
+	struct spool	*sp;
+	char		(*ids)[ID_LEN + 1];
+	size_t		 n, next, cap;
+	int		 started, any;
+};
+
 static int
-list_one(const struct spool_env *env, void *arg)
+list_collect(const struct spool_env *env, void *arg)
 {
-	json_array_append_new(arg, queue_ctl_env_json(env));
+	struct list_state *ls = arg;
+
+	if (ls->n == ls->cap) {
+		ls->cap = ls->cap ? ls->cap * 2 : 256;
+		ls->ids = xrealloc(ls->ids, ls->cap * sizeof(*ls->ids));
+	}
+	memcpy(ls->ids[ls->n++], env->id, ID_LEN + 1);
+	return 0;
+}
+
+static int
+list_part(struct buf *out, int abort, void *arg)
+{
+	struct list_state *ls = arg;
+
+	if (abort)
+		goto done;
+	if (!ls->started) {
+		buf_puts(out, "[");
+		ls->started = 1;
+	}
+	while (ls->next < ls->n && out->len < LIST_PART_BYTES) {
+		const struct spool_env *env = spool_get(ls->sp, ls->ids[ls->next++]);
+		json_t *j;
+		char *text;
+
+		if (env == NULL)
+			continue;
+		j = queue_ctl_env_json(env);
+		text = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		if (text == NULL)
+			continue;
+		buf_puts(out, ls->any ? ",\n" : "\n");
+		ls->any = 1;
+		buf_puts(out, text);
+		free(text);
+	}
+	if (ls->next < ls->n)
+		return 1;
+	buf_puts(out, "\n]");
+done:
+	free(ls->ids);
+	free(ls);
 	return 0;
 }
 
 static void
 h_list(struct ctl_request *req, json_t *args, void *arg)
 {
-	json_t *a = json_array();
+	struct list_state *ls = xcalloc(1, sizeof(*ls));
 
 	(void)args;
-	spool_foreach(arg, list_one, a);
-	ctl_reply(req, a, NULL);
+	ls->sp = arg;
+	spool_foreach(arg, list_collect, ls);
+	ctl_reply_stream(req, list_part, ls);
 }
 
 /* arg_id() returns args.id when it is a well-formed queue id, else replies

@@ -61,6 +61,57 @@ flush_hook(const char *id, void *arg)
 	return id ? 1 : NMSG;
 }
 
+/* test.fill {"n": N}: queues N more messages on the loop thread, answers
+ * when all are durable. test.clear: deletes everything. */
+struct fill {
+	struct ctl_request *req;
+	int		 left;
+};
+
+static void
+fill_cb(int err, const char *id, void *arg)
+{
+	struct fill *f = arg;
+
+	(void)id;
+	assert_int_equal(err, 0);
+	if (--f->left == 0) {
+		ctl_reply(f->req, NULL, NULL);
+		free(f);
+	}
+}
+
+static void
+h_fill(struct ctl_request *req, json_t *args, void *arg)
+{
+	struct spool_rcpt r = { .addr = "bulk@z.example" };
+	struct spool_env env = { .account = "bulk", .mail_from = "", .rcpt = &r, .nrcpt = 1 };
+	struct fill *f = xcalloc(1, sizeof(*f));
+	int n = (int)json_integer_value(json_object_get(args, "n"));
+
+	(void)arg;
+	f->req = req;
+	f->left = n;
+	for (int i = 0; i < n; i++)
+		assert_int_equal(spool_submit(sp, &env, "x", 1, fill_cb, f), 0);
+}
+
+static int
+clear_one(const struct spool_env *env, void *arg)
+{
+	(void)arg;
+	assert_int_equal(spool_delete(sp, env->id, NULL, NULL), 0);
+	return 0;
+}
+
+static void
+h_clear(struct ctl_request *req, json_t *args, void *arg)
+{
+	(void)args; (void)arg;
+	spool_foreach(sp, clear_one, NULL);
+	ctl_reply(req, NULL, NULL);
+}
+
 static void
 stop_cb(uv_async_t *h)
 {
@@ -116,6 +167,8 @@ setup(void **state)
 		fail_msg("ctl_start: %s", err);
 	free(path);
 	queue_ctl_register(ctl, sp);
+	ctl_register(ctl, "test.fill", h_fill, NULL);
+	ctl_register(ctl, "test.clear", h_clear, NULL);
 	uv_async_init(&loop, &stopper, stop_cb);
 	assert_int_equal(pthread_create(t, NULL, loop_main, NULL), 0);
 	*state = t;
@@ -397,6 +450,81 @@ test_cli(void **state)
 	free(out);
 }
 
+static int
+count_each(json_t *m, void *arg)
+{
+	int *n = arg;
+
+	assert_true(json_is_string(json_object_get(m, "id")));
+	(*n)++;
+	return 0;
+}
+
+/* A long list streams in many parts; both readers see every entry. */
+static void
+test_long_list(void **state)
+{
+	json_t *args = json_pack("{s:i}", "n", 3000), *res = NULL;
+	char *err = NULL, *path = sock_path(), *out;
+	char *list[] = { "queue", "list" };
+	char *listj[] = { "queue", "list", "--json" };
+	json_error_t jerr;
+	int n = 0, before;
+
+	(void)state;
+	assert_int_equal(ctl_call(path, "queue.list", NULL, &res, &err), 0);
+	before = (int)json_array_size(res);
+	json_decref(res);
+	assert_int_equal(ctl_call(path, "test.fill", args, &res, &err), 0);
+	json_decref(res);
+	json_decref(args);
+	assert_int_equal(ctl_call_each(path, "queue.list", NULL, count_each, &n, &err), 0);
+	assert_int_equal(n, before + 3000);
+	assert_int_equal(ctl_call(path, "queue.list", NULL, &res, &err), 0);
+	assert_int_equal(json_array_size(res), before + 3000);
+	json_decref(res);
+	assert_int_equal(run_cli(&out, 3, listj), 0);
+	res = json_loads(out, 0, &jerr);
+	assert_int_equal(json_array_size(res), before + 3000);
+	json_decref(res);
+	free(out);
+
+	/* A reader that leaves in the middle of a long answer. */
+	for (int i = 0; i < 5; i++) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		const char *q = "{\"cmd\":\"queue.list\"}\n";
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		char b[1000];
+
+		strcpy(sun.sun_path, path);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+		assert_int_equal(send(fd, q, strlen(q), MSG_NOSIGNAL), (ssize_t)strlen(q));
+		assert_true(recv(fd, b, sizeof(b), MSG_WAITALL) > 0);
+		close(fd);
+	}
+	n = 0;
+	assert_int_equal(ctl_call_each(path, "queue.list", NULL, count_each, &n, &err), 0);
+	assert_int_equal(n, before + 3000);
+
+	/* And an empty queue. */
+	assert_int_equal(ctl_call(path, "test.clear", NULL, &res, &err), 0);
+	json_decref(res);
+	n = 0;
+	assert_int_equal(ctl_call_each(path, "queue.list", NULL, count_each, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(run_cli(&out, 2, list), 0);
+	assert_string_equal(out, "Mail queue is empty\n");
+	free(out);
+	assert_int_equal(run_cli(&out, 3, listj), 0);
+	assert_string_equal(out, "[]\n");
+	free(out);
+	/* Errors still come through the streaming reader. */
+	assert_int_equal(ctl_call_each(path, "queue.nosuch", NULL, count_each, &n, &err), -1);
+	assert_non_null(strstr(err, "unknown command"));
+	free(err);
+	free(path);
+}
+
 static void
 test_not_running(void **state)
 {
@@ -419,6 +547,7 @@ main(void)
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_cli),
+		cmocka_unit_test(test_long_list),
 		cmocka_unit_test(test_not_running),
 	};
 
