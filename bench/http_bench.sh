@@ -3,8 +3,8 @@
 # fixed concurrency. Starts a private `hermod serve` (the optimised build),
 # then runs:
 #   1. POST /v1/messages as fast as possible (C connections);
-#   2. POST /v1/messages at a held rate (~500 requests/s: 10 connections,
-#      18 ms pause each) for the latency target;
+#   2. POST /v1/messages at a held rate (~500 requests/s: 12 connections,
+#      20 ms pause each) for the latency target;
 #   3. POST /v1/messages/batch (BATCH messages a request, C connections).
 # "Accepted" is counted by the daemon (spool size before and after, from
 # /healthz), so only messages that got their 202 after the spool's fsync
@@ -68,7 +68,7 @@ run() { # NAME WRK-ARGS...
 
 echo "hermod HTTP benchmark: $(nproc) cores, $SECS s a run, $C connections"
 run "single, c=$C, max rate" -t2 -c"$C" -d"${SECS}s" --latency -s bench/http_send.lua
-BENCH_DELAY_MS=18 run "single, c=10, ~500 req/s held" -t2 -c10 -d"${SECS}s" -s bench/http_send.lua
+BENCH_DELAY_MS=20 run "single, c=12, ~500 req/s held" -t2 -c12 -d"${SECS}s" -s bench/http_send.lua
 BENCH_BATCH=$BATCH run "batch of $BATCH, c=$C" -t2 -c"$C" -d"${SECS}s" -s bench/http_batch.lua
 BENCH_BATCH=500 run "batch of 500, c=8" -t2 -c8 -d"${SECS}s" -s bench/http_batch.lua
 grep -c '"level":"error"' "$T/serve.log" | sed 's/^/daemon error lines: /'

@@ -124,6 +124,9 @@ static void io_linger_step(struct io *io);
  * out (to `in` or to the TLS read BIO) before the next one, so idle
  * connections cost no read buffer. */
 static __thread char io_readbuf[IO_READ_CHUNK];
+/* Likewise for decrypted records, so that `in` grows by what arrived rather
+ * than by a record's worth of reserve on every idle TLS connection. */
+static __thread char io_plainbuf[IO_TLS_CHUNK];
 
 static void
 io_set_error(struct io *io, const char *fmt, ...)
@@ -255,11 +258,9 @@ io_tls_pump(struct io *io, int *eofp)
 			break;
 		}
 		ERR_clear_error();
-		buf_reserve(&io->in, IO_TLS_CHUNK);
-		n = SSL_read(io->ssl, io->in.data + io->in.len, IO_TLS_CHUNK);
+		n = SSL_read(io->ssl, io_plainbuf, sizeof(io_plainbuf));
 		if (n > 0) {
-			io->in.len += (size_t)n;
-			io->in.data[io->in.len] = '\0';
+			buf_append(&io->in, io_plainbuf, (size_t)n);
 			continue;
 		}
 		e = SSL_get_error(io->ssl, n);

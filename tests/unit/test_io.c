@@ -729,6 +729,34 @@ test_dual_stack_peer(void **state)
 }
 
 static void
+test_connect_from_source(void **state)
+{
+	uv_loop_t loop;
+	struct srv s;
+	struct cli c = { .hello = "hi\r\n", .want = 4 };
+	struct sockaddr_storage dst, src;
+	char addr[64];
+
+	(void)state;
+	uv_loop_init(&loop);
+	srv_start(&s, &loop, "127.0.0.1:0", SRV_ECHO);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", s.port);
+	assert_int_equal(listener_addr_parse(addr, &dst), 0);
+	/* all of 127/8 is loopback on Linux: the server sees the source */
+	assert_int_equal(listener_addr_parse("127.0.0.2:0", &src), 0);
+	c.loop = &loop;
+	assert_int_equal(io_connect(&loop, (struct sockaddr *)&dst, (struct sockaddr *)&src,
+	    2000, cli_cb, &c, &c.io), 0);
+	assert_int_equal(run_until(&loop, &c.done, 3000), 0);
+	assert_string_equal(c.got.data, "hi\r\n");
+	assert_string_equal(io_peer_ip(s.io), "127.0.0.2");
+	cli_close(&c);
+	run_until(&loop, &s.closed, 3000);
+	listener_stop(s.l);
+	drain(&loop);
+}
+
+static void
 test_connect_timeout(void **state)
 {
 	uv_loop_t loop;
@@ -1012,11 +1040,11 @@ test_selfsigned_errors(void **state)
 }
 
 static void
-starttls(int trust)
+starttls(int trust, const char *sni)
 {
 	uv_loop_t loop;
 	struct srv s;
-	struct cli c = { .starttls = 1, .sni = "localhost" };
+	struct cli c = { .starttls = 1, .sni = sni };
 	char *err = NULL;
 
 	uv_loop_init(&loop);
@@ -1039,7 +1067,8 @@ starttls(int trust)
 	assert_true(strncmp(c.tls_info, "TLSv1.3 ", 8) == 0);
 	assert_string_equal(c.tls_info, s.tls_info);
 	assert_int_equal(io_tls_active(c.io), 1);
-	assert_int_equal(c.verified, trust);
+	/* trusted, and the certificate names the host asked for */
+	assert_int_equal(c.verified, trust && strcmp(sni, "localhost") == 0);
 	cli_close(&c);
 	run_until(&loop, &s.closed, 3000);
 	/* a clean close, not an error */
@@ -1055,14 +1084,17 @@ static void
 test_starttls(void **state)
 {
 	(void)state;
-	starttls(0);
+	starttls(0, "localhost");
 }
 
 static void
 test_starttls_verified(void **state)
 {
 	(void)state;
-	starttls(1);
+	starttls(1, "localhost");
+	/* a trusted certificate for another name does not verify (but TLS
+	 * works: opportunistic delivery decides) */
+	starttls(1, "mx.other.example");
 }
 
 static void
@@ -1248,6 +1280,7 @@ main(void)
 		cmocka_unit_test(test_input_cap_tls),
 		cmocka_unit_test(test_dual_stack_peer),
 		cmocka_unit_test(test_connect_timeout),
+		cmocka_unit_test(test_connect_from_source),
 		cmocka_unit_test(test_resume_delivers_buffered),
 		cmocka_unit_test(test_close_in_callback),
 		cmocka_unit_test(test_close_in_callback_tls),
