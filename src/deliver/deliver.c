@@ -46,6 +46,7 @@
 
 #define DELIVER_DRAIN_MS	20000
 #define DELIVER_DNS_TIMEOUT_MS	30000
+#define DELIVER_IDLE_MS		2000	/* an idle session waits this long for more mail */
 
 struct conn {
 	struct deliver		*d;
@@ -66,6 +67,8 @@ struct conn {
 	struct smtp_client	*opening;	/* a session being set up */
 	char			 mx[256];	/* the host of the session */
 	unsigned		 nmsgs;
+	int			 idle;		/* session up, waiting for an item */
+	uv_timer_t		*idle_timer;
 
 	/* the item in hand */
 	size_t			*ridx;		/* pending recipient indices */
@@ -82,6 +85,7 @@ struct conn {
 
 static void pump_soon(struct deliver *d);
 static void conn_next_item(struct conn *c);
+static void conn_idle(struct conn *c);
 static void conn_connect_next(struct conn *c);
 
 /* --- small helpers -------------------------------------------------------- */
@@ -166,6 +170,8 @@ conn_free(struct conn *c)
 		smtp_client_abort(c->opening);
 	free(c->addrs);
 	item_release(c);
+	if (c->idle_timer)
+		uv_close((uv_handle_t *)c->idle_timer, handle_close_free);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -190,7 +196,13 @@ conn_end(struct conn *c)
 {
 	struct deliver *d = c->d;
 
+	/* An item still in hand was not attempted: due again at once. */
+	if (c->item && c->retry_at == 0)
+		c->retry_at = time_now_ms();
 	item_finish(c);
+	c->idle = 0;
+	if (c->idle_timer)
+		uv_timer_stop(c->idle_timer);
 	if (c->client) {
 		smtp_client_quit(c->client);
 		c->client = NULL;
@@ -224,7 +236,8 @@ item_collect(struct conn *c, const struct spool_env *env)
 
 /* fail_item() applies one failure to every pending recipient of item. */
 static uint64_t
-fail_item(struct deliver *d, const char *id, const char *domain, const struct smtp_client_reply *r)
+fail_item(struct deliver *d, const char *id, const char *domain, const char *mx,
+    const struct smtp_client_reply *r)
 {
 	const struct spool_env *env = spool_get(d->sp, id);
 	struct deliver_outcome *o;
@@ -240,7 +253,7 @@ fail_item(struct deliver *d, const char *id, const char *domain, const struct sm
 			o[n].reply = *r;
 			n++;
 		}
-	next = deliver_outcomes(d, id, o, n, NULL, NULL, 0);
+	next = deliver_outcomes(d, id, o, n, mx, NULL, 0);
 	free(o);
 	return next;
 }
@@ -264,11 +277,11 @@ fail_destination(struct conn *c, const struct smtp_client_reply *r)
 		log_end(l);
 	}
 	if (c->item) {
-		c->retry_at = fail_item(d, sched_item_id(c->item), domain, r);
+		c->retry_at = fail_item(d, sched_item_id(c->item), domain, c->mx[0] ? c->mx : NULL, r);
 		item_finish(c);
 	}
 	while ((it = sched_take(d->sched, c->dest)) != NULL)
-		sched_done(d->sched, it, fail_item(d, sched_item_id(it), domain, r));
+		sched_done(d->sched, it, fail_item(d, sched_item_id(it), domain, c->mx[0] ? c->mx : NULL, r));
 	conn_end(c);
 }
 
@@ -310,7 +323,7 @@ send_batch(struct conn *c)
 		for (size_t i = 0; i < c->batch; i++)
 			free((char *)c->rcpt[i]);
 		c->batch = 0;
-		c->retry_at = fail_item(d, sched_item_id(c->item), c->domain, &r);
+		c->retry_at = fail_item(d, sched_item_id(c->item), c->domain, c->mx, &r);
 		item_finish(c);
 		conn_end(c);
 	}
@@ -381,7 +394,8 @@ on_read(int err, const char *id, const char *msg, size_t len, void *arg)
 	}
 	buf_reset(&c->msg);
 	buf_append(&c->msg, msg, len);
-	if (c->client == NULL) {
+	if (c->client == NULL) {	/* the server left meanwhile */
+		c->retry_at = time_now_ms();
 		conn_end(c);
 		return;
 	}
@@ -415,7 +429,7 @@ conn_start_item(struct conn *c)
 		synth(&r, BOUNCE_LOCAL_EXPIRED, 451, "4.4.7", "message expired: delivery.max_lifetime passed");
 		if (env->rcpt[c->ridx[0]].last_reply)
 			snprintf(r.text, sizeof(r.text), "expired; last: %s", env->rcpt[c->ridx[0]].last_reply);
-		c->retry_at = fail_item(d, sched_item_id(c->item), c->domain, &r);
+		c->retry_at = fail_item(d, sched_item_id(c->item), c->domain, NULL, &r);
 		item_finish(c);
 		conn_next_item(c);
 		return;
@@ -435,6 +449,53 @@ conn_start_item(struct conn *c)
 	c->reading = 1;
 }
 
+static void
+idle_expired(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	c->idle = 0;
+	conn_end(c);
+}
+
+/* conn_idle() keeps a ready session open for DELIVER_IDLE_MS: mail that
+ * arrives meanwhile for the destination skips the TCP, greeting, EHLO and
+ * STARTTLS round trips (connection caching, as Postfix's scache). */
+static void
+conn_idle(struct conn *c)
+{
+	if (c->idle_timer == NULL) {
+		c->idle_timer = xmalloc(sizeof(*c->idle_timer));
+		uv_timer_init(c->d->loop, c->idle_timer);
+		c->idle_timer->data = c;
+	}
+	c->idle = 1;
+	uv_timer_start(c->idle_timer, idle_expired, DELIVER_IDLE_MS, 0);
+}
+
+/* conn_wake() gives an idle session the next ready item. */
+static void
+conn_wake(struct conn *c)
+{
+	c->idle = 0;
+	uv_timer_stop(c->idle_timer);
+	conn_next_item(c);
+}
+
+static void
+on_lost(struct smtp_client *cl, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)cl;
+	c->client = NULL;
+	if (c->idle) {
+		c->idle = 0;
+		conn_end(c);
+	}
+	/* busy (a read in flight): on_read sees the session gone */
+}
+
 /* conn_next_item() takes the next ready item of the destination, or ends. */
 static void
 conn_next_item(struct conn *c)
@@ -449,7 +510,7 @@ conn_next_item(struct conn *c)
 		}
 		c->item = sched_take(d->sched, c->dest);
 		if (c->item == NULL) {
-			conn_end(c);
+			conn_idle(c);
 			return;
 		}
 		conn_start_item(c);
@@ -468,6 +529,7 @@ on_open(struct smtp_client *cl, const struct smtp_client_reply *fail, void *arg)
 	c->opening = NULL;
 	if (fail == NULL) {
 		c->client = cl;
+		smtp_client_set_lost_cb(cl, on_lost, c);
 		if (d->stopping) {
 			conn_end(c);
 			return;
@@ -726,6 +788,11 @@ pump(uv_timer_t *t)
 	if (d->stopping)
 		return;
 	sched_due(d->sched, now);
+	for (struct conn *c = d->conns, *cn; c; c = cn) {
+		cn = c->next;
+		if (c->idle && sched_dest_ready(c->dest) > 0)
+			conn_wake(c);
+	}
 	while ((dest = sched_want_connection(d->sched)) != NULL)
 		conn_new(d, dest);
 	next = sched_next_due(d->sched);
@@ -938,6 +1005,11 @@ deliver_stop(struct deliver *d, void (*done)(void *arg), void *arg)
 	uv_timer_stop(d->pump);
 	d->pump_armed = 0;
 	queue_ctl_set_flush_hook(NULL, NULL);
+	for (struct conn *c = d->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->idle)
+			conn_end(c);
+	}
 	if (d->nconns == 0) {
 		if (done)
 			done(arg);
@@ -965,6 +1037,10 @@ deliver_free(struct deliver *d)
 	for (c = d->conns; c; c = next) {
 		next = c->next;
 		conn_cut(d, c, 1);
+		if (c->idle_timer) {
+			uv_close((uv_handle_t *)c->idle_timer, handle_close_free);
+			c->idle_timer = NULL;
+		}
 		if (c->gai || c->reading) {
 			/* a callback is still due: it frees the orphan */
 			if (c->gai)

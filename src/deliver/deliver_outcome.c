@@ -356,7 +356,7 @@ deliver_outcomes(struct deliver *d, const char *id, const struct deliver_outcome
 			rec->want_dsn = 1;
 			dsn = 1;
 		}
-		log_event(env, cur->addr, rec->r.state, rec->r.attempts, r->local == BOUNCE_LOCAL_NONE ? mx : NULL,
+		log_event(env, cur->addr, rec->r.state, rec->r.attempts, mx,
 		    r, has_bi ? &bi : NULL);
 		if (sh->on_result)
 			sh->on_result(sh->ctx, deliver_domain(cur->addr), r->code,

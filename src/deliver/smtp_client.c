@@ -59,6 +59,8 @@ struct smtp_client {
 
 	smtp_client_open_cb	 open_cb;
 	void			*open_arg;
+	void			(*lost_cb)(struct smtp_client *c, void *arg);
+	void			*lost_arg;
 
 	/* the transaction in hand */
 	const struct smtp_client_msg *msg;
@@ -187,8 +189,30 @@ client_fail(struct smtp_client *c, enum bounce_local local, int code, const char
 	} else if (c->state < S_READY && c->open_cb) {
 		c->state = S_DEAD;
 		c->open_cb(c, &r, c->open_arg);
+	} else if (c->state == S_READY) {
+		c->state = S_DEAD;
+		if (c->lost_cb)
+			c->lost_cb(c, c->lost_arg);
 	}
 	c->state = S_DEAD;
+}
+
+/* ready_lost() ends an idle session the server closed (EOF, 421, error). */
+static void
+ready_lost(struct smtp_client *c)
+{
+	c->dead = 1;
+	c->abort = 1;
+	c->state = S_DEAD;
+	if (c->lost_cb)
+		c->lost_cb(c, c->lost_arg);
+}
+
+void
+smtp_client_set_lost_cb(struct smtp_client *c, void (*cb)(struct smtp_client *c, void *arg), void *arg)
+{
+	c->lost_cb = cb;
+	c->lost_arg = arg;
 }
 
 /* fail_reply() ends the connection because of a server reply (421, or a
@@ -669,8 +693,7 @@ on_reply(struct smtp_client *c, const struct smtp_reply *pr)
 	case S_READY:
 		if (r.code == 421) {
 			/* The server is closing an idle connection. */
-			c->dead = 1;
-			c->abort = 1;
+			ready_lost(c);
 			break;
 		}
 		/* fall through */
@@ -700,9 +723,13 @@ on_datain(struct smtp_client *c)
 			    "malformed reply from %s in state %s", c->host, state_name(c->state));
 			return;
 		}
-		on_reply(c, &r);
+		/* The reply's text lives in the parser's state, not in the
+		 * input: consume first, so that STARTTLS can drop the rest. */
 		buf_consume(in, used);
-			if (c->state == S_READY && in->len > 0) {
+		on_reply(c, &r);
+		if (c->dead || c->state == S_TLS)
+			return;
+		if (c->state == S_READY && in->len > 0) {
 			/* Nothing is pending: extra bytes are out of turn. */
 			client_fail(c, BOUNCE_LOCAL_PROTOCOL, 451, "4.5.0", "unsolicited reply from %s",
 			    c->host);
@@ -751,7 +778,9 @@ io_event(struct io *io, enum io_event ev, void *arg)
 			write_ehlo(c);
 		break;
 	case IO_TIMEOUT:
-		if (c->state == S_QUIT) {
+		if (c->state == S_READY) {
+			io_set_timeout(c->io, 0);	/* idle: no timer runs */
+		} else if (c->state == S_QUIT) {
 			c->dead = 1;
 			c->abort = 1;
 		} else if (c->state == S_TLS) {
@@ -764,9 +793,14 @@ io_event(struct io *io, enum io_event ev, void *arg)
 		}
 		break;
 	case IO_CLOSED:
-		if (c->state == S_QUIT || c->state == S_READY) {
+		if (c->state == S_READY) {
+			ready_lost(c);
+		} else if (c->state == S_QUIT) {
 			c->dead = 1;
 			c->abort = 1;
+		} else if (c->state == S_TLS) {
+			client_fail(c, BOUNCE_LOCAL_TLS, 421, "4.7.0", "connection closed by %s during the TLS handshake",
+			    c->host);
 		} else {
 			client_fail(c, BOUNCE_LOCAL_NETWORK, 421, "4.4.2", "connection closed by %s during %s",
 			    c->host, ev_phase(c));
@@ -779,7 +813,9 @@ io_event(struct io *io, enum io_event ev, void *arg)
 		else if (c->state == S_CONNECT)
 			client_fail(c, BOUNCE_LOCAL_NETWORK, 421, "4.4.1", "cannot connect to %s: %s", c->host,
 			    io_error(c->io));
-		else if (c->state == S_QUIT || c->state == S_READY) {
+		else if (c->state == S_READY)
+			ready_lost(c);
+		else if (c->state == S_QUIT) {
 			c->dead = 1;
 			c->abort = 1;
 		} else

@@ -72,6 +72,12 @@ int	smtp_client_open(uv_loop_t *loop, const struct sockaddr *sa, const struct sm
 int	smtp_client_send(struct smtp_client *c, const struct smtp_client_msg *m,
 	    smtp_client_sent_cb cb, void *arg);
 
+/* smtp_client_set_lost_cb() names a callback for a ready, idle session
+ * that the server ends (EOF, 421, an error): the client frees itself after
+ * it returns. */
+void	smtp_client_set_lost_cb(struct smtp_client *c, void (*cb)(struct smtp_client *c, void *arg),
+	    void *arg);
+
 /* smtp_client_quit() says QUIT (bounded by quit_timeout) and frees the
  * client; smtp_client_abort() drops the connection at once. No callback fires
  * afterwards. */

@@ -16,7 +16,8 @@ ACTION is a reply line ("550 5.1.1 No such user"), "drop" (close the
 connection at once), "stall" (say nothing, keep the connection open),
 "drop_mid_data" (for "dot": close after half of the message arrived),
 "garbage" (send a hostile reply). With "once", faults apply to the first
-connection only; later connections get normal replies (for retry tests).
+connection and its first transaction only; later ones get normal replies
+(for retry tests).
 
 Every event is appended to LOG as one JSON line: {"ev": "msg", "from",
 "rcpt": [...], "data": "..."} for each accepted message, {"ev": "cmd",
@@ -31,6 +32,10 @@ import ssl
 import sys
 import threading
 import time
+
+
+TXN = [0]		# transactions seen, for "once"
+TXN_LOCK = threading.Lock()
 
 
 def log(path, obj):
@@ -129,6 +134,10 @@ class Session:
                 self.tls = True
             elif verb == "MAIL":
                 mail_from, rcpts, ok_rcpts = line[10:].split(">")[0].lstrip("<"), [], []
+                with TXN_LOCK:
+                    TXN[0] += 1
+                    if r.get("once") and TXN[0] > 1:
+                        self.rules = r = {}
                 if self.act("mail", "250 2.1.0 Ok"):
                     return
             elif verb == "RCPT":
@@ -155,7 +164,7 @@ class Session:
                 data = b""
                 dot = r.get("dot")
                 while True:
-                    if dot == "drop_mid_data" and len(data) > 200:
+                    if dot == "drop_mid_data" and len(data) > 20:
                         self.sock.close()
                         return
                     l = self.readline()
@@ -200,6 +209,7 @@ def main():
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((host, int(port)))
     srv.listen(64)
+    log(args.log, {"ev": "ready"})
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     n = 0
     while True:
