@@ -5,6 +5,7 @@
  * committed gets its reply), then close the spool and exit 0. */
 #include "cli/cli.h"
 #include "ctl/ctl.h"
+#include "dkim/dkim_keys.h"
 #include "http/http_server.h"
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
@@ -25,6 +26,7 @@
 
 struct daemon {
 	uv_loop_t		*loop;
+	struct dkim_keyring	*keyring;
 	struct config		*cfg;
 	struct store		*store;
 	struct spool		*spool;
@@ -157,7 +159,9 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("tls: %s", err);
 		goto out;
 	}
-	if (smtp_server_start(d.loop, cfg, d.spool, d.store, d.tls, &d.smtp, &err) < 0) {
+	/* One key ring for the daemon: each private key is parsed once and kept. */
+	d.keyring = dkim_keyring_new(cfg->data_dir);
+	if (smtp_server_start(d.loop, cfg, d.spool, d.store, d.tls, d.keyring, &d.smtp, &err) < 0) {
 		cli_error("submission: %s", err);
 		goto out;
 	}
@@ -212,6 +216,8 @@ out:
 		smtp_server_free(d.smtp);
 	if (d.store)
 		store_close(d.store);
+	if (d.keyring)
+		dkim_keyring_free(d.keyring);
 	if (d.tls)
 		SSL_CTX_free(d.tls);
 	free(err);
