@@ -180,7 +180,9 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	}
 	free(path);
 	queue_ctl_register(d.ctl, d.spool);
-	if (deliver_start(d.loop, cfg, d.spool, &d.deliver, &err) < 0) {
+	if (!cfg->delivery_enabled)
+		log_warn("serve", "delivery.enabled = no: mail is queued, not delivered");
+	else if (deliver_start(d.loop, cfg, d.spool, &d.deliver, &err) < 0) {
 		cli_error("delivery: %s", err);
 		goto out;
 	}
