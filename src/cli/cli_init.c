@@ -11,6 +11,7 @@
 #include "util/xalloc.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,16 +71,8 @@ cli_store_open(struct config *cfg, struct store **st)
 	return 0;
 }
 
-/* give_to_user() hands path to the unprivileged user the daemon runs as, so
- * it can still read its store and keys after dropping root. */
-static int
-give_to_user(const struct passwd *pw, const char *path)
-{
-	if (chown(path, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT)
-		return cli_error("cannot chown %s to %s: %s", path, pw->pw_name, strerror(errno));
-	return 0;
-}
-
+/* tls_pair() makes the self-signed pair when no certificate is configured
+ * and points cfg at it. */
 static int
 tls_pair(struct config *cfg)
 {
@@ -111,33 +104,60 @@ out:
 	return rc;
 }
 
+/* give_to_user() hands path to the unprivileged user the daemon runs as, so
+ * it can still read its store and keys after dropping root. Symbolic links
+ * are not followed: a link in data_dir must not hand away a file elsewhere. */
+static int
+give_to_user(const struct passwd *pw, const char *path)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) < 0)
+		return errno == ENOENT ? 0 : cli_error("cannot stat %s: %s", path, strerror(errno));
+	if (sb.st_uid == pw->pw_uid && sb.st_gid == pw->pw_gid)
+		return 0;
+	if (lchown(path, pw->pw_uid, pw->pw_gid) < 0)
+		return cli_error("cannot chown %s to %s: %s", path, pw->pw_name, strerror(errno));
+	return 0;
+}
+
+/* nftw() takes no argument for its callback: the walk's user and outcome
+ * live here (init runs once, single-threaded, at start). */
+static const struct passwd *walk_pw;
+static int walk_rc;
+
+static int
+walk_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb; (void)type; (void)ftw;
+	walk_rc |= give_to_user(walk_pw, path);
+	return 0;
+}
+
+/* chown_data_dir() gives everything under data_dir (store, TLS and DKIM
+ * keys, spool), and the store when it lives elsewhere, to server.user when
+ * running as root: files a root CLI made since the last start too. */
 static int
 chown_data_dir(const struct config *cfg)
 {
+	static struct passwd pw_copy;
 	const struct passwd *pw;
-	char *path;
-	int rc = 0;
 
 	if (geteuid() != 0 || cfg->user == NULL || cfg->user[0] == '\0')
 		return 0;
 	if ((pw = getpwnam(cfg->user)) == NULL)
 		return cli_error("server.user %s: no such user", cfg->user);
-	rc |= give_to_user(pw, cfg->data_dir);
-	path = xasprintf("%s/tls", cfg->data_dir);
-	rc |= give_to_user(pw, path);
-	free(path);
-	if (cfg->sub_tls_key != NULL && strncmp(cfg->sub_tls_key, cfg->data_dir,
-	    strlen(cfg->data_dir)) == 0) {
-		rc |= give_to_user(pw, cfg->sub_tls_key);
-		rc |= give_to_user(pw, cfg->sub_tls_cert);
-	}
-	if (strncmp(cfg->store_url, "sqlite:", 7) == 0) {
-		const char *db = cfg->store_url + 7;
+	pw_copy = *pw;
+	walk_pw = &pw_copy;
+	walk_rc = 0;
+	if (nftw(cfg->data_dir, walk_one, 16, FTW_PHYS) < 0)
+		return cli_error("cannot walk data_dir %s: %s", cfg->data_dir, strerror(errno));
+	if (strncmp(cfg->store_url, "sqlite:", 7) == 0 && cfg->store_url[7] != ':') {
 		/* SQLite gives the -wal and -shm files the owner of the database
 		 * when it runs as root, so the main file is enough. */
-		rc |= give_to_user(pw, db);
+		walk_rc |= give_to_user(walk_pw, cfg->store_url + 7);
 	}
-	return rc ? 1 : 0;
+	return walk_rc ? 1 : 0;
 }
 
 int

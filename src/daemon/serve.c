@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "ctl/ctl.h"
 #include "deliver/deliver.h"
+#include "dkim/dkim_keys.h"
 #include "http/http_server.h"
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
@@ -26,6 +27,7 @@
 
 struct daemon {
 	uv_loop_t		*loop;
+	struct dkim_keyring	*keyring;
 	struct config		*cfg;
 	struct store		*store;
 	struct spool		*spool;
@@ -164,7 +166,9 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("tls: %s", err);
 		goto out;
 	}
-	if (smtp_server_start(d.loop, cfg, d.spool, d.store, d.tls, &d.smtp, &err) < 0) {
+	/* One key ring for the daemon: each private key is parsed once and kept. */
+	d.keyring = dkim_keyring_new(cfg->data_dir);
+	if (smtp_server_start(d.loop, cfg, d.spool, d.store, d.tls, d.keyring, &d.smtp, &err) < 0) {
 		cli_error("submission: %s", err);
 		goto out;
 	}
@@ -227,6 +231,8 @@ out:
 		smtp_server_free(d.smtp);
 	if (d.store)
 		store_close(d.store);
+	if (d.keyring)
+		dkim_keyring_free(d.keyring);
 	if (d.tls)
 		SSL_CTX_free(d.tls);
 	free(err);

@@ -142,6 +142,22 @@ tls_key = $T/var/tls/key.pem"
 check "init with a configured certificate" hermod init
 ok $([ -d "$T/var2" ] && [ ! -e "$T/var2/tls/cert.pem" ]; echo $?) "no self-signed pair when one is configured"
 
+# As root with server.user: data_dir goes to that user, links not followed.
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	write_config "[server]
+data_dir = $T/var3"
+	hermod init >/dev/null && hermod account create x >/dev/null &&
+	    mkdir -p "$T/var3/spool" && touch "$T/outside" && ln -s "$T/outside" "$T/var3/link"
+	write_config "[server]
+data_dir = $T/var3
+user = nobody"
+	check "init as root with server.user" hermod init
+	ok $([ -z "$(find "$T/var3" ! -user nobody)" ]; echo $?) "everything in data_dir belongs to server.user"
+	ok $([ "$(stat -c %U "$T/outside")" = root ]; echo $?) "a link's target is left alone"
+	check "unknown server.user refused" fails_with "no such user" \
+	    bash -c "sed -i 's/^user = nobody/user = no-such-user-x/' $T/hermod.conf && $HERMOD -c $T/hermod.conf init"
+fi
+
 write_config "[store]
 url = postgres://hermod@127.0.0.1/hermod"
 check "postgres:// refused clearly" fails_with "PostgreSQL is not supported yet" hermod account list
