@@ -18,6 +18,7 @@ struct spool;
 struct store;
 struct http_req;
 struct http_idem;
+struct dkim_keyring;
 
 enum http_method { HTTP_GET, HTTP_POST, HTTP_DELETE, HTTP_OTHER };
 
@@ -51,6 +52,7 @@ struct http_server {
 	void		(*stop_done)(void *arg);
 	void		*stop_arg;
 	struct http_idem *idem;
+	struct dkim_keyring *dkim;	/* DKIM keys, loaded on first use (src/dkim) */
 	uv_work_t	 expire_work;
 	int		 expiring;
 };

@@ -915,8 +915,11 @@ io_resume(struct io *io)
 static int
 io_tls_start(struct io *io, SSL_CTX *ctx, int server, const char *sni)
 {
-	if (io->ssl || io->state != IO_S_OPEN || io->failed)
-		return -1;
+	if (io->ssl || io->state != IO_S_OPEN || io->failed) {
+		if (io->ssl == NULL && !io->failed)
+			io_set_error(io, "TLS: the connection is not open");
+		return -1;	/* keeps the error of a failed or TLS io as it is */
+	}
 	ERR_clear_error();
 	if ((io->ssl = SSL_new(ctx)) == NULL) {
 		io_set_tls_error(io, "SSL_new");
