@@ -29,6 +29,7 @@
  * back) MHD is stopped and the uv handles closed. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@
 #include <sodium.h>
 
 #include "auth/auth.h"
+#include "dkim/dkim_keys.h"
 #include "http/http_internal.h"
 #include "http/http_server.h"
 #include "store/store.h"
@@ -498,6 +500,21 @@ listen_socket(const char *addr, int *fdp, char **err)
 	return 0;
 }
 
+/* mhd_log() sends libmicrohttpd's own complaints (a malformed request, a
+ * socket error) to our log as warnings, one JSON line each. */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_warn("http", "libmicrohttpd: %s", msg);
+}
+
 static void
 on_sweep(uv_timer_t *t)
 {
@@ -536,6 +553,7 @@ http_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, s
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		*err = xasprintf("http: libmicrohttpd failed to start on %s", cfg->http_listen);
@@ -552,6 +570,7 @@ http_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, s
 		return -1;
 	}
 	srv->idem = http_idem_new();
+	srv->dkim = dkim_keyring_new(cfg->data_dir);
 	srv->poll.data = srv;
 	uv_timer_init(loop, &srv->timer);
 	srv->timer.data = srv;
@@ -573,6 +592,7 @@ on_closed(uv_handle_t *h)
 	if (--srv->nclosing > 0)
 		return;
 	http_idem_free(srv->idem);
+	dkim_keyring_free(srv->dkim);
 	if (srv->stop_done != NULL)
 		srv->stop_done(srv->stop_arg);
 	free(srv);

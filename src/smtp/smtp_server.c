@@ -166,14 +166,14 @@ smtp_server_auth_failed(struct smtp_server *srv, const char *ip)
 
 int
 smtp_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struct store *st,
-    SSL_CTX *tls, struct smtp_server **out, char **err)
+    SSL_CTX *tls, struct dkim_keyring *keyring, struct smtp_server **out, char **err)
 {
 	struct smtp_server *srv = xcalloc(1, sizeof(*srv));
 
 	srv->loop = loop;
 	srv->cfg = cfg;
-	srv->plain = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, 0, "submission", srv };
-	srv->implicit = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, 1, "submissions", srv };
+	srv->plain = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 0, "submission", srv };
+	srv->implicit = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 1, "submissions", srv };
 	if (cfg->sub_listen && cfg->sub_listen[0] &&
 	    listener_start(loop, cfg->sub_listen, on_accept, &srv->plain, &srv->l_plain, err) < 0)
 		goto fail;

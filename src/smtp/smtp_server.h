@@ -9,15 +9,18 @@
 #include <openssl/ssl.h>
 
 struct config;
+struct dkim_keyring;
 struct spool;
 struct store;
 struct smtp_server;
 
 /* smtp_server_start() binds cfg's submission.listen (STARTTLS offered when
  * tls is not NULL) and submission.listen_tls (implicit TLS; needs tls). Empty
- * addresses are skipped. 0, or -1 with *err (caller frees). */
+ * addresses are skipped. Messages are DKIM-signed with keyring (may be
+ * NULL). 0, or -1 with *err (caller frees). */
 int	smtp_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp,
-	    struct store *st, SSL_CTX *tls, struct smtp_server **out, char **err);
+	    struct store *st, SSL_CTX *tls, struct dkim_keyring *keyring,
+	    struct smtp_server **out, char **err);
 
 /* smtp_server_drain() stops accepting; sessions finish the command in hand,
  * idle ones are told 421 and closed. done(arg) fires once no session is left

@@ -26,9 +26,11 @@
 #include "mime/mime_header.h"
 #include "mime/mime_addr.h"
 #include "net/io.h"
+#include "dkim/dkim_keys.h"
 #include "spool/spool.h"
 #include "store/store.h"
 #include "auth/auth.h"
+#include "auth/auth_sender.h"
 #include "util/buf.h"
 #include "util/config.h"
 #include "util/id.h"
@@ -43,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 enum state {
 	S_GREET,	/* connected, greeting not sent yet (or TLS handshake first) */
@@ -95,6 +98,7 @@ struct smtp_session {
 	struct spool_rcpt	*rcpt;
 	size_t			 nrcpt;
 	struct buf		 msg;
+	char			*msgid;		/* Message-ID of the message being committed */
 	struct smtp_data	 data;
 	int			 bdat_used;	/* BDAT seen: DATA no longer allowed */
 	uint64_t		 bdat_left;
@@ -214,6 +218,8 @@ tx_reset(struct smtp_session *s)
 	s->flags = 0;
 	s->ret = SPOOL_RET_NONE;
 	buf_free(&s->msg);
+	free(s->msgid);
+	s->msgid = NULL;
 	memset(&s->data, 0, sizeof(s->data));
 	s->bdat_used = 0;
 	s->bdat_left = 0;
@@ -297,6 +303,7 @@ struct lookup {
 	char			*account;	/* in (trusted) or out (AUTH) */
 	char			*scope;
 	char			**domains;
+	int			 verified_only;
 	int			 rc;
 	char			*err;
 	void			(*done)(struct smtp_session *, struct lookup *);
@@ -314,7 +321,7 @@ lookup_work(uv_work_t *req)
 		if (lk->rc != 0)
 			return;
 	}
-	lk->rc = store_domain_list(lk->st, lk->account, &lk->domains, &lk->err);
+	lk->rc = auth_sender_domains(lk->st, lk->account, lk->verified_only, &lk->domains, &lk->err);
 }
 
 static void
@@ -349,6 +356,7 @@ lookup_start(struct smtp_session *s, struct lookup *lk)
 {
 	lk->s = s;
 	lk->st = s->lc->store;
+	lk->verified_only = s->cfg->require_verified_domains;
 	lk->req.data = lk;
 	s->busy++;
 	if (uv_queue_work(s->lc->loop, &lk->req, lookup_work, lookup_after) != 0) {
@@ -551,8 +559,8 @@ mail_continue(struct smtp_session *s, struct smtp_cmd *c)
 		}
 	}
 	if (c->path[0] != '\0' && !domain_allowed(s, c->path)) {
-		client_error(s, "550 5.7.1 <%s>: Sender address rejected: not a domain of account %s",
-		    c->path, s->account);
+		client_error(s, "550 5.7.1 <%s>: Sender address rejected: not a %sdomain of account %s",
+		    c->path, s->cfg->require_verified_domains ? "verified " : "", s->account);
 		return;
 	}
 	tx_reset(s);
@@ -1105,18 +1113,113 @@ message_reject(struct smtp_session *s, const char *fmt, const char *arg)
 	client_error(s, fmt, arg);
 }
 
+/* message_commit() hands the finished message (s->msg) to the spool; the
+ * reply waits for the commit. */
+static void
+message_commit(struct smtp_session *s)
+{
+	struct spool_env env;
+	struct commit *cm;
+	int rc;
+
+	memset(&env, 0, sizeof(env));
+	env.account = s->account;
+	env.mail_from = s->mail_from;
+	env.envid = s->envid;
+	env.ret = s->ret;
+	env.flags = s->flags | SPOOL_F_DSN;
+	env.message_id = s->msgid;
+	env.client = s->ip;
+	env.size = s->msg.len;
+	env.nrcpt = s->nrcpt;
+	env.rcpt = s->rcpt;
+
+	cm = xcalloc(1, sizeof(*cm));
+	cm->s = s;
+	cm->size = s->msg.len;
+	cm->nrcpt = s->nrcpt;
+	cm->message_id = s->msgid;
+	s->msgid = NULL;
+	s->busy++;
+	rc = spool_submit(s->lc->spool, &env, s->msg.data, s->msg.len, commit_done, cm);
+	tx_reset(s);
+	s->state = S_READY;
+	if (rc < 0) {
+		s->busy--;
+		free(cm->message_id);
+		free(cm);
+		log_error("smtp.accept", "spool submit failed: %s", strerror(-rc));
+		reply(s, "451 4.3.0 Error: queue file write error, try again later");
+	}
+}
+
+/* DKIM signing on the thread pool. The session is busy meanwhile, so its
+ * transaction (s->msg) stays put. */
+struct sign_work {
+	uv_work_t		 req;
+	struct smtp_session	*s;
+	struct dkim_keyring	*ring;
+	struct buf		 sig;
+	int			 rc;
+	char			*err;
+};
+
+static void
+sign_work(uv_work_t *req)
+{
+	struct sign_work *w = req->data;
+
+	w->rc = dkim_keyring_sign_from(w->ring, w->s->msg.data, w->s->msg.len, (long long)time(NULL),
+	    &w->sig, &w->err);
+}
+
+static void
+sign_after(uv_work_t *req, int status)
+{
+	struct sign_work *w = req->data;
+	struct smtp_session *s = w->s;
+
+	s->busy--;
+	if (s->closing) {
+		tx_reset(s);
+	} else if (status != 0 || w->rc < 0) {
+		log_error("dkim", "signing failed: %s", w->err ? w->err : "cancelled");
+		tx_reset(s);
+		s->state = S_READY;
+		reply(s, "451 4.3.0 Error: DKIM signing failed, try again later");
+	} else {
+		if (w->rc == 0 && w->sig.len > 0) {
+			/* The signature fields go on top, above Received:. */
+			struct buf signed_msg;
+			buf_init(&signed_msg);
+			buf_reserve(&signed_msg, w->sig.len + s->msg.len);
+			buf_append(&signed_msg, w->sig.data, w->sig.len);
+			buf_append(&signed_msg, s->msg.data, s->msg.len);
+			buf_free(&s->msg);
+			s->msg = signed_msg;
+		}
+		message_commit(s);
+	}
+	buf_free(&w->sig);
+	free(w->err);
+	free(w);
+	if (s->closing) {
+		if (s->handles == 0 && !s->busy)
+			session_free(s);
+		return;
+	}
+	session_process(s);
+}
+
 /* message_end() checks the complete message, adds the trace and missing
  * headers, and hands it to the spool; the reply waits for the commit. */
 static void
 message_end(struct smtp_session *s)
 {
 	struct mime_header_info hi;
-	struct spool_env env;
 	struct buf out;
-	struct commit *cm;
 	char date[64], idbuf[ID_LEN + 1], *msgid = NULL;
 	const char *proto;
-	int rc;
 
 	if (s->data.size > s->cfg->max_message_size || s->bdat_overflow) {
 		message_reject(s, "552 5.3.4 Error: message too large (%s)", "max_message_size");
@@ -1196,34 +1299,26 @@ message_end(struct smtp_session *s)
 		buf_printf(&out, "Date: %s\r\n", date);
 	buf_append(&out, s->msg.data ? s->msg.data : "", s->msg.len);
 
-	memset(&env, 0, sizeof(env));
-	env.account = s->account;
-	env.mail_from = s->mail_from;
-	env.envid = s->envid;
-	env.ret = s->ret;
-	env.flags = s->flags | SPOOL_F_DSN;
-	env.message_id = msgid;
-	env.client = s->ip;
-	env.size = out.len;
-	env.nrcpt = s->nrcpt;
-	env.rcpt = s->rcpt;
-
-	cm = xcalloc(1, sizeof(*cm));
-	cm->s = s;
-	cm->size = out.len;
-	cm->nrcpt = s->nrcpt;
-	cm->message_id = msgid;
-	s->busy++;
-	rc = spool_submit(s->lc->spool, &env, out.data, out.len, commit_done, cm);
-	buf_free(&out);
-	tx_reset(s);
-	s->state = S_READY;
-	if (rc < 0) {
-		s->busy--;
-		free(cm->message_id);
-		free(cm);
-		log_error("smtp.accept", "spool submit failed: %s", strerror(-rc));
-		reply(s, "451 4.3.0 Error: queue file write error, try again later");
+	/* Sign once, before the spool (not per recipient or attempt), on a
+	 * worker: an RSA signature costs about a millisecond. */
+	buf_free(&s->msg);
+	s->msg = out;
+	s->msgid = msgid;
+	if (s->lc->keyring == NULL) {
+		message_commit(s);
+		return;
+	}
+	{
+		struct sign_work *w = xcalloc(1, sizeof(*w));
+		w->s = s;
+		w->ring = s->lc->keyring;
+		w->req.data = w;
+		s->busy++;
+		if (uv_queue_work(s->lc->loop, &w->req, sign_work, sign_after) != 0) {
+			s->busy--;
+			free(w);
+			message_commit(s);
+		}
 	}
 }
 

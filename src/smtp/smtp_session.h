@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 struct config;
+struct dkim_keyring;
 struct io;
 struct spool;
 struct store;
@@ -21,6 +22,7 @@ struct smtp_listener_ctx {
 	struct spool		*spool;
 	struct store		*store;
 	SSL_CTX			*tls;		/* NULL: no STARTTLS */
+	struct dkim_keyring	*keyring;	/* NULL: no DKIM signing */
 	int			 implicit_tls;	/* the listener is TLS from the first byte */
 	const char		*name;		/* "submission", "submissions" for logs */
 	struct smtp_server	*server;

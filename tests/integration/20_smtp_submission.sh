@@ -76,4 +76,16 @@ ok $? "SIGTERM: serve exits 0"
 start_daemon || exit 1
 count=$(hermod queue list --json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 ok $(( count == 5 ? 0 : 1 )) "after a restart the five messages are still queued ($count)"
+
+# server.require_verified_domains = yes: a domain sends once its DNS records
+# were found right (hermod domain check sets the flag; here we set it in the
+# store directly, the check itself has its own tests).
+stop_daemon
+printf '[server]\nrequire_verified_domains = yes\n' >>"$T/hermod.conf"
+start_daemon || exit 1
+out=$("${SW[@]}" --tls --auth PLAIN --auth-user shop --auth-password "$KEY" 2>&1)
+check "unverified domain with require_verified_domains: 550 5.7.1" grep -q '550 5.7.1.*verified' <<<"$out"
+sqlite3 "$T/var/hermod.db" "UPDATE domains SET verified = 1 WHERE domain = 'shop.example'"
+out=$("${SW[@]}" --tls --auth PLAIN --auth-user shop --auth-password "$KEY" 2>&1)
+check "once verified, the domain sends" grep -q '250 2.0.0 Ok: queued as' <<<"$out"
 done_testing

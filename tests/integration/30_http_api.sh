@@ -8,7 +8,8 @@
 max_recipients = 5
 max_message_size = 200K
 [http]
-max_body_size = 1M"
+max_body_size = 1M
+timeout = 2s"
 
 # api METHOD PATH [BODY] [CURL ARGS...]: sets CODE, CTYPE; body in $T/body.
 api() {
@@ -66,6 +67,19 @@ api POST /v1/messages "$M" -H "$(auth "$AKEY")"
 ok $(is "$CODE" 202; echo $?) "admin keys may send too"
 check "hermod send prints an id" bash -c \
     "\"$HERMOD\" -c \"$T/hermod.conf\" send --key \"$KEY\" --from orders@shop.example --to a@x.example b@x.example --subject s --text t | grep -Eq '^[0-9a-z]{20}\$'"
+printf 'attached bytes \x01\x02' >"$T/att.bin"
+SID=$("$HERMOD" -c "$T/hermod.conf" send --key "$KEY" --from orders@shop.example --to a@x.example \
+    --subject "with file" --html "<b>hi</b>" --attach "$T/att.bin")
+curl -s -H "$(auth "$KEY")" "$U/v1/messages/$SID/raw" >"$T/sent.eml"
+/usr/bin/python3 -c '
+import email, sys
+from email import policy
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=policy.default)
+a = [p for p in m.iter_attachments()]
+assert m["Subject"] == "with file" and len(a) == 1 and a[0].get_filename() == "att.bin"
+assert a[0].get_content() == open(sys.argv[2], "rb").read()
+' "$T/sent.eml" "$T/att.bin"
+ok $? "hermod send --attach: the file arrives byte for byte"
 "$HERMOD" -c "$T/hermod.conf" send --key "$KEY" --from orders@other.example --to a@x.example \
     --subject s --text t >"$T/out" 2>"$T/err"
 ok $([ $? -ne 0 ] && grep -q "not a sending domain" "$T/err" && [ ! -s "$T/out" ]; echo $?) \
@@ -257,6 +271,12 @@ api GET /v1/nothing "" -H "$(auth "$KEY")"
 ok $(problem 404; echo $?) "unknown route: 404"
 api DELETE /v1/messages "" -H "$(auth "$KEY")"
 ok $(problem 405; echo $?) "wrong method: 405"
+
+# --- http.timeout: a client that stops half-way through its head is cut off
+start=$(date +%s%N)
+timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HTTP_PORT; printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n' >&3; cat <&3 >/dev/null"
+el=$(( ($(date +%s%N) - start) / 1000000 ))
+ok $([ "$el" -ge 1500 ] && [ "$el" -lt 8000 ]; echo $?) "an idle half-sent request is closed after http.timeout (${el} ms)"
 
 # --- keep-alive: two requests, one connection
 curl -sv "$U/healthz" "$U/healthz" -o /dev/null -o /dev/null 2>"$T/kv"

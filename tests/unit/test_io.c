@@ -1067,6 +1067,9 @@ starttls(int trust, const char *sni)
 	assert_true(strncmp(c.tls_info, "TLSv1.3 ", 8) == 0);
 	assert_string_equal(c.tls_info, s.tls_info);
 	assert_int_equal(io_tls_active(c.io), 1);
+	/* no second upgrade */
+	assert_int_equal(io_starttls_client(c.io, c.ctx, NULL), -1);
+	assert_int_equal(io_starttls_server(s.io, s.ctx), -1);
 	/* trusted, and the certificate names the host asked for */
 	assert_int_equal(c.verified, trust && strcmp(sni, "localhost") == 0);
 	cli_close(&c);
@@ -1150,7 +1153,8 @@ proc_exit_cb(uv_process_t *p, int64_t status, int sig)
 }
 
 static void
-s_client(const char *version, int expect_ok, const char *expect_proto)
+s_client(const char *version, const char *ciphers, int expect_ok, const char *expect_proto,
+    const char *expect_err)
 {
 	uv_loop_t loop;
 	struct srv s;
@@ -1162,7 +1166,7 @@ s_client(const char *version, int expect_ok, const char *expect_proto)
 	uv_stdio_container_t stdio[3];
 	struct proc pr = { 0 };
 	char *args[] = { "openssl", "s_client", "-connect", connect, (char *)version,
-	    "-cipher", "DEFAULT@SECLEVEL=0", NULL };
+	    "-cipher", (char *)ciphers, NULL };
 	int devnull, logfd;
 
 	uv_loop_init(&loop);
@@ -1170,6 +1174,7 @@ s_client(const char *version, int expect_ok, const char *expect_proto)
 	assert_non_null(s.ctx = tls_server_ctx(cert_path, key_path, &err));
 	snprintf(connect, sizeof(connect), "127.0.0.1:%d", s.port);
 	snprintf(logpath, sizeof(logpath), "%s/s_client%s.log", tmpdir, version);
+	/* the logs stay in tmpdir until teardown, for a failing run */
 	devnull = open("/dev/null", O_RDONLY);
 	logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(devnull >= 0 && logfd >= 0);
@@ -1206,8 +1211,8 @@ s_client(const char *version, int expect_ok, const char *expect_proto)
 		assert_true(pr.status != 0);
 		assert_int_equal(s.ev[IO_TLS_READY], 0);
 		assert_int_equal(s.ev[IO_ERROR], 1);
-		/* refused for its version, not for something else */
-		assert_non_null(strstr(s.err, "unsupported protocol"));
+		/* refused for the expected reason, not for something else */
+		assert_non_null(strstr(s.err, expect_err));
 	}
 	listener_stop(s.l);
 	drain(&loop);
@@ -1218,21 +1223,32 @@ static void
 test_s_client_tls11_refused(void **state)
 {
 	(void)state;
-	s_client("-tls1_1", 0, NULL);
+	/* SECLEVEL=0 so that the client really offers TLS 1.1 */
+	s_client("-tls1_1", "DEFAULT@SECLEVEL=0", 0, NULL, "unsupported protocol");
+}
+
+static void
+test_s_client_weak_cipher_refused(void **state)
+{
+	(void)state;
+	/* TLS 1.2 CBC suites with SHA-1 MACs (the certificate is ECDSA, so
+	 * these are the ECDHE-ECDSA ones a legacy client would offer) */
+	s_client("-tls1_2", "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA@SECLEVEL=0", 0, NULL,
+	    "no shared cipher");
 }
 
 static void
 test_s_client_tls12(void **state)
 {
 	(void)state;
-	s_client("-tls1_2", 1, "TLSv1.2 ECDHE-");
+	s_client("-tls1_2", "DEFAULT", 1, "TLSv1.2 ECDHE-", NULL);
 }
 
 static void
 test_s_client_tls13(void **state)
 {
 	(void)state;
-	s_client("-tls1_3", 1, "TLSv1.3 TLS_");
+	s_client("-tls1_3", "DEFAULT", 1, "TLSv1.3 TLS_", NULL);
 }
 
 static int
@@ -1294,6 +1310,7 @@ main(void)
 		cmocka_unit_test(test_starttls_injection_fails_handshake),
 		cmocka_unit_test(test_big_transfer_tls),
 		cmocka_unit_test(test_s_client_tls11_refused),
+		cmocka_unit_test(test_s_client_weak_cipher_refused),
 		cmocka_unit_test(test_s_client_tls12),
 		cmocka_unit_test(test_s_client_tls13),
 	};
