@@ -41,6 +41,7 @@
 #include <sodium.h>
 
 #include "auth/auth.h"
+#include "dkim/dkim_keys.h"
 #include "http/http_internal.h"
 #include "http/http_server.h"
 #include "store/store.h"
@@ -569,6 +570,7 @@ http_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, s
 		return -1;
 	}
 	srv->idem = http_idem_new();
+	srv->dkim = dkim_keyring_new(cfg->data_dir);
 	srv->poll.data = srv;
 	uv_timer_init(loop, &srv->timer);
 	srv->timer.data = srv;
@@ -590,6 +592,7 @@ on_closed(uv_handle_t *h)
 	if (--srv->nclosing > 0)
 		return;
 	http_idem_free(srv->idem);
+	dkim_keyring_free(srv->dkim);
 	if (srv->stop_done != NULL)
 		srv->stop_done(srv->stop_arg);
 	free(srv);

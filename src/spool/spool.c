@@ -60,13 +60,15 @@
  * segment M may be all that keeps a message of an earlier segment N from
  * coming back at recovery, so segments are unlinked strictly oldest first, a
  * segment only when no queued message lives in it, each unlink followed by a
- * directory fsync before the next. To keep one long-lived message from
- * pinning every later segment, the oldest segment is compacted when little of
- * it is live: its live messages are copied forward as fresh MSG records with
- * their current state (ordered in the log before any later update of them),
- * and the segment is unlinked only after the copies are durable. Between the
- * two, both copies exist: recovery lets the later MSG record of an id replace
- * the earlier one.
+ * directory fsync before the next (and refused while the segment before it
+ * is still on disk, should that unlink have failed). To keep long-lived
+ * messages from pinning every later segment, old segments are compacted when
+ * little of them is live (or the spool holds over twice what is live): their
+ * live messages are copied forward as fresh MSG records with their current
+ * state (ordered in the log before any later update of them), and a segment
+ * is unlinked only after its copies are durable. Between the two, both copies
+ * exist: recovery lets the later MSG record of an id replace the earlier.
+ * Disk use stays within about twice the live data plus two segments.
  *
  * Memory. A queued message is one allocation: struct spool_msg (176 bytes:
  * the public envelope, hash and list links, its record's place), its

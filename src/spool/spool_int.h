@@ -44,6 +44,7 @@ struct spool_op {
 	char		*body;		/* writer-side scratch */
 	/* SPOOL_OP_UNLINK */
 	uint32_t	 useg;
+	uint32_t	 useg_prev;	/* the segment before it, which must be gone first, or 0 */
 	/* results, set by the writer */
 	int		 err;		/* 0 or -errno */
 	uint32_t	 seg;		/* where rec landed */

@@ -40,11 +40,15 @@ compact(struct spool *sp, struct spool_seg *s)
 	spool_writer_push(sp, chain);
 }
 
+/* Copies queued by one pass at most: enough to clear many small segments at
+ * once, little enough to keep the writer's batches short for submissions. */
+#define RECLAIM_COPY_BUDGET (8u << 20)
+
 void
 spool_reclaim(struct spool *sp)
 {
-	uint64_t total = 0, live = 0;
-	struct spool_seg *s;
+	uint64_t total = 0, live = 0, budget = RECLAIM_COPY_BUDGET;
+	size_t i;
 
 	if (sp->reclaim_off || sp->closing || sp->nsegs == 0)
 		return;
@@ -53,29 +57,44 @@ spool_reclaim(struct spool *sp)
 			return;
 		sp->reclaim_stuck = 0;
 	}
-	s = &sp->segs[0];
-	/* The writer may still append to the newest segment it reported. */
-	if (s->unlinking || s->no == sp->cur_seg || sp->compacting)
-		return;
-	if (s->live == 0) {
+	/* Unlink the oldest segments that hold nothing queued, in order: the
+	 * writer runs the unlinks one after the other, each with its
+	 * directory sync. The writer may still append to the newest segment
+	 * it reported: never that one. */
+	for (i = 0; i < sp->nsegs; i++) {
+		struct spool_seg *s = &sp->segs[i];
 		struct spool_op *op;
 
-		if (s->readers)
-			return;
+		if (s->no == sp->cur_seg || s->live > 0 || s->readers > 0)
+			break;
+		if (s->unlinking)
+			continue;
 		op = spool_op_new(SPOOL_OP_UNLINK, SPOOL_W_UNLINK);
 		op->useg = s->no;
+		op->useg_prev = i > 0 ? sp->segs[i - 1].no : 0;
 		s->unlinking = 1;
 		spool_writer_push(sp, op);
-		return;
 	}
-	if (s->fd < 0)
+	if (i > 0 || sp->compacting)
 		return;
-	for (size_t i = 0; i < sp->nsegs; i++) {
+	for (i = 0; i < sp->nsegs; i++) {
 		total += sp->segs[i].size;
 		live += sp->segs[i].live_bytes;
 	}
-	if (s->live_bytes * 2 < s->size || total > 2 * live + 2 * sp->opts.segment_size)
+	/* Compact the oldest segment when little of it lives or when the
+	 * spool holds much more than what is live; then the segments after it
+	 * that are mostly dead too, within the budget. */
+	for (i = 0; i < sp->nsegs && budget > 0; i++) {
+		struct spool_seg *s = &sp->segs[i];
+		int pressed = i == 0 && total > 2 * live + 2 * sp->opts.segment_size;
+
+		if (s->no == sp->cur_seg || s->fd < 0 || s->unlinking)
+			break;
+		if (!pressed && s->live_bytes * 2 >= s->size)
+			break;
 		compact(sp, s);
+		budget = s->live_bytes >= budget ? 0 : budget - s->live_bytes;
+	}
 }
 
 static void

@@ -75,9 +75,10 @@ open_segment(struct spool *sp)
 		goto fail;
 	}
 	/* Preallocation spares the file system a size update on each sync;
-	 * failing to preallocate (no space, no support) is no reason to stop. */
+	 * failing to preallocate (no space, no support) is no reason to stop.
+	 * fallocate(2), not posix_fallocate(): no emulation writing zeros. */
 	if (!sp->opts.no_prealloc)
-		(void)posix_fallocate(fd, 0, (off_t)sp->opts.segment_size);
+		(void)fallocate(fd, 0, 0, (off_t)sp->opts.segment_size);
 	if (fsync(fd) < 0 || fsync(sp->dirfd) < 0) {
 		e = -errno;
 		close(fd);
@@ -269,9 +270,19 @@ do_unlinks(struct spool *sp, struct spool_op *batch)
 
 		if (op->kind != SPOOL_OP_UNLINK)
 			continue;
+		/* Segments go oldest first, one directory sync each: a later
+		 * segment's deletions must not go while an earlier segment
+		 * lives. So if the one before is still there (its unlink
+		 * failed), this one stays too. */
+		if (op->useg_prev) {
+			path = spool_seg_path(sp, op->useg_prev);
+			if (access(path, F_OK) == 0)
+				op->err = -EAGAIN;
+			free(path);
+			if (op->err)
+				continue;
+		}
 		path = spool_seg_path(sp, op->useg);
-		/* One directory sync per unlink: segments go oldest first and
-		 * a later segment's deletions must not outlive an earlier one. */
 		if (unlink(path) < 0 && errno != ENOENT)
 			op->err = -errno;
 		else if (fsync(sp->dirfd) < 0)

@@ -1032,6 +1032,297 @@ test_sync_failure(void **state)
 	rm_tmp();
 }
 
+/* The churn crash test: a child submits, updates, holds and deletes at
+ * random on tiny segments (so rotation, compaction and unlinking run all
+ * the time) and prints each operation when it starts (lower case) and when
+ * the spool says it is durable (upper case); it is killed with SIGKILL at
+ * random moments. Afterwards: every acknowledged message not being removed
+ * is there, every acknowledged removal stuck (no message came back from an
+ * unlinked or compacted segment), and no acknowledged update was lost. */
+#define CHURN_MAX 4096
+
+struct churn {
+	struct spool	*sp;
+	int		 out;
+	int		 inflight;
+	char		 live[CHURN_MAX][ID_LEN + 1];
+	uint32_t	 attempts[CHURN_MAX];
+	int		 nlive;
+	unsigned	 seed;
+};
+
+static void
+churn_say(struct churn *ch, char op, const char *id, uint32_t n)
+{
+	char line[64];
+	int k = snprintf(line, sizeof(line), "%c %s %u\n", op, id, n);
+
+	if (write(ch->out, line, (size_t)k) != k)
+		_exit(3);
+}
+
+static void churn_step(struct churn *ch);
+
+static void
+churn_submitted(int err, const char *id, void *arg)
+{
+	struct churn *ch = arg;
+
+	ch->inflight--;
+	if (err == 0) {
+		churn_say(ch, 'S', id, 0);
+		if (ch->nlive < CHURN_MAX) {
+			memcpy(ch->live[ch->nlive], id, ID_LEN + 1);
+			ch->attempts[ch->nlive++] = 0;
+		}
+	}
+	churn_step(ch);
+}
+
+struct churn_op {
+	struct churn	*ch;
+	char		 op;
+	uint32_t	 n;
+};
+
+static void
+churn_updated(int err, const char *id, void *arg)
+{
+	struct churn_op *o = arg;
+
+	if (err == 0)
+		churn_say(o->ch, (char)(o->op - 'a' + 'A'), id, o->n);
+	free(o);
+}
+
+static void
+churn_step(struct churn *ch)
+{
+	struct spool_env env;
+
+	make_env(&env, 1);
+	while (ch->inflight < 8) {
+		char *b = body(7, 1500);
+
+		if (spool_submit(ch->sp, &env, b, 1500, churn_submitted, ch) < 0)
+			_exit(4);
+		free(b);
+		ch->inflight++;
+	}
+	spool_env_free(&env);
+	/* A few changes per acknowledged submission; removals win as the
+	 * queue grows, so it stays around a hundred messages. */
+	for (int k = 0; k < 2 && ch->nlive > 0; k++) {
+		int i = (int)(rand_r(&ch->seed) % (unsigned)ch->nlive);
+		unsigned dice = rand_r(&ch->seed) % 100;
+
+		/* Removals mostly take recent mail: newer segments then die
+		 * before older ones, whose removed messages are kept from
+		 * coming back only by records in those newer segments. */
+		if (dice < 60 && rand_r(&ch->seed) % 4 != 0 && ch->nlive > 10)
+			i = ch->nlive - 1 - (int)(rand_r(&ch->seed) % 10);
+		struct churn_op *o = xmalloc(sizeof(*o));
+		char id[ID_LEN + 1];
+
+		memcpy(id, ch->live[i], sizeof(id));
+		o->ch = ch;
+		o->n = 0;
+		if (dice < (ch->nlive > 100 ? 60u : 20u)) {
+			/* delete, or the recipient delivered: both remove it */
+			o->op = dice % 2 ? 'd' : 'f';
+			churn_say(ch, o->op, id, 0);
+			if (o->op == 'd') {
+				if (spool_delete(ch->sp, id, churn_updated, o) < 0)
+					_exit(6);
+			} else {
+				struct spool_rcpt r = { .state = SPOOL_RCPT_DELIVERED, .attempts = 1 };
+
+				if (spool_set_rcpt(ch->sp, id, 0, &r, churn_updated, o) < 0)
+					_exit(6);
+			}
+			ch->nlive--;
+			memmove(ch->live[i], ch->live[i + 1], (size_t)(ch->nlive - i) * sizeof(ch->live[0]));
+			memmove(&ch->attempts[i], &ch->attempts[i + 1],
+			    (size_t)(ch->nlive - i) * sizeof(ch->attempts[0]));
+		} else if (dice < 90) {
+			struct spool_rcpt r = { .state = SPOOL_RCPT_DEFERRED, .last_reply = "451 later" };
+
+			r.attempts = o->n = ++ch->attempts[i];
+			o->op = 'u';
+			churn_say(ch, 'u', id, o->n);
+			if (spool_set_rcpt(ch->sp, id, 0, &r, churn_updated, o) < 0)
+				_exit(6);
+		} else {
+			o->op = 'h';
+			churn_say(ch, 'h', id, 0);
+			if ((dice % 2 ? spool_hold : spool_release)(ch->sp, id, churn_updated, o) < 0)
+				_exit(6);
+		}
+	}
+}
+
+static int
+churn_load(const struct spool_env *env, void *arg)
+{
+	struct churn *ch = arg;
+
+	if (ch->nlive < CHURN_MAX) {
+		memcpy(ch->live[ch->nlive], env->id, ID_LEN + 1);
+		ch->attempts[ch->nlive++] = env->rcpt[0].attempts;
+	}
+	return 0;
+}
+
+static void
+churn_child(int out, unsigned seed)
+{
+	struct churn *ch = xcalloc(1, sizeof(*ch));
+	struct spool_opts o = { .segment_size = 32 * 1024 };
+	uv_loop_t loop;
+	char *dir = spool_dir(), *err = NULL;
+
+	ch->out = out;
+	ch->seed = seed;
+	uv_loop_init(&loop);
+	if (spool_open_opts(&ch->sp, dir, &loop, &o, &err) < 0)
+		_exit(2);
+	spool_foreach(ch->sp, churn_load, ch);
+	churn_step(ch);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	_exit(5);
+}
+
+/* What the parent learnt about one id. */
+struct churn_fact {
+	char		 id[ID_LEN + 1];
+	int		 acked;		/* S seen */
+	int		 removing;	/* d or f seen */
+	int		 removed;	/* D or F seen */
+	uint32_t	 min_attempts;	/* highest U */
+	uint32_t	 max_attempts;	/* highest u */
+};
+
+static struct churn_fact *
+fact_get(struct churn_fact *f, int *n, const char *id)
+{
+	for (int i = *n - 1; i >= 0; i--)
+		if (strcmp(f[i].id, id) == 0)
+			return &f[i];
+	if (*n >= MAXIDS)
+		return NULL;
+	memset(&f[*n], 0, sizeof(f[0]));
+	memcpy(f[*n].id, id, ID_LEN + 1);
+	return &f[(*n)++];
+}
+
+static void
+test_crash_churn(void **state)
+{
+	struct churn_fact *facts = xcalloc(MAXIDS, sizeof(*facts));
+	int nfacts = 0, present = 0, removed = 0, updated = 0;
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	struct spool_opts o = { .segment_size = 32 * 1024 };
+	struct spool_stats st;
+	uv_loop_t loop;
+	struct spool *sp;
+
+	(void)state;
+	mk_tmp();
+	print_message("churn test seed %u\n", seed);
+	srand(seed);
+	for (int round = 0; round < 10; round++) {
+		int p[2], status;
+		pid_t pid;
+		char buf[8192], line[80];
+		size_t linelen = 0;
+		uint64_t t0;
+		int delay_ms = 100 + rand() % 400;
+
+		assert_int_equal(pipe(p), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(p[0]);
+			churn_child(p[1], seed + (unsigned)round);
+		}
+		close(p[1]);
+		fcntl(p[0], F_SETFL, O_NONBLOCK);
+		t0 = time_mono_ms();
+		for (;;) {
+			ssize_t k = read(p[0], buf, sizeof(buf));
+
+			if (k > 0) {
+				for (ssize_t i = 0; i < k; i++) {
+					struct churn_fact *f;
+					char op, id[ID_LEN + 1];
+					unsigned n;
+
+					if (buf[i] != '\n') {
+						if (linelen < sizeof(line) - 1)
+							line[linelen++] = buf[i];
+						continue;
+					}
+					line[linelen] = '\0';
+					linelen = 0;
+					if (sscanf(line, "%c %20s %u", &op, id, &n) != 3 ||
+					    (f = fact_get(facts, &nfacts, id)) == NULL)
+						continue;
+					switch (op) {
+					case 'S': f->acked = 1; break;
+					case 'd': case 'f': f->removing = 1; break;
+					case 'D': case 'F': f->removed = 1; break;
+					case 'u': if (n > f->max_attempts) f->max_attempts = n; break;
+					case 'U': if (n > f->min_attempts) f->min_attempts = n; break;
+					}
+				}
+				continue;
+			}
+			if (k == 0)
+				break;
+			if (pid > 0 && time_mono_ms() - t0 >= (uint64_t)delay_ms) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				assert_true(WIFSIGNALED(status));
+				pid = 0;
+			}
+			usleep(1000);
+		}
+		close(p[0]);
+	}
+
+	uv_loop_init(&loop);
+	sp = open_spool(&loop, &o);
+	for (int i = 0; i < nfacts; i++) {
+		struct churn_fact *f = &facts[i];
+		const struct spool_env *e = spool_get(sp, f->id);
+
+		if (f->removed && e != NULL)
+			fail_msg("%s: its removal was acknowledged, yet it is back", f->id);
+		if (f->acked && !f->removing && e == NULL)
+			fail_msg("%s: acknowledged, never removed, yet lost", f->id);
+		if (e != NULL && e->rcpt[0].attempts < f->min_attempts)
+			fail_msg("%s: attempts %u, but %u was acknowledged", f->id,
+			    e->rcpt[0].attempts, f->min_attempts);
+		if (e != NULL && e->rcpt[0].attempts > f->max_attempts)
+			fail_msg("%s: attempts %u, never written", f->id, e->rcpt[0].attempts);
+		present += e != NULL;
+		removed += f->removed;
+		updated += f->min_attempts > 0;
+	}
+	spool_stats(sp, &st);
+	print_message("%d ids: %d queued, %d removals and %d updates checked; %zu segments\n",
+	    nfacts, present, removed, updated, st.segments);
+	assert_true(removed > 50);
+	assert_true(updated > 50);
+	/* Space was reclaimed as it went: far fewer segments than written
+	 * (a few hundred of 32 KiB). */
+	assert_true(st.segments < 40);
+	close_spool(&loop, sp);
+	uv_loop_close(&loop);
+	free(facts);
+	rm_tmp();
+}
+
 int
 main(void)
 {
@@ -1046,6 +1337,7 @@ main(void)
 		cmocka_unit_test(test_sync_failure),
 		cmocka_unit_test(test_golden_segment),
 		cmocka_unit_test(test_crash_kill9),
+		cmocka_unit_test(test_crash_churn),
 	};
 
 	log_set_level(LOG_ERROR);
