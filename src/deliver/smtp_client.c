@@ -49,6 +49,8 @@ struct smtp_client {
 	int			 depth;		/* nested calls into user callbacks */
 	int			 dead;		/* tear down when depth drops to 0 */
 	int			 abort;		/* dead without QUIT */
+	int			 quitting;	/* smtp_client_quit(): report the end */
+	int			 user_abort;	/* smtp_client_abort(): report nothing */
 
 	/* what the server offers (EHLO) */
 	int			 esmtp;
@@ -134,6 +136,8 @@ leave(struct smtp_client *c)
 {
 	if (--c->depth > 0 || !c->dead)
 		return;
+	if (c->quitting && !c->user_abort && c->lost_cb)
+		c->lost_cb(c, c->lost_arg);
 	if (c->io) {
 		if (c->abort)
 			io_abort(c->io);
@@ -688,7 +692,10 @@ on_reply(struct smtp_client *c, const struct smtp_reply *pr)
 		txn_reply(c, &r);
 		break;
 	case S_QUIT:
+		/* The 221 acknowledges everything we sent: nothing is left to
+		 * linger for, so the socket closes at once. */
 		c->dead = 1;
+		c->abort = 1;
 		break;
 	case S_READY:
 		if (r.code == 421) {
@@ -854,23 +861,26 @@ smtp_client_open(uv_loop_t *loop, const struct sockaddr *sa, const struct smtp_c
 	return 0;
 }
 
-void
+int
 smtp_client_quit(struct smtp_client *c)
 {
 	if (c->dead)
-		return;
+		return 0;
 	if (c->state == S_READY) {
 		io_write(c->io, "QUIT\r\n", 6);
 		io_set_timeout(c->io, c->o.cfg->quit_timeout);
 		c->state = S_QUIT;
-		return;	/* the 221, EOF or the timeout ends it */
+		c->quitting = 1;
+		return 1;	/* the 221, EOF or the timeout ends it */
 	}
 	smtp_client_abort(c);
+	return 0;
 }
 
 void
 smtp_client_abort(struct smtp_client *c)
 {
+	c->user_abort = 1;
 	if (c->dead)
 		return;
 	c->dead = 1;

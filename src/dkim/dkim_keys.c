@@ -409,6 +409,39 @@ dkim_keyring_sign_from(struct dkim_keyring *ring, const char *msg, size_t len, l
 	return rc;
 }
 
+int
+dkim_keyring_sign_message(struct dkim_keyring *ring, struct buf *msg, long long now, char **err)
+{
+	struct dkim_field *f;
+	struct buf sig, out;
+	size_t nf, i, at = 0;
+	int rc;
+
+	buf_init(&sig);
+	rc = dkim_keyring_sign_from(ring, msg->data, msg->len, now, &sig, err);
+	if (rc != 0) {
+		buf_free(&sig);
+		return rc;
+	}
+	dkim_canon_fields(msg->data, msg->len, &f, &nf);
+	for (i = 0; i < nf; i++) {
+		if (!(f[i].namelen == 8 && strncasecmp(f[i].p, "received", 8) == 0) &&
+		    !(f[i].namelen == 11 && strncasecmp(f[i].p, "return-path", 11) == 0))
+			break;
+		at = (size_t)(f[i].p - msg->data) + f[i].len;
+	}
+	free(f);
+	buf_init(&out);
+	buf_reserve(&out, msg->len + sig.len);
+	buf_append(&out, msg->data, at);
+	buf_append(&out, sig.data, sig.len);
+	buf_append(&out, msg->data + at, msg->len - at);
+	buf_free(msg);
+	*msg = out;
+	buf_free(&sig);
+	return 0;
+}
+
 /* ---- records ---- */
 
 static void

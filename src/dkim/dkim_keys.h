@@ -58,6 +58,15 @@ int	dkim_keyring_sign(struct dkim_keyring *ring, const char *domain, const char 
  * also when the message has no usable From address. */
 int	dkim_keyring_sign_from(struct dkim_keyring *ring, const char *msg, size_t len,
 	    long long now, struct buf *out, char **err);
+/* dkim_keyring_sign_message() signs msg in place for the domain of its From
+ * address (dkim_keyring_sign_from) and inserts the DKIM-Signature field(s)
+ * after the trace fields at the top of the header (Received, Return-Path:
+ * the hop that brought the message to hermod stays first, later hops
+ * prepend above). Returns what dkim_keyring_sign_from() returns; msg is
+ * unchanged unless 0. This is the one call the submission paths need, on a
+ * worker thread, once per message before it is spooled. */
+int	dkim_keyring_sign_message(struct dkim_keyring *ring, struct buf *msg, long long now,
+	    char **err);
 /* dkim_from_domain() copies the lower-cased domain of the From address of
  * msg into out (size bytes); 0, or -1 when there is no From field or no
  * domain in it. Pure. */

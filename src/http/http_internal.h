@@ -18,6 +18,7 @@ struct spool;
 struct store;
 struct http_req;
 struct http_idem;
+struct dkim_keyring;
 
 enum http_method { HTTP_GET, HTTP_POST, HTTP_DELETE, HTTP_OTHER };
 
@@ -51,6 +52,7 @@ struct http_server {
 	void		(*stop_done)(void *arg);
 	void		*stop_arg;
 	struct http_idem *idem;
+	struct dkim_keyring *dkim;	/* DKIM keys, loaded on first use (src/dkim) */
 	uv_work_t	 expire_work;
 	int		 expiring;
 };
@@ -131,11 +133,13 @@ void	http_idem_end(struct http_server *srv, struct http_req *r);
 void	http_idem_complete(struct http_server *srv, struct http_req *r);
 /* http_idem_expire_store() deletes store records older than 24 h (worker). */
 void	http_idem_expire_store(struct http_server *srv);
-/* http_idem_sweep() forgets entries older than 24 h. */
+/* http_idem_sweep() forgets answered entries older than HTTP_IDEM_MEM_MS
+ * (the store still has them). */
 void	http_idem_sweep(struct http_idem *m, uint64_t now_ms);
 /* Worker side: look the key up in the store (may set r->stored_answer). */
 void	http_idem_lookup_store(struct http_server *srv, struct http_req *r);
 
-#define HTTP_IDEM_TTL_MS	(24ULL * 3600 * 1000)
+#define HTTP_IDEM_TTL_MS	(24ULL * 3600 * 1000)	/* in the store */
+#define HTTP_IDEM_MEM_MS	(10ULL * 60 * 1000)	/* in the loop's map */
 
 #endif

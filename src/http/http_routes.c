@@ -151,6 +151,17 @@ prepare_job(struct http_req *r, json_t *v, struct http_job *j, struct domcache *
 		j->result = http_problem(422, "invalid-message", "Invalid message", NULL, &e);
 	}
 	if (j->status == 0) {
+		/* DKIM: signed once, here on the worker, before the spool; a
+		 * domain without a key goes unsigned (DKIM_KEYS_NOKEY) */
+		char *derr = NULL;
+
+		if (dkim_keyring_sign_message(r->srv->dkim, &j->msg,
+		    (long long)(time_now_ms() / 1000), &derr) < 0)
+			log_error("http", "DKIM signing failed for %s: %s", j->message_id,
+			    derr ? derr : "?");
+		free(derr);
+	}
+	if (j->status == 0) {
 		j->mail_from = s.from_email;
 		s.from_email = NULL;
 		j->meta_json = s.meta_json;

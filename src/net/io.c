@@ -601,10 +601,16 @@ io_finish(struct io *io)
 	io->state = IO_S_CLOSED;
 	io->cb = NULL;
 	io_tick_stop(io);
-	uv_close((uv_handle_t *)io->tcp, io_close_cb);
-	uv_close((uv_handle_t *)&io->timer, io_close_cb);
-	uv_close((uv_handle_t *)&io->check, io_close_cb);
-	uv_close((uv_handle_t *)&io->idle, io_close_cb);
+	/* At daemon exit a uv_walk() may have closed a lingering io's handles
+	 * already (then its shutdown callback brings us here): never twice. */
+	if (!uv_is_closing((uv_handle_t *)io->tcp))
+		uv_close((uv_handle_t *)io->tcp, io_close_cb);
+	if (!uv_is_closing((uv_handle_t *)&io->timer))
+		uv_close((uv_handle_t *)&io->timer, io_close_cb);
+	if (!uv_is_closing((uv_handle_t *)&io->check))
+		uv_close((uv_handle_t *)&io->check, io_close_cb);
+	if (!uv_is_closing((uv_handle_t *)&io->idle))
+		uv_close((uv_handle_t *)&io->idle, io_close_cb);
 }
 
 static void
@@ -915,8 +921,11 @@ io_resume(struct io *io)
 static int
 io_tls_start(struct io *io, SSL_CTX *ctx, int server, const char *sni)
 {
-	if (io->ssl || io->state != IO_S_OPEN || io->failed)
-		return -1;
+	if (io->ssl || io->state != IO_S_OPEN || io->failed) {
+		if (io->ssl == NULL && !io->failed)
+			io_set_error(io, "TLS: the connection is not open");
+		return -1;	/* keeps the error of a failed or TLS io as it is */
+	}
 	ERR_clear_error();
 	if ((io->ssl = SSL_new(ctx)) == NULL) {
 		io_set_tls_error(io, "SSL_new");

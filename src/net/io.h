@@ -26,7 +26,7 @@ enum io_event {
 	IO_DATAIN,	/* new plaintext in io_input() */
 	IO_DRAINED,	/* everything written so far has left the process */
 	IO_TLS_READY,	/* the TLS handshake completed */
-	IO_TIMEOUT,	/* no input for the io_set_timeout() span */
+	IO_TIMEOUT,	/* no input for the io_set_timeout() span, or connect timeout */
 	IO_CLOSED,	/* the peer closed (EOF); pending input may remain */
 	IO_ERROR,	/* socket or TLS error; io_error() tells which */
 };
@@ -76,10 +76,14 @@ void	io_set_timeout(struct io *io, uint64_t ms);
 void	io_pause(struct io *io);
 void	io_resume(struct io *io);
 
-/* io_starttls_server() throws away any unread plaintext (commands pipelined
- * after STARTTLS must never run inside TLS: CVE-2011-0411) and starts a server
- * handshake; IO_TLS_READY or IO_ERROR follows. io_starttls_client() likewise
- * for the client side, with sni as the server name (may be NULL). 0 or -1. */
+/* io_starttls_server() throws away any unread plaintext, including whatever
+ * came in the same read as the STARTTLS command (commands pipelined after
+ * STARTTLS must never run inside TLS: CVE-2011-0411), and starts a server
+ * handshake; IO_TLS_READY or IO_ERROR follows. Plaintext arriving later is
+ * not a TLS record and fails the handshake. io_starttls_client() likewise
+ * for the client side (what the server sent after its 220 is dropped), with
+ * sni as the server name (may be NULL). 0, or -1 (TLS already on, the
+ * connection not open or failed, or a bad context: io_error tells). */
 int	io_starttls_server(struct io *io, SSL_CTX *ctx);
 int	io_starttls_client(struct io *io, SSL_CTX *ctx, const char *sni);
 int	io_tls_active(const struct io *io);
@@ -94,8 +98,10 @@ int	io_tls_peer_verified(const struct io *io);
  * (ciphertext under TLS): for logs, and to see that reading really stops. */
 void	io_stats(const struct io *io, uint64_t *rx, uint64_t *tx);
 
+/* io_peer() and io_peer_ip() are the peer's address, as text ("127.0.0.1",
+ * "::1"); an IPv4 client of a dual-stack listener is plain IPv4, not
+ * ::ffff:127.0.0.1. For io_connect(), the destination. */
 const struct sockaddr *io_peer(const struct io *io);
-/* io_peer_ip() is the peer's address as text ("127.0.0.1", "::1"). */
 const char *io_peer_ip(const struct io *io);
 /* io_error() describes the last IO_ERROR ("connection reset", "TLS: ..."). */
 const char *io_error(const struct io *io);

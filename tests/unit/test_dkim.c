@@ -632,6 +632,14 @@ test_domain_setup(void **state)
 		assert_non_null(strstr(out.data, "d=shop.example;"));
 		assert_int_equal(dkim_keyring_sign_from(ring, none, strlen(none), 1, &out, &err),
 		    DKIM_KEYS_NOKEY);
+		/* in place, after the trace fields */
+		buf_reset(&out);
+		buf_puts(&out, "Received: from a by b;\r\n\tThu, 26 Nov 2026 18:00:00 +0000\r\n");
+		buf_puts(&out, sub);
+		assert_int_equal(dkim_keyring_sign_message(ring, &out, 1, &err), 0);
+		assert_true(strncmp(out.data, "Received: from a by b;\r\n\tThu", 28) == 0);
+		assert_non_null(strstr(out.data, "+0000\r\nDKIM-Signature: v=1; a=rsa-sha256;"));
+		assert_non_null(strstr(out.data, "\r\nFrom: \"A <x@y>\""));
 	}
 	dkim_keyring_free(ring);
 

@@ -1067,6 +1067,9 @@ starttls(int trust, const char *sni)
 	assert_true(strncmp(c.tls_info, "TLSv1.3 ", 8) == 0);
 	assert_string_equal(c.tls_info, s.tls_info);
 	assert_int_equal(io_tls_active(c.io), 1);
+	/* no second upgrade */
+	assert_int_equal(io_starttls_client(c.io, c.ctx, NULL), -1);
+	assert_int_equal(io_starttls_server(s.io, s.ctx), -1);
 	/* trusted, and the certificate names the host asked for */
 	assert_int_equal(c.verified, trust && strcmp(sni, "localhost") == 0);
 	cli_close(&c);
