@@ -7,8 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 
 write_config
-hermod init >/dev/null || exit 1
-start_daemon || exit 1
+check "init" hermod init
+start_daemon
+ok $? "daemon starts" || { done_testing; exit 1; }
 wait_port "$HTTP_PORT" 30
 U=http://127.0.0.1:$HTTP_PORT
 
