@@ -8,8 +8,12 @@
 
 write_config
 check "init" hermod init
-start_daemon
-ok $? "daemon starts" || { done_testing; exit 1; }
+if ! start_daemon; then
+	ok 1 "daemon starts"
+	done_testing
+	exit 1
+fi
+ok 0 "daemon starts"
 wait_port "$HTTP_PORT" 30
 U=http://127.0.0.1:$HTTP_PORT
 
