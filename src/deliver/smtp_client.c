@@ -692,7 +692,10 @@ on_reply(struct smtp_client *c, const struct smtp_reply *pr)
 		txn_reply(c, &r);
 		break;
 	case S_QUIT:
+		/* The 221 acknowledges everything we sent: nothing is left to
+		 * linger for, so the socket closes at once. */
 		c->dead = 1;
+		c->abort = 1;
 		break;
 	case S_READY:
 		if (r.code == 421) {
