@@ -196,8 +196,7 @@ http_req_finish(struct http_req *r)
 	r->state = REQ_DONE;
 	srv->inflight--;
 	MHD_resume_connection(r->conn);
-	kick(srv);
-	uv_timer_start(&srv->timer, on_timer, 0, 0);
+	uv_timer_start(&srv->timer, on_timer, 0, 0);	/* MHD_run() soon: it sends the answer */
 }
 
 /* authenticate() runs on a worker: the bearer token to an account and scope. */
