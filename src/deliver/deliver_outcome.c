@@ -95,9 +95,13 @@ log_event(const struct spool_env *env, const char *rcpt, enum spool_rcpt_state s
 {
 	struct buf b = { 0 };
 	char id[ID_LEN + 1], when[40];
-	char *tags = json_field(env->meta_json, "tags"), *meta = json_field(env->meta_json, "metadata");
-	struct log_line *l;
+	char *tags, *meta;
+	struct log_line *l = log_begin(LOG_INFO, "event");
 
+	if (l == NULL)
+		return;	/* filtered out: build nothing */
+	tags = json_field(env->meta_json, "tags");
+	meta = json_field(env->meta_json, "metadata");
 	id_new(id);
 	time_iso8601(time_now_ms(), 0, when, sizeof(when));
 	buf_printf(&b, "{\"id\":\"%s\",\"type\":\"%s\",\"time\":\"%s\",\"account\":", id, event_type(st),
@@ -132,7 +136,6 @@ log_event(const struct spool_env *env, const char *rcpt, enum spool_rcpt_state s
 		buf_printf(&b, ",\"bounce\":{\"class\":\"%s\",\"category\":\"%s\"}",
 		    bounce_class_name(bi->cls), bounce_category_name(bi->category));
 	buf_puts(&b, "}");
-	l = log_begin(LOG_INFO, "event");
 	log_str(l, "msg", event_type(st));
 	log_str(l, "queue_id", env->id);
 	log_raw(l, "event", b.data);

@@ -86,20 +86,23 @@ static void client_fail(struct smtp_client *c, enum bounce_local local, int code
 void
 smtp_client_stuff(const char *msg, size_t len, struct buf *out)
 {
-	size_t start = 0;
+	const char *p = msg, *end = msg + len;
 
 	buf_reserve(out, len + len / 64 + 8);
-	/* Copy line by line: a line that starts with "." gets one more. */
-	for (size_t i = 0; i <= len; i++) {
-		if (i == len || msg[i] == '\n') {
-			size_t end = i < len ? i + 1 : len;
-			if (end > start) {
-				if (msg[start] == '.')
-					buf_putc(out, '.');
-				buf_append(out, msg + start, end - start);
-			}
-			start = end;
+	/* Copy whole runs between line starts that are dots: memchr finds the
+	 * next LF, and only a line that starts with "." gets one more. */
+	while (p < end) {
+		const char *nl;
+		if (*p == '.')
+			buf_putc(out, '.');
+		nl = memchr(p, '\n', (size_t)(end - p));
+		nl = nl ? nl + 1 : end;
+		while (nl < end && *nl != '.') {
+			const char *n2 = memchr(nl, '\n', (size_t)(end - nl));
+			nl = n2 ? n2 + 1 : end;
 		}
+		buf_append(out, p, (size_t)(nl - p));
+		p = nl;
 	}
 	if (len > 0 && (len < 2 || msg[len - 2] != '\r' || msg[len - 1] != '\n'))
 		buf_puts(out, "\r\n");
