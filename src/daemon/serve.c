@@ -5,6 +5,7 @@
  * committed gets its reply), then close the spool and exit 0. */
 #include "cli/cli.h"
 #include "ctl/ctl.h"
+#include "deliver/deliver.h"
 #include "dkim/dkim_keys.h"
 #include "http/http_server.h"
 #include "net/tls.h"
@@ -33,6 +34,7 @@ struct daemon {
 	struct smtp_server	*smtp;
 	struct http_server	*http;		/* freed by http_server_stop() */
 	struct ctl		*ctl;
+	struct deliver		*deliver;
 	SSL_CTX			*tls;
 	uv_signal_t		 sigterm, sigint;
 	uv_timer_t		 drain_timer;
@@ -102,6 +104,11 @@ on_signal(uv_signal_t *h, int signum)
 		http_server_stop(d->http, part_drained, d);
 		d->http = NULL;
 	}
+	if (d->deliver) {
+		/* transactions in flight finish; nothing new starts */
+		d->draining_parts++;
+		deliver_stop(d->deliver, part_drained, d);
+	}
 	part_drained(d);
 }
 
@@ -165,7 +172,9 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("submission: %s", err);
 		goto out;
 	}
-	if (http_server_start(d.loop, cfg, d.spool, d.store, &d.http, &err) < 0) {
+	/* an empty http.listen means no HTTP API (the relay benchmark) */
+	if (cfg->http_listen && cfg->http_listen[0] &&
+	    http_server_start(d.loop, cfg, d.spool, d.store, &d.http, &err) < 0) {
 		cli_error("http: %s", err);
 		goto out;
 	}
@@ -177,6 +186,12 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	}
 	free(path);
 	queue_ctl_register(d.ctl, d.spool);
+	if (!cfg->delivery_enabled)
+		log_warn("serve", "delivery.enabled = no: mail is queued, not delivered");
+	else if (deliver_start(d.loop, cfg, d.spool, &d.deliver, &err) < 0) {
+		cli_error("delivery: %s", err);
+		goto out;
+	}
 
 	uv_signal_init(d.loop, &d.sigterm);
 	uv_signal_init(d.loop, &d.sigint);
@@ -205,6 +220,8 @@ out:
 	 * exists (a session's last close callback reports to it). */
 	if (d.ctl)
 		ctl_stop(d.ctl);
+	if (d.deliver)
+		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)
 		spool_close(d.spool);
 	if (d.loop) {

@@ -84,6 +84,8 @@ struct conn {
 };
 
 static void pump_soon(struct deliver *d);
+static void on_quit_done(struct smtp_client *cl, void *arg);
+static void quitting_add(struct deliver *d, struct smtp_client *cl);
 static void conn_next_item(struct conn *c);
 static void conn_idle(struct conn *c);
 static void conn_connect_next(struct conn *c);
@@ -189,6 +191,30 @@ conn_free(struct conn *c)
 	}
 }
 
+/* Sessions saying QUIT live on their own for up to quit_timeout; the
+ * engine remembers them so that deliver_free() can drop the stragglers. */
+static void
+quitting_add(struct deliver *d, struct smtp_client *cl)
+{
+	if (d->nquitting == d->quitcap) {
+		d->quitcap = d->quitcap ? d->quitcap * 2 : 16;
+		d->quitting = xrealloc(d->quitting, d->quitcap * sizeof(*d->quitting));
+	}
+	d->quitting[d->nquitting++] = cl;
+}
+
+static void
+on_quit_done(struct smtp_client *cl, void *arg)
+{
+	struct deliver *d = arg;
+
+	for (size_t i = 0; i < d->nquitting; i++)
+		if (d->quitting[i] == cl) {
+			d->quitting[i] = d->quitting[--d->nquitting];
+			return;
+		}
+}
+
 /* conn_end() closes the connection (QUIT when a session is up) and hands
  * the destination's slot back. */
 static void
@@ -204,8 +230,11 @@ conn_end(struct conn *c)
 	if (c->idle_timer)
 		uv_timer_stop(c->idle_timer);
 	if (c->client) {
-		smtp_client_quit(c->client);
+		struct smtp_client *cl = c->client;
 		c->client = NULL;
+		smtp_client_set_lost_cb(cl, on_quit_done, d);
+		if (smtp_client_quit(cl))
+			quitting_add(d, cl);
 	}
 	if (c->dest) {
 		sched_conn_close(d->sched, c->dest);
@@ -1005,10 +1034,18 @@ deliver_stop(struct deliver *d, void (*done)(void *arg), void *arg)
 	uv_timer_stop(d->pump);
 	d->pump_armed = 0;
 	queue_ctl_set_flush_hook(NULL, NULL);
+	/* Only transactions in flight are waited for: sessions being set up,
+	 * DNS lookups and idle sessions end now (their items are retried at
+	 * the next start). */
 	for (struct conn *c = d->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->idle)
 			conn_end(c);
+		else if (!c->reading && !(c->client && c->item)) {
+			conn_cut(d, c, 0);
+			if (!c->gai)
+				conn_free(c);
+		}
 	}
 	if (d->nconns == 0) {
 		if (done)
@@ -1054,6 +1091,10 @@ deliver_free(struct deliver *d)
 	}
 	d->conns = NULL;
 	d->nconns = 0;
+	deliver_outcome_orphan_jobs(d);
+	while (d->nquitting > 0)
+		smtp_client_abort(d->quitting[--d->nquitting]);
+	free(d->quitting);
 	mx_resolver_free(d->mx);
 	sched_free(d->sched);
 	uv_close((uv_handle_t *)d->wake, handle_close_free);

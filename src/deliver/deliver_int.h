@@ -29,8 +29,14 @@ struct deliver {
 	int			 stopping;
 	void			(*stop_done)(void *arg);
 	void			*stop_arg;
-	size_t			 dsn_inflight;
+	struct dsn_job		*dsn_jobs;	/* DSNs waiting for the original's bytes */
+	struct smtp_client	**quitting;	/* sessions saying QUIT, owned by nobody else */
+	size_t			 nquitting, quitcap;
 };
+
+/* deliver_outcome_orphan_jobs() detaches the DSN jobs still reading, so
+ * their callbacks only free themselves (deliver_free()). */
+void	deliver_outcome_orphan_jobs(struct deliver *d);
 
 /* One recipient's outcome of an attempt. */
 struct deliver_outcome {

@@ -95,9 +95,13 @@ log_event(const struct spool_env *env, const char *rcpt, enum spool_rcpt_state s
 {
 	struct buf b = { 0 };
 	char id[ID_LEN + 1], when[40];
-	char *tags = json_field(env->meta_json, "tags"), *meta = json_field(env->meta_json, "metadata");
-	struct log_line *l;
+	char *tags, *meta;
+	struct log_line *l = log_begin(LOG_INFO, "event");
 
+	if (l == NULL)
+		return;	/* filtered out: build nothing */
+	tags = json_field(env->meta_json, "tags");
+	meta = json_field(env->meta_json, "metadata");
 	id_new(id);
 	time_iso8601(time_now_ms(), 0, when, sizeof(when));
 	buf_printf(&b, "{\"id\":\"%s\",\"type\":\"%s\",\"time\":\"%s\",\"account\":", id, event_type(st),
@@ -132,7 +136,6 @@ log_event(const struct spool_env *env, const char *rcpt, enum spool_rcpt_state s
 		buf_printf(&b, ",\"bounce\":{\"class\":\"%s\",\"category\":\"%s\"}",
 		    bounce_class_name(bi->cls), bounce_category_name(bi->category));
 	buf_puts(&b, "}");
-	l = log_begin(LOG_INFO, "event");
 	log_str(l, "msg", event_type(st));
 	log_str(l, "queue_id", env->id);
 	log_raw(l, "event", b.data);
@@ -152,7 +155,8 @@ struct dsn_rec {
 };
 
 struct dsn_job {
-	struct deliver		*d;
+	struct deliver		*d;		/* NULL once orphaned */
+	struct dsn_job		*prev, *next;
 	char			 id[ID_LEN + 1];
 	char			*mx;
 	struct dsn_rec		*recs;
@@ -162,9 +166,7 @@ struct dsn_job {
 static void
 dsn_committed(int err, const char *id, void *arg)
 {
-	struct deliver *d = arg;
-
-	d->dsn_inflight--;
+	(void)arg;	/* may outlive the engine: touches nothing of it */
 	if (err)
 		log_error("deliver", "DSN %s could not be queued: %s", id ? id : "?", strerror(-err));
 }
@@ -236,9 +238,7 @@ send_dsn(struct deliver *d, const struct spool_env *env, const struct dsn_rec *r
 	rcpt.state = SPOOL_RCPT_QUEUED;
 	e.nrcpt = 1;
 	e.rcpt = &rcpt;
-	if (spool_submit(d->sp, &e, out.data, out.len, dsn_committed, d) == 0)
-		d->dsn_inflight++;
-	else
+	if (spool_submit(d->sp, &e, out.data, out.len, dsn_committed, NULL) < 0)
 		log_error("deliver", "DSN for %s could not be submitted", env->id);
 	{
 		struct log_line *l = log_begin(LOG_INFO, "deliver");
@@ -287,16 +287,24 @@ static void
 dsn_read_done(int err, const char *id, const char *msg, size_t len, void *arg)
 {
 	struct dsn_job *j = arg;
-	const struct spool_env *env = spool_get(j->d->sp, j->id);
+	struct deliver *d = j->d;
+	const struct spool_env *env = d ? spool_get(d->sp, j->id) : NULL;
 
 	(void)id;
 	if (env != NULL) {
 		if (err)
 			log_warn("deliver", "DSN for %s without the original: %s", j->id, strerror(-err));
-		send_dsn(j->d, env, j->recs, j->n, j->mx, err ? NULL : msg, err ? 0 : len);
-		apply(j->d, j->id, j->recs, j->n);
+		send_dsn(d, env, j->recs, j->n, j->mx, err ? NULL : msg, err ? 0 : len);
+		apply(d, j->id, j->recs, j->n);
 	}
-	j->d->dsn_inflight--;
+	if (d) {
+		if (j->prev)
+			j->prev->next = j->next;
+		else
+			d->dsn_jobs = j->next;
+		if (j->next)
+			j->next->prev = j->prev;
+	}
 	recs_free(j->recs, j->n);
 	free(j->mx);
 	free(j);
@@ -370,7 +378,10 @@ deliver_outcomes(struct deliver *d, const char *id, const struct deliver_outcome
 		j->recs = recs;
 		j->n = n;
 		if (spool_read(d->sp, id, dsn_read_done, j) == 0) {
-			d->dsn_inflight++;
+			j->next = d->dsn_jobs;
+			if (d->dsn_jobs)
+				d->dsn_jobs->prev = j;
+			d->dsn_jobs = j;
 			return next;
 		}
 		free(j->mx);
@@ -382,4 +393,12 @@ deliver_outcomes(struct deliver *d, const char *id, const struct deliver_outcome
 	apply(d, id, recs, n);
 	recs_free(recs, n);
 	return next;
+}
+
+void
+deliver_outcome_orphan_jobs(struct deliver *d)
+{
+	for (struct dsn_job *j = d->dsn_jobs; j; j = j->next)
+		j->d = NULL;
+	d->dsn_jobs = NULL;
 }

@@ -49,6 +49,8 @@ struct smtp_client {
 	int			 depth;		/* nested calls into user callbacks */
 	int			 dead;		/* tear down when depth drops to 0 */
 	int			 abort;		/* dead without QUIT */
+	int			 quitting;	/* smtp_client_quit(): report the end */
+	int			 user_abort;	/* smtp_client_abort(): report nothing */
 
 	/* what the server offers (EHLO) */
 	int			 esmtp;
@@ -84,20 +86,23 @@ static void client_fail(struct smtp_client *c, enum bounce_local local, int code
 void
 smtp_client_stuff(const char *msg, size_t len, struct buf *out)
 {
-	size_t start = 0;
+	const char *p = msg, *end = msg + len;
 
 	buf_reserve(out, len + len / 64 + 8);
-	/* Copy line by line: a line that starts with "." gets one more. */
-	for (size_t i = 0; i <= len; i++) {
-		if (i == len || msg[i] == '\n') {
-			size_t end = i < len ? i + 1 : len;
-			if (end > start) {
-				if (msg[start] == '.')
-					buf_putc(out, '.');
-				buf_append(out, msg + start, end - start);
-			}
-			start = end;
+	/* Copy whole runs between line starts that are dots: memchr finds the
+	 * next LF, and only a line that starts with "." gets one more. */
+	while (p < end) {
+		const char *nl;
+		if (*p == '.')
+			buf_putc(out, '.');
+		nl = memchr(p, '\n', (size_t)(end - p));
+		nl = nl ? nl + 1 : end;
+		while (nl < end && *nl != '.') {
+			const char *n2 = memchr(nl, '\n', (size_t)(end - nl));
+			nl = n2 ? n2 + 1 : end;
 		}
+		buf_append(out, p, (size_t)(nl - p));
+		p = nl;
 	}
 	if (len > 0 && (len < 2 || msg[len - 2] != '\r' || msg[len - 1] != '\n'))
 		buf_puts(out, "\r\n");
@@ -134,6 +139,8 @@ leave(struct smtp_client *c)
 {
 	if (--c->depth > 0 || !c->dead)
 		return;
+	if (c->quitting && !c->user_abort && c->lost_cb)
+		c->lost_cb(c, c->lost_arg);
 	if (c->io) {
 		if (c->abort)
 			io_abort(c->io);
@@ -688,7 +695,10 @@ on_reply(struct smtp_client *c, const struct smtp_reply *pr)
 		txn_reply(c, &r);
 		break;
 	case S_QUIT:
+		/* The 221 acknowledges everything we sent: nothing is left to
+		 * linger for, so the socket closes at once. */
 		c->dead = 1;
+		c->abort = 1;
 		break;
 	case S_READY:
 		if (r.code == 421) {
@@ -854,23 +864,26 @@ smtp_client_open(uv_loop_t *loop, const struct sockaddr *sa, const struct smtp_c
 	return 0;
 }
 
-void
+int
 smtp_client_quit(struct smtp_client *c)
 {
 	if (c->dead)
-		return;
+		return 0;
 	if (c->state == S_READY) {
 		io_write(c->io, "QUIT\r\n", 6);
 		io_set_timeout(c->io, c->o.cfg->quit_timeout);
 		c->state = S_QUIT;
-		return;	/* the 221, EOF or the timeout ends it */
+		c->quitting = 1;
+		return 1;	/* the 221, EOF or the timeout ends it */
 	}
 	smtp_client_abort(c);
+	return 0;
 }
 
 void
 smtp_client_abort(struct smtp_client *c)
 {
+	c->user_abort = 1;
 	if (c->dead)
 		return;
 	c->dead = 1;

@@ -79,9 +79,11 @@ void	smtp_client_set_lost_cb(struct smtp_client *c, void (*cb)(struct smtp_clien
 	    void *arg);
 
 /* smtp_client_quit() says QUIT (bounded by quit_timeout) and frees the
- * client; smtp_client_abort() drops the connection at once. No callback fires
- * afterwards. */
-void	smtp_client_quit(struct smtp_client *c);
+ * client: 1 when the QUIT is under way (then the lost callback, if set,
+ * fires once as the client goes), 0 when it was dropped at once (no
+ * callback). smtp_client_abort() drops the connection at once; no callback
+ * fires afterwards. */
+int	smtp_client_quit(struct smtp_client *c);
 void	smtp_client_abort(struct smtp_client *c);
 
 /* smtp_client_tls() is "TLSv1.3 TLS_AES_256_GCM_SHA384" when TLS is on, else NULL. */

@@ -4,9 +4,15 @@
  * repeats arrive at the same moment. The map lives on the loop thread, so
  * there is no race between concurrent repeats: the first request to reach
  * http_idem_begin() owns the key (INFLIGHT); later ones park behind it and
- * get a copy of its answer when it has one. Answers (2xx and 4xx) stay in the
- * map for 24 h; 5xx answers are given to the waiters but not kept, so a retry
- * after a spool failure can succeed.
+ * get a copy of its answer when it has one. 5xx answers are given to the
+ * waiters but not kept, so a retry after a spool failure can succeed.
+ *
+ * Answers (2xx and 4xx) are written to the store before they are sent and
+ * stay there 24 h; the map keeps them only HTTP_IDEM_MEM_MS, which bounds
+ * its memory. Why the map keeps them at all: a repeat's worker may have
+ * looked in the store just before the first answer was written; the map,
+ * checked afterwards on the loop thread, still has it then (a worker would
+ * have to run for minutes to miss both).
  *
  * The key is scoped to the account and the route; the request body's hash is
  * kept too, and a repeat with another body is refused (422), as a silent
@@ -193,7 +199,7 @@ http_idem_sweep(struct http_idem *m, uint64_t now_ms)
 		struct idem_entry **pp = &m->b[i];
 		while (*pp) {
 			struct idem_entry *e = *pp;
-			if (e->state == IDEM_DONE && now_ms - e->created_ms > HTTP_IDEM_TTL_MS) {
+			if (e->state == IDEM_DONE && now_ms - e->created_ms > HTTP_IDEM_MEM_MS) {
 				*pp = e->next;
 				m->n--;
 				entry_free(e);

@@ -133,11 +133,13 @@ void	http_idem_end(struct http_server *srv, struct http_req *r);
 void	http_idem_complete(struct http_server *srv, struct http_req *r);
 /* http_idem_expire_store() deletes store records older than 24 h (worker). */
 void	http_idem_expire_store(struct http_server *srv);
-/* http_idem_sweep() forgets entries older than 24 h. */
+/* http_idem_sweep() forgets answered entries older than HTTP_IDEM_MEM_MS
+ * (the store still has them). */
 void	http_idem_sweep(struct http_idem *m, uint64_t now_ms);
 /* Worker side: look the key up in the store (may set r->stored_answer). */
 void	http_idem_lookup_store(struct http_server *srv, struct http_req *r);
 
-#define HTTP_IDEM_TTL_MS	(24ULL * 3600 * 1000)
+#define HTTP_IDEM_TTL_MS	(24ULL * 3600 * 1000)	/* in the store */
+#define HTTP_IDEM_MEM_MS	(10ULL * 60 * 1000)	/* in the loop's map */
 
 #endif

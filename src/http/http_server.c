@@ -196,8 +196,7 @@ http_req_finish(struct http_req *r)
 	r->state = REQ_DONE;
 	srv->inflight--;
 	MHD_resume_connection(r->conn);
-	kick(srv);
-	uv_timer_start(&srv->timer, on_timer, 0, 0);
+	uv_timer_start(&srv->timer, on_timer, 0, 0);	/* MHD_run() soon: it sends the answer */
 }
 
 /* authenticate() runs on a worker: the bearer token to an account and scope. */
@@ -548,12 +547,12 @@ http_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, s
 	timeout_s = (unsigned)((cfg->http_timeout + 999) / 1000);
 	srv->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, on_request, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,	/* first, or MHD logs to stderr before it */
 	    MHD_OPTION_LISTEN_SOCKET, srv->lfd,
 	    MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		*err = xasprintf("http: libmicrohttpd failed to start on %s", cfg->http_listen);

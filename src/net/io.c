@@ -601,10 +601,16 @@ io_finish(struct io *io)
 	io->state = IO_S_CLOSED;
 	io->cb = NULL;
 	io_tick_stop(io);
-	uv_close((uv_handle_t *)io->tcp, io_close_cb);
-	uv_close((uv_handle_t *)&io->timer, io_close_cb);
-	uv_close((uv_handle_t *)&io->check, io_close_cb);
-	uv_close((uv_handle_t *)&io->idle, io_close_cb);
+	/* At daemon exit a uv_walk() may have closed a lingering io's handles
+	 * already (then its shutdown callback brings us here): never twice. */
+	if (!uv_is_closing((uv_handle_t *)io->tcp))
+		uv_close((uv_handle_t *)io->tcp, io_close_cb);
+	if (!uv_is_closing((uv_handle_t *)&io->timer))
+		uv_close((uv_handle_t *)&io->timer, io_close_cb);
+	if (!uv_is_closing((uv_handle_t *)&io->check))
+		uv_close((uv_handle_t *)&io->check, io_close_cb);
+	if (!uv_is_closing((uv_handle_t *)&io->idle))
+		uv_close((uv_handle_t *)&io->idle, io_close_cb);
 }
 
 static void

@@ -1,7 +1,7 @@
 /* smtp_session: one SMTP submission session (RFC 5321, RFC 6409).
  *
  * DESIGN. A session is an explicit state machine fed by io events; it never
- * blocks. Input is consumed by session_process(), which takes one unit at a
+ * blocks. Input is consumed by smtp_session_process(), which takes one unit at a
  * time from io_input(): a command line (smtp_line_next + the command table),
  * DATA bytes (smtp_data_feed), a BDAT chunk (counted bytes) or an AUTH
  * continuation line. Slow work (key verification, the account's domains from
@@ -20,7 +20,7 @@
  * synchronisation error (554 5.5.0, close). After STARTTLS, io discards any
  * input that came with the command (CVE-2011-0411). Errors, junk commands
  * and the whole session's length are capped. */
-#include "smtp/smtp_session.h"
+#include "smtp/smtp_session_int.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_server.h"
 #include "mime/mime_header.h"
@@ -47,83 +47,12 @@
 #include <strings.h>
 #include <time.h>
 
-enum state {
-	S_GREET,	/* connected, greeting not sent yet (or TLS handshake first) */
-	S_INIT,		/* greeting sent: HELO/EHLO expected */
-	S_READY,	/* after HELO/EHLO: MAIL, AUTH, STARTTLS */
-	S_MAIL,		/* after MAIL: RCPT */
-	S_RCPT,		/* at least one RCPT: more RCPT, DATA, BDAT */
-	S_DATA,		/* reading a DATA body */
-	S_BDAT,		/* reading a BDAT chunk */
-	S_AUTH,		/* waiting for an AUTH continuation line */
-	S_TLS,		/* STARTTLS handshake in progress */
-	S_CLOSING,	/* reply sent, closing */
-};
-
-#define ST(x)	(1u << (x))
-#define ANY_CMD	(ST(S_INIT) | ST(S_READY) | ST(S_MAIL) | ST(S_RCPT))
-
-/* Header lines in one message: thousands of folded lines are an attack on
- * every parser downstream, never a real message. */
-#define SMTP_HEADER_MAX_LINES		1000
-#define SMTP_HEADER_MAX_LINES_STR	"1000"
-
-enum auth_step { AUTH_NONE, AUTH_PLAIN_WAIT, AUTH_LOGIN_USER, AUTH_LOGIN_PASS };
-
-struct smtp_session {
-	struct smtp_listener_ctx *lc;
-	const struct config	*cfg;
-	struct io		*io;
-	uv_timer_t		 timer;		/* command / data timeout */
-	uv_timer_t		 life;		/* whole-session cap */
-	enum state		 state;
-	char			 ip[64];
-	int			 trusted;
-	int			 esmtp;
-	char			*helo;
-	uint64_t		 started;
-
-	/* Identity: the account mail is submitted as, and its domains. */
-	char			*account;
-	int			 authenticated;
-	char			**domains;
-	enum auth_step		 auth_step;
-	char			*auth_user;
-
-	/* The transaction. */
-	char			*mail_from;
-	unsigned		 flags;
-	int			 ret;
-	char			*envid;
-	struct spool_rcpt	*rcpt;
-	size_t			 nrcpt;
-	struct buf		 msg;
-	char			*msgid;		/* Message-ID of the message being committed */
-	struct smtp_data	 data;
-	int			 bdat_used;	/* BDAT seen: DATA no longer allowed */
-	uint64_t		 bdat_left;
-	int			 bdat_last;
-	int			 bdat_overflow;
-
-	int			 discarding;	/* dropping an over-long line */
-	unsigned		 errors;
-	unsigned		 junk;
-	unsigned		 messages;
-	int			 busy;		/* async work in flight */
-	int			 closing;	/* io closed or closing */
-	int			 shutdown;	/* server drains */
-	int			 handles;	/* timers not yet closed */
-	const char		*result;	/* session outcome for the log */
-};
-
-static void session_process(struct smtp_session *s);
-static void session_close(struct smtp_session *s, const char *result);
 
 /* ------------------------------------------------------------------ */
 /* Replies and timers                                                  */
 
-static void
-reply(struct smtp_session *s, const char *fmt, ...)
+void
+smtp_session_reply(struct smtp_session *s, const char *fmt, ...)
 {
 	struct buf b;
 	va_list ap;
@@ -139,10 +68,10 @@ reply(struct smtp_session *s, const char *fmt, ...)
 	buf_free(&b);
 }
 
-/* client_error() answers a client mistake and counts it; too many, and the
+/* smtp_session_error() answers a client mistake and counts it; too many, and the
  * session ends with 421. */
-static void
-client_error(struct smtp_session *s, const char *fmt, ...)
+void
+smtp_session_error(struct smtp_session *s, const char *fmt, ...)
 {
 	struct buf b;
 	va_list ap;
@@ -151,11 +80,11 @@ client_error(struct smtp_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	reply(s, "%s", b.data);
+	smtp_session_reply(s, "%s", b.data);
 	buf_free(&b);
 	if (++s->errors >= s->cfg->sub_max_errors && s->cfg->sub_max_errors > 0) {
-		reply(s, "421 4.7.0 %s Error: too many errors", s->cfg->hostname);
-		session_close(s, "too-many-errors");
+		smtp_session_reply(s, "421 4.7.0 %s Error: too many errors", s->cfg->hostname);
+		smtp_session_close(s, "too-many-errors");
 	}
 }
 
@@ -166,8 +95,8 @@ timer_fired(uv_timer_t *t)
 
 	if (s->closing)
 		return;
-	reply(s, "421 4.4.2 %s Error: timeout exceeded", s->cfg->hostname);
-	session_close(s, "timeout");
+	smtp_session_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->cfg->hostname);
+	smtp_session_close(s, "timeout");
 }
 
 static void
@@ -177,13 +106,13 @@ life_fired(uv_timer_t *t)
 
 	if (s->closing)
 		return;
-	reply(s, "421 4.4.2 %s Error: session too long", s->cfg->hostname);
-	session_close(s, "session-timeout");
+	smtp_session_reply(s, "421 4.4.2 %s Error: session too long", s->cfg->hostname);
+	smtp_session_close(s, "session-timeout");
 }
 
-/* arm() restarts the inactivity timer for the current state. */
-static void
-arm(struct smtp_session *s)
+/* smtp_session_arm() restarts the inactivity timer for the current state. */
+void
+smtp_session_arm(struct smtp_session *s)
 {
 	uint64_t ms;
 
@@ -201,8 +130,8 @@ arm(struct smtp_session *s)
 /* ------------------------------------------------------------------ */
 /* Transaction state                                                   */
 
-static void
-tx_reset(struct smtp_session *s)
+void
+smtp_session_tx_reset(struct smtp_session *s)
 {
 	free(s->mail_from);
 	s->mail_from = NULL;
@@ -229,24 +158,15 @@ tx_reset(struct smtp_session *s)
 		s->state = S_READY;
 }
 
-static void
-strv_free(char **v)
-{
-	if (v == NULL)
-		return;
-	for (size_t i = 0; v[i]; i++)
-		free(v[i]);
-	free(v);
-}
 
-static void
-session_free(struct smtp_session *s)
+void
+smtp_session_free(struct smtp_session *s)
 {
-	tx_reset(s);
+	smtp_session_tx_reset(s);
 	free(s->helo);
 	free(s->account);
 	free(s->auth_user);
-	strv_free(s->domains);
+	store_strv_free(s->domains);
 	smtp_server_session_done(s->lc->server, s);
 	free(s);
 }
@@ -257,13 +177,13 @@ handle_closed(uv_handle_t *h)
 	struct smtp_session *s = h->data;
 
 	if (--s->handles == 0 && !s->busy)
-		session_free(s);
+		smtp_session_free(s);
 }
 
-/* session_close() closes the connection (after pending replies) and frees the
+/* smtp_session_close() closes the connection (after pending replies) and frees the
  * session once no async work refers to it. */
-static void
-session_close(struct smtp_session *s, const char *result)
+void
+smtp_session_close(struct smtp_session *s, const char *result)
 {
 	struct log_line *l;
 
@@ -295,21 +215,6 @@ session_close(struct smtp_session *s, const char *result)
 /* ------------------------------------------------------------------ */
 /* Async work: store lookups                                           */
 
-struct lookup {
-	uv_work_t		 req;
-	struct smtp_session	*s;
-	struct store		*st;
-	char			*secret;	/* AUTH: the key to verify */
-	char			*account;	/* in (trusted) or out (AUTH) */
-	char			*scope;
-	char			**domains;
-	int			 verified_only;
-	int			 rc;
-	char			*err;
-	void			(*done)(struct smtp_session *, struct lookup *);
-	/* The MAIL command that waits for the domains (trusted sessions). */
-	char			*pending_line;
-};
 
 static void
 lookup_work(uv_work_t *req)
@@ -339,20 +244,20 @@ lookup_after(uv_work_t *req, int status)
 	}
 	free(lk->account);
 	free(lk->scope);
-	strv_free(lk->domains);
+	store_strv_free(lk->domains);
 	free(lk->err);
 	free(lk->pending_line);
 	free(lk);
 	if (s->closing) {
 		if (s->handles == 0 && !s->busy)
-			session_free(s);
+			smtp_session_free(s);
 		return;
 	}
-	session_process(s);
+	smtp_session_process(s);
 }
 
-static void
-lookup_start(struct smtp_session *s, struct lookup *lk)
+void
+smtp_session_lookup(struct smtp_session *s, struct lookup *lk)
 {
 	lk->s = s;
 	lk->st = s->lc->store;
@@ -373,8 +278,8 @@ lookup_start(struct smtp_session *s, struct lookup *lk)
 /* ------------------------------------------------------------------ */
 /* Domain policy                                                       */
 
-static int
-domain_allowed(struct smtp_session *s, const char *addr)
+int
+smtp_session_domain_allowed(struct smtp_session *s, const char *addr)
 {
 	const char *at = strrchr(addr, '@');
 
@@ -426,10 +331,10 @@ static void
 cmd_helo(struct smtp_session *s, struct smtp_cmd *c)
 {
 	if (c->arg == NULL || c->arg[0] == '\0') {
-		client_error(s, "501 5.5.4 Syntax: %s hostname", c->verb == SMTP_CMD_EHLO ? "EHLO" : "HELO");
+		smtp_session_error(s, "501 5.5.4 Syntax: %s hostname", c->verb == SMTP_CMD_EHLO ? "EHLO" : "HELO");
 		return;
 	}
-	tx_reset(s);
+	smtp_session_tx_reset(s);
 	free(s->helo);
 	s->helo = helo_name(c->arg);
 	s->esmtp = c->verb == SMTP_CMD_EHLO;
@@ -437,7 +342,7 @@ cmd_helo(struct smtp_session *s, struct smtp_cmd *c)
 	if (s->esmtp)
 		send_ehlo(s);
 	else
-		reply(s, "250 %s", s->cfg->hostname);
+		smtp_session_reply(s, "250 %s", s->cfg->hostname);
 }
 
 /* xtext_valid() checks RFC 3461 xtext (ENVID, ORCPT). */
@@ -465,7 +370,7 @@ domains_loaded(struct smtp_session *s, struct lookup *lk)
 	if (lk->rc != 0) {
 		log_warn("smtp.session", "cannot load domains of account %s: %s", s->account,
 		    lk->err ? lk->err : "not found");
-		reply(s, "451 4.3.0 Error: account lookup failed, try again later");
+		smtp_session_reply(s, "451 4.3.0 Error: account lookup failed, try again later");
 		return;
 	}
 	s->domains = lk->domains;
@@ -484,7 +389,7 @@ static void
 cmd_mail(struct smtp_session *s, struct smtp_cmd *c, const char *line)
 {
 	if (s->account == NULL) {
-		client_error(s, "530 5.7.0 Authentication required");
+		smtp_session_error(s, "530 5.7.0 Authentication required");
 		return;
 	}
 	if (s->domains == NULL) {
@@ -493,7 +398,7 @@ cmd_mail(struct smtp_session *s, struct smtp_cmd *c, const char *line)
 		lk->account = xstrdup(s->account);
 		lk->pending_line = xstrdup(line);
 		lk->done = domains_loaded;
-		lookup_start(s, lk);
+		smtp_session_lookup(s, lk);
 		return;
 	}
 	mail_continue(s, c);
@@ -509,7 +414,7 @@ mail_continue(struct smtp_session *s, struct smtp_cmd *c)
 	if (c->path_utf8)
 		flags |= SPOOL_F_SMTPUTF8;
 	if (!s->esmtp && c->nparams > 0) {
-		client_error(s, "555 5.5.4 Unsupported option: %s", c->params[0].key);
+		smtp_session_error(s, "555 5.5.4 Unsupported option: %s", c->params[0].key);
 		return;
 	}
 	for (size_t i = 0; i < c->nparams; i++) {
@@ -520,18 +425,18 @@ mail_continue(struct smtp_session *s, struct smtp_cmd *c)
 			errno = 0;
 			n = strtoull(v, &end, 10);
 			if (errno || *end || !isdigit((unsigned char)v[0])) {
-				client_error(s, "501 5.5.4 Bad SIZE parameter");
+				smtp_session_error(s, "501 5.5.4 Bad SIZE parameter");
 				return;
 			}
 			if (n > s->cfg->max_message_size) {
-				client_error(s, "552 5.3.4 Message size exceeds fixed limit");
+				smtp_session_error(s, "552 5.3.4 Message size exceeds fixed limit");
 				return;
 			}
 		} else if (!strcasecmp(k, "BODY") && v) {
 			if (!strcasecmp(v, "8BITMIME"))
 				flags |= SPOOL_F_8BITMIME;
 			else if (strcasecmp(v, "7BIT") != 0) {
-				client_error(s, "501 5.5.4 Unsupported BODY parameter");
+				smtp_session_error(s, "501 5.5.4 Unsupported BODY parameter");
 				return;
 			}
 		} else if (!strcasecmp(k, "SMTPUTF8") && v == NULL) {
@@ -542,34 +447,34 @@ mail_continue(struct smtp_session *s, struct smtp_cmd *c)
 			else if (!strcasecmp(v, "HDRS"))
 				ret = SPOOL_RET_HDRS;
 			else {
-				client_error(s, "501 5.5.4 Bad RET parameter");
+				smtp_session_error(s, "501 5.5.4 Bad RET parameter");
 				return;
 			}
 		} else if (!strcasecmp(k, "ENVID") && v && envid == NULL) {
 			if (!xtext_valid(v, 100)) {
-				client_error(s, "501 5.5.4 Bad ENVID parameter");
+				smtp_session_error(s, "501 5.5.4 Bad ENVID parameter");
 				return;
 			}
 			envid = v;
 		} else if (!strcasecmp(k, "AUTH") && v) {
 			/* RFC 4954 5: accepted and ignored; the session's identity counts. */
 		} else {
-			client_error(s, "555 5.5.4 Unsupported option: %s", k);
+			smtp_session_error(s, "555 5.5.4 Unsupported option: %s", k);
 			return;
 		}
 	}
-	if (c->path[0] != '\0' && !domain_allowed(s, c->path)) {
-		client_error(s, "550 5.7.1 <%s>: Sender address rejected: not a %sdomain of account %s",
+	if (c->path[0] != '\0' && !smtp_session_domain_allowed(s, c->path)) {
+		smtp_session_error(s, "550 5.7.1 <%s>: Sender address rejected: not a %sdomain of account %s",
 		    c->path, s->cfg->require_verified_domains ? "verified " : "", s->account);
 		return;
 	}
-	tx_reset(s);
+	smtp_session_tx_reset(s);
 	s->mail_from = xstrdup(c->path);
 	s->flags = flags;
 	s->ret = ret;
 	s->envid = envid ? xstrdup(envid) : NULL;
 	s->state = S_MAIL;
-	reply(s, "250 2.1.0 Ok");
+	smtp_session_reply(s, "250 2.1.0 Ok");
 }
 
 static int
@@ -607,38 +512,38 @@ cmd_rcpt(struct smtp_session *s, struct smtp_cmd *c)
 	struct spool_rcpt *r;
 
 	if (c->path[0] == '\0') {
-		client_error(s, "501 5.1.3 Bad recipient address syntax");
+		smtp_session_error(s, "501 5.1.3 Bad recipient address syntax");
 		return;
 	}
 	if (!s->esmtp && c->nparams > 0) {
-		client_error(s, "555 5.5.4 Unsupported option: %s", c->params[0].key);
+		smtp_session_error(s, "555 5.5.4 Unsupported option: %s", c->params[0].key);
 		return;
 	}
 	for (size_t i = 0; i < c->nparams; i++) {
 		const char *k = c->params[i].key, *v = c->params[i].value;
 		if (!strcasecmp(k, "NOTIFY") && v && notify == 0) {
 			if (parse_notify(v, &notify) < 0) {
-				client_error(s, "501 5.5.4 Bad NOTIFY parameter");
+				smtp_session_error(s, "501 5.5.4 Bad NOTIFY parameter");
 				return;
 			}
 		} else if (!strcasecmp(k, "ORCPT") && v && orcpt == NULL) {
 			const char *semi = strchr(v, ';');
 			if (semi == NULL || semi == v || !xtext_valid(semi + 1, 500)) {
-				client_error(s, "501 5.5.4 Bad ORCPT parameter");
+				smtp_session_error(s, "501 5.5.4 Bad ORCPT parameter");
 				return;
 			}
 			orcpt = v;
 		} else {
-			client_error(s, "555 5.5.4 Unsupported option: %s", k);
+			smtp_session_error(s, "555 5.5.4 Unsupported option: %s", k);
 			return;
 		}
 	}
 	if (c->path_utf8 && !(s->flags & SPOOL_F_SMTPUTF8)) {
-		client_error(s, "553 5.6.7 Non-ASCII recipient needs SMTPUTF8 in MAIL FROM");
+		smtp_session_error(s, "553 5.6.7 Non-ASCII recipient needs SMTPUTF8 in MAIL FROM");
 		return;
 	}
 	if (s->nrcpt >= s->cfg->max_recipients) {
-		reply(s, "452 4.5.3 Error: too many recipients");
+		smtp_session_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
 	s->rcpt = xrealloc(s->rcpt, (s->nrcpt + 1) * sizeof(*s->rcpt));
@@ -649,24 +554,24 @@ cmd_rcpt(struct smtp_session *s, struct smtp_cmd *c)
 	r->notify = notify;
 	r->state = SPOOL_RCPT_QUEUED;
 	s->state = S_RCPT;
-	reply(s, "250 2.1.5 Ok");
+	smtp_session_reply(s, "250 2.1.5 Ok");
 }
 
 static void
 cmd_data(struct smtp_session *s, struct smtp_cmd *c)
 {
 	if (c->arg && c->arg[0]) {
-		client_error(s, "501 5.5.4 Syntax: DATA");
+		smtp_session_error(s, "501 5.5.4 Syntax: DATA");
 		return;
 	}
 	if (s->bdat_used) {
-		client_error(s, "503 5.5.1 Error: DATA after BDAT");
+		smtp_session_error(s, "503 5.5.1 Error: DATA after BDAT");
 		return;
 	}
 	buf_reset(&s->msg);
 	memset(&s->data, 0, sizeof(s->data));
 	s->state = S_DATA;
-	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	smtp_session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
 static void
@@ -676,13 +581,13 @@ cmd_bdat(struct smtp_session *s, struct smtp_cmd *c)
 	int last;
 
 	if (!s->esmtp) {
-		client_error(s, "503 5.5.1 Error: BDAT needs EHLO");
+		smtp_session_error(s, "503 5.5.1 Error: BDAT needs EHLO");
 		return;
 	}
 	if (smtp_bdat_parse_arg(c->arg ? c->arg : "", &size, &last) < 0) {
 		/* The chunk size is unknown, so the stream cannot be resynchronised. */
-		reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
-		session_close(s, "bad-bdat");
+		smtp_session_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
+		smtp_session_close(s, "bad-bdat");
 		return;
 	}
 	if (!s->bdat_used) {
@@ -692,266 +597,75 @@ cmd_bdat(struct smtp_session *s, struct smtp_cmd *c)
 	s->bdat_left = size;
 	s->bdat_last = last;
 	s->state = S_BDAT;
-	/* The chunk's bytes follow at once; session_process() takes them. */
+	/* The chunk's bytes follow at once; smtp_session_process() takes them. */
 }
 
 static void
 cmd_rset(struct smtp_session *s, struct smtp_cmd *c)
 {
-	tx_reset(s);
-	reply(s, "250 2.0.0 Ok");
+	smtp_session_tx_reset(s);
+	smtp_session_reply(s, "250 2.0.0 Ok");
 }
 
 static void
 cmd_noop(struct smtp_session *s, struct smtp_cmd *c)
 {
-	reply(s, "250 2.0.0 Ok");
+	smtp_session_reply(s, "250 2.0.0 Ok");
 }
 
 static void
 cmd_quit(struct smtp_session *s, struct smtp_cmd *c)
 {
-	reply(s, "221 2.0.0 Bye");
-	session_close(s, "quit");
+	smtp_session_reply(s, "221 2.0.0 Bye");
+	smtp_session_close(s, "quit");
 }
 
 static void
 cmd_vrfy(struct smtp_session *s, struct smtp_cmd *c)
 {
-	reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+	smtp_session_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
 }
 
 static void
 cmd_expn(struct smtp_session *s, struct smtp_cmd *c)
 {
-	reply(s, "502 5.5.1 EXPN not available");
+	smtp_session_reply(s, "502 5.5.1 EXPN not available");
 }
 
 static void
 cmd_help(struct smtp_session *s, struct smtp_cmd *c)
 {
-	reply(s, "214-2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT");
-	reply(s, "214 2.0.0 End of HELP");
+	smtp_session_reply(s, "214-2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT");
+	smtp_session_reply(s, "214 2.0.0 End of HELP");
 }
 
 static void
 cmd_starttls(struct smtp_session *s, struct smtp_cmd *c)
 {
 	if (io_tls_active(s->io)) {
-		client_error(s, "554 5.5.1 Error: TLS already active");
+		smtp_session_error(s, "554 5.5.1 Error: TLS already active");
 		return;
 	}
 	if (s->lc->tls == NULL) {
-		client_error(s, "502 5.5.1 Error: command not implemented");
+		smtp_session_error(s, "502 5.5.1 Error: command not implemented");
 		return;
 	}
 	if (c->arg && c->arg[0]) {
-		client_error(s, "501 5.5.4 Syntax: STARTTLS");
+		smtp_session_error(s, "501 5.5.4 Syntax: STARTTLS");
 		return;
 	}
-	reply(s, "220 2.0.0 Ready to start TLS");
+	smtp_session_reply(s, "220 2.0.0 Ready to start TLS");
 	/* io_starttls_server() drops whatever the client sent after the command. */
 	if (io_starttls_server(s->io, s->lc->tls) < 0) {
-		session_close(s, "tls-failed");
+		smtp_session_close(s, "tls-failed");
 		return;
 	}
-	tx_reset(s);
+	smtp_session_tx_reset(s);
 	s->state = S_TLS;
 	s->esmtp = 0;
 	free(s->helo);
 	s->helo = NULL;
-	arm(s);
-}
-
-/* AUTH ------------------------------------------------------------- */
-
-static void
-auth_done(struct smtp_session *s, struct lookup *lk)
-{
-	int scope_ok = lk->scope && (!strcmp(lk->scope, "send") || !strcmp(lk->scope, "admin"));
-	int user_ok = s->auth_user == NULL || s->auth_user[0] == '\0' ||
-	    !strcmp(s->auth_user, "apikey") || (lk->account && !strcmp(s->auth_user, lk->account));
-
-	free(s->auth_user);
-	s->auth_user = NULL;
-	if (lk->rc != 0 || !scope_ok || !user_ok) {
-		if (lk->rc < 0)
-			log_warn("smtp.session", "key verification failed: %s", lk->err ? lk->err : "?");
-		/* Counted per client address; the next AUTH past the limit gets 421. */
-		smtp_server_auth_failed(s->lc->server, s->ip);
-		client_error(s, "535 5.7.8 Error: authentication failed");
-		return;
-	}
-	free(s->account);
-	s->account = xstrdup(lk->account);
-	strv_free(s->domains);
-	s->domains = lk->domains;
-	lk->domains = NULL;
-	s->authenticated = 1;
-	reply(s, "235 2.7.0 Authentication successful");
-}
-
-/* auth_check() verifies a password (an API key) off the loop. */
-static void
-auth_check(struct smtp_session *s, const char *user, const char *pass)
-{
-	struct lookup *lk = xcalloc(1, sizeof(*lk));
-
-	free(s->auth_user);
-	s->auth_user = xstrdup(user);
-	lk->secret = xstrdup(pass);
-	lk->done = auth_done;
-	lookup_start(s, lk);
-}
-
-/* b64_decode() decodes standard base64; returns the length or -1. */
-static long
-b64_decode(const char *in, unsigned char *out, size_t outmax)
-{
-	size_t n = 0;
-
-	if (sodium_base642bin(out, outmax, in, strlen(in), NULL, &n, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0)
-		return -1;
-	return (long)n;
-}
-
-static void
-auth_plain(struct smtp_session *s, const char *b64)
-{
-	unsigned char dec[1024];
-	long n = b64_decode(b64, dec, sizeof(dec) - 1);
-	const char *authz, *user, *pass;
-	size_t ul;
-
-	if (n < 0) {
-		client_error(s, "501 5.5.2 Error: invalid base64 in AUTH");
-		return;
-	}
-	dec[n] = '\0';
-	/* authzid NUL authcid NUL passwd */
-	authz = (const char *)dec;
-	user = memchr(dec, '\0', (size_t)n);
-	if (user == NULL || (pass = memchr(user + 1, '\0', (size_t)n - (size_t)(user + 1 - authz))) == NULL) {
-		client_error(s, "501 5.5.2 Error: malformed AUTH PLAIN");
-		return;
-	}
-	user++;
-	pass++;
-	ul = strlen(user);
-	(void)ul;
-	if (authz[0] && strcmp(authz, user) != 0) {
-		client_error(s, "535 5.7.8 Error: authorization identity not allowed");
-		return;
-	}
-	auth_check(s, user, pass);
-	sodium_memzero(dec, sizeof(dec));
-}
-
-static void
-cmd_auth(struct smtp_session *s, struct smtp_cmd *c)
-{
-	char mech[32], init[1024];
-	const char *arg = c->arg ? c->arg : "";
-	const char *sp;
-
-	if (!io_tls_active(s->io)) {
-		client_error(s, "538 5.7.11 Encryption required for requested authentication mechanism");
-		return;
-	}
-	if (s->authenticated) {
-		client_error(s, "503 5.5.1 Error: already authenticated");
-		return;
-	}
-	if (!s->esmtp) {
-		client_error(s, "503 5.5.1 Error: send EHLO first");
-		return;
-	}
-	if (smtp_server_auth_blocked(s->lc->server, s->ip)) {
-		reply(s, "421 4.7.0 %s Error: too many authentication failures", s->cfg->hostname);
-		session_close(s, "auth-limit");
-		return;
-	}
-	sp = strchr(arg, ' ');
-	if ((sp ? (size_t)(sp - arg) : strlen(arg)) >= sizeof(mech) || strlen(arg) >= sizeof(init) + sizeof(mech)) {
-		client_error(s, "501 5.5.4 Syntax: AUTH mechanism");
-		return;
-	}
-	snprintf(mech, sizeof(mech), "%.*s", sp ? (int)(sp - arg) : (int)strlen(arg), arg);
-	snprintf(init, sizeof(init), "%s", sp ? sp + 1 : "");
-	if (!strcasecmp(mech, "PLAIN")) {
-		if (init[0] == '\0') {
-			s->auth_step = AUTH_PLAIN_WAIT;
-			s->state = S_AUTH;
-			reply(s, "334 ");
-		} else if (!strcmp(init, "=")) {
-			client_error(s, "535 5.7.8 Error: authentication failed");
-		} else
-			auth_plain(s, init);
-	} else if (!strcasecmp(mech, "LOGIN")) {
-		if (init[0] == '\0') {
-			s->auth_step = AUTH_LOGIN_USER;
-			s->state = S_AUTH;
-			reply(s, "334 VXNlcm5hbWU6");
-		} else {
-			unsigned char dec[512];
-			long n = b64_decode(init, dec, sizeof(dec) - 1);
-			if (n < 0) {
-				client_error(s, "501 5.5.2 Error: invalid base64 in AUTH");
-				return;
-			}
-			dec[n] = '\0';
-			free(s->auth_user);
-			s->auth_user = xstrdup((char *)dec);
-			s->auth_step = AUTH_LOGIN_PASS;
-			s->state = S_AUTH;
-			reply(s, "334 UGFzc3dvcmQ6");
-		}
-	} else
-		client_error(s, "504 5.5.4 Error: unsupported authentication mechanism");
-}
-
-/* auth_line() handles a continuation line of AUTH PLAIN or LOGIN. */
-static void
-auth_line(struct smtp_session *s, char *line)
-{
-	enum auth_step step = s->auth_step;
-
-	s->auth_step = AUTH_NONE;
-	s->state = S_READY;
-	if (!strcmp(line, "*")) {
-		client_error(s, "501 5.7.0 Authentication aborted");
-		return;
-	}
-	if (step == AUTH_PLAIN_WAIT) {
-		auth_plain(s, line);
-	} else if (step == AUTH_LOGIN_USER) {
-		unsigned char dec[512];
-		long n = b64_decode(line, dec, sizeof(dec) - 1);
-		if (n < 0) {
-			client_error(s, "501 5.5.2 Error: invalid base64 in AUTH");
-			return;
-		}
-		dec[n] = '\0';
-		free(s->auth_user);
-		s->auth_user = xstrdup((char *)dec);
-		s->auth_step = AUTH_LOGIN_PASS;
-		s->state = S_AUTH;
-		reply(s, "334 UGFzc3dvcmQ6");
-	} else if (step == AUTH_LOGIN_PASS) {
-		unsigned char dec[1024];
-		long n = b64_decode(line, dec, sizeof(dec) - 1);
-		char *user;
-		if (n < 0) {
-			client_error(s, "501 5.5.2 Error: invalid base64 in AUTH");
-			return;
-		}
-		dec[n] = '\0';
-		user = s->auth_user ? xstrdup(s->auth_user) : xstrdup("");
-		auth_check(s, user, (char *)dec);
-		free(user);
-		sodium_memzero(dec, sizeof(dec));
-	}
+	smtp_session_arm(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -977,7 +691,7 @@ static const struct command commands[] = {
 	{ SMTP_CMD_EHLO, "EHLO", cmd_helo, ANY_CMD, F_LAST, NULL },
 	{ SMTP_CMD_HELO, "HELO", cmd_helo, ANY_CMD, F_LAST, NULL },
 	{ SMTP_CMD_STARTTLS, "STARTTLS", cmd_starttls, ST(S_READY), F_LAST, "503 5.5.1 Error: send EHLO first" },
-	{ SMTP_CMD_AUTH, "AUTH", cmd_auth, ST(S_READY), F_LAST, "503 5.5.1 Error: AUTH not allowed now" },
+	{ SMTP_CMD_AUTH, "AUTH", smtp_auth_cmd, ST(S_READY), F_LAST, "503 5.5.1 Error: AUTH not allowed now" },
 	{ SMTP_CMD_MAIL, "MAIL", NULL, ST(S_READY), 0, "503 5.5.1 Error: send HELO/EHLO first or nested MAIL command" },
 	{ SMTP_CMD_RCPT, "RCPT", cmd_rcpt, ST(S_MAIL) | ST(S_RCPT), 0, "503 5.5.1 Error: need MAIL command" },
 	{ SMTP_CMD_DATA, "DATA", cmd_data, ST(S_RCPT), F_LAST, "503 5.5.1 Error: need RCPT command" },
@@ -1006,37 +720,37 @@ run_command(struct smtp_session *s, char *line, size_t len)
 		if (commands[i].verb == c.verb)
 			cmd = &commands[i];
 	if (cmd == NULL) {
-		client_error(s, "500 5.5.2 Error: command not recognized");
+		smtp_session_error(s, "500 5.5.2 Error: command not recognized");
 		goto out;
 	}
 	if (cmd->flags & F_JUNK) {
 		if (++s->junk > s->cfg->sub_max_junk_commands) {
-			reply(s, "421 4.7.0 %s Error: too many junk commands", s->cfg->hostname);
-			session_close(s, "junk-limit");
+			smtp_session_reply(s, "421 4.7.0 %s Error: too many junk commands", s->cfg->hostname);
+			smtp_session_close(s, "junk-limit");
 			goto out;
 		}
 	}
 	if (!(cmd->states & ST(s->state))) {
 		if (s->state == S_INIT)
-			client_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+			smtp_session_error(s, "503 5.5.1 Error: send HELO/EHLO first");
 		else
-			client_error(s, "%s", cmd->bad_sequence ? cmd->bad_sequence : "503 5.5.1 Error: bad sequence of commands");
+			smtp_session_error(s, "%s", cmd->bad_sequence ? cmd->bad_sequence : "503 5.5.1 Error: bad sequence of commands");
 		goto out;
 	}
 	switch (rc) {
 	case SMTP_CMD_OK:
 		break;
 	case SMTP_CMD_EPATH:
-		client_error(s, "501 %s Bad %s address syntax%s%s",
+		smtp_session_error(s, "501 %s Bad %s address syntax%s%s",
 		    c.verb == SMTP_CMD_MAIL ? "5.1.7" : "5.1.3",
 		    c.verb == SMTP_CMD_MAIL ? "sender" : "recipient", why ? ": " : "", why ? why : "");
 		goto out;
 	case SMTP_CMD_EPARAM:
-		client_error(s, "501 5.5.4 Bad parameter%s%s", why ? ": " : "", why ? why : "");
+		smtp_session_error(s, "501 5.5.4 Bad parameter%s%s", why ? ": " : "", why ? why : "");
 		goto out;
 	case SMTP_CMD_ESYNTAX:
 	default:
-		client_error(s, "501 5.5.4 Syntax error%s%s", why ? ": " : "", why ? why : "");
+		smtp_session_error(s, "501 5.5.4 Syntax error%s%s", why ? ": " : "", why ? why : "");
 		goto out;
 	}
 	if (c.verb == SMTP_CMD_MAIL)
@@ -1049,363 +763,15 @@ run_command(struct smtp_session *s, char *line, size_t len)
 	if (!s->closing && s->io && c.verb != SMTP_CMD_STARTTLS && c.verb != SMTP_CMD_BDAT &&
 	    ((cmd->flags & F_LAST) || !s->esmtp) && io_input(s->io)->len > 0 &&
 	    s->state != S_AUTH) {
-		reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
-		session_close(s, "pipelining-violation");
+		smtp_session_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
+		smtp_session_close(s, "pipelining-violation");
 	}
 out:
 	free(copy);
 }
 
-/* ------------------------------------------------------------------ */
-/* End of message                                                      */
-
-struct commit {
-	struct smtp_session	*s;
-	uint64_t		 size;
-	size_t			 nrcpt;
-	char			*message_id;
-};
-
-static void
-commit_done(int err, const char *id, void *arg)
-{
-	struct commit *cm = arg;
-	struct smtp_session *s = cm->s;
-
-	s->busy--;
-	if (err == 0) {
-		struct log_line *l = log_begin(LOG_INFO, "smtp.accept");
-		log_str(l, "queue_id", id);
-		log_str(l, "message_id", cm->message_id);
-		log_str(l, "account", s->account);
-		log_str(l, "client", s->ip);
-		log_int(l, "size", (int64_t)cm->size);
-		log_int(l, "recipients", (int64_t)cm->nrcpt);
-		log_end(l);
-		s->messages++;
-		reply(s, "250 2.0.0 Ok: queued as %s", id);
-	} else {
-		log_error("smtp.accept", "spool write failed: %s", strerror(-err));
-		reply(s, "451 4.3.0 Error: queue file write error, try again later");
-	}
-	free(cm->message_id);
-	free(cm);
-	if (s->closing) {
-		if (s->handles == 0 && !s->busy)
-			session_free(s);
-		return;
-	}
-	arm(s);
-	if (s->shutdown) {
-		reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
-		session_close(s, "shutdown");
-		return;
-	}
-	session_process(s);
-}
-
-/* message_reject() answers a refused message and resets the transaction. */
-static void
-message_reject(struct smtp_session *s, const char *fmt, const char *arg)
-{
-	tx_reset(s);
-	s->state = S_READY;
-	client_error(s, fmt, arg);
-}
-
-/* message_commit() hands the finished message (s->msg) to the spool; the
- * reply waits for the commit. */
-static void
-message_commit(struct smtp_session *s)
-{
-	struct spool_env env;
-	struct commit *cm;
-	int rc;
-
-	memset(&env, 0, sizeof(env));
-	env.account = s->account;
-	env.mail_from = s->mail_from;
-	env.envid = s->envid;
-	env.ret = s->ret;
-	env.flags = s->flags | SPOOL_F_DSN;
-	env.message_id = s->msgid;
-	env.client = s->ip;
-	env.size = s->msg.len;
-	env.nrcpt = s->nrcpt;
-	env.rcpt = s->rcpt;
-
-	cm = xcalloc(1, sizeof(*cm));
-	cm->s = s;
-	cm->size = s->msg.len;
-	cm->nrcpt = s->nrcpt;
-	cm->message_id = s->msgid;
-	s->msgid = NULL;
-	s->busy++;
-	rc = spool_submit(s->lc->spool, &env, s->msg.data, s->msg.len, commit_done, cm);
-	tx_reset(s);
-	s->state = S_READY;
-	if (rc < 0) {
-		s->busy--;
-		free(cm->message_id);
-		free(cm);
-		log_error("smtp.accept", "spool submit failed: %s", strerror(-rc));
-		reply(s, "451 4.3.0 Error: queue file write error, try again later");
-	}
-}
-
-/* DKIM signing on the thread pool. The session is busy meanwhile, so its
- * transaction (s->msg) stays put. */
-struct sign_work {
-	uv_work_t		 req;
-	struct smtp_session	*s;
-	struct dkim_keyring	*ring;
-	struct buf		 sig;
-	int			 rc;
-	char			*err;
-};
-
-static void
-sign_work(uv_work_t *req)
-{
-	struct sign_work *w = req->data;
-
-	w->rc = dkim_keyring_sign_from(w->ring, w->s->msg.data, w->s->msg.len, (long long)time(NULL),
-	    &w->sig, &w->err);
-}
-
-static void
-sign_after(uv_work_t *req, int status)
-{
-	struct sign_work *w = req->data;
-	struct smtp_session *s = w->s;
-
-	s->busy--;
-	if (s->closing) {
-		tx_reset(s);
-	} else if (status != 0 || w->rc < 0) {
-		log_error("dkim", "signing failed: %s", w->err ? w->err : "cancelled");
-		tx_reset(s);
-		s->state = S_READY;
-		reply(s, "451 4.3.0 Error: DKIM signing failed, try again later");
-	} else {
-		if (w->rc == 0 && w->sig.len > 0) {
-			/* The signature fields go on top, above Received:. */
-			struct buf signed_msg;
-			buf_init(&signed_msg);
-			buf_reserve(&signed_msg, w->sig.len + s->msg.len);
-			buf_append(&signed_msg, w->sig.data, w->sig.len);
-			buf_append(&signed_msg, s->msg.data, s->msg.len);
-			buf_free(&s->msg);
-			s->msg = signed_msg;
-		}
-		message_commit(s);
-	}
-	buf_free(&w->sig);
-	free(w->err);
-	free(w);
-	if (s->closing) {
-		if (s->handles == 0 && !s->busy)
-			session_free(s);
-		return;
-	}
-	session_process(s);
-}
-
-/* message_end() checks the complete message, adds the trace and missing
- * headers, and hands it to the spool; the reply waits for the commit. */
-static void
-message_end(struct smtp_session *s)
-{
-	struct mime_header_info hi;
-	struct buf out;
-	char date[64], idbuf[ID_LEN + 1], *msgid = NULL;
-	const char *proto;
-
-	if (s->data.size > s->cfg->max_message_size || s->bdat_overflow) {
-		message_reject(s, "552 5.3.4 Error: message too large (%s)", "max_message_size");
-		return;
-	}
-	if (s->data.bare) {
-		message_reject(s, "550 5.6.11 Error: bare CR or LF in message%s", "");
-		return;
-	}
-	if (s->data.nul) {
-		message_reject(s, "554 5.6.0 Error: NUL byte in message%s", "");
-		return;
-	}
-	if (s->data.longline) {
-		message_reject(s, "500 5.5.6 Error: line too long in message (1000 octets at most)%s", "");
-		return;
-	}
-	mime_header_scan(s->msg.data ? s->msg.data : "", s->msg.len, &hi);
-	if (hi.nlines > SMTP_HEADER_MAX_LINES) {
-		message_reject(s, "552 5.6.0 Error: too many header lines (%s at most)", SMTP_HEADER_MAX_LINES_STR);
-		return;
-	}
-	if (hi.n_from != 1 || hi.n_date > 1 || hi.n_message_id > 1 || hi.n_sender > 1) {
-		message_reject(s, "550 5.6.0 Error: a message needs one From: and at most one Date:, "
-		    "Message-ID: and Sender:%s", "");
-		return;
-	}
-	/* Every From: address must be on a domain of the account (DMARC
-	 * alignment starts here: nobody sends as a domain they don't own). */
-	{
-		struct buf from;
-		struct mime_addr_list al;
-		const char *why = NULL;
-		int ok;
-
-		buf_init(&from);
-		mime_header_get(s->msg.data, hi.header_len, "From", &from);
-		ok = mime_addr_parse(from.data ? from.data : "", from.len, 1, &al, &why) == 0 && al.n > 0;
-		for (size_t i = 0; ok && i < al.n; i++)
-			if (al.v[i].addr == NULL || !domain_allowed(s, al.v[i].addr))
-				ok = 0;
-		mime_addr_list_free(&al);
-		buf_free(&from);
-		if (!ok) {
-			message_reject(s, "550 5.7.1 Error: From: is not an address on a domain of account %s",
-			    s->account);
-			return;
-		}
-	}
-	/* Build: Received + missing Message-ID/Date + the message. */
-	buf_init(&out);
-	proto = io_tls_active(s->io) ? (s->authenticated ? "ESMTPSA" : "ESMTPS") :
-	    (s->authenticated ? "ESMTPA" : (s->esmtp ? "ESMTP" : "SMTP"));
-	time_rfc5322(time_now_ms(), date, sizeof(date));
-	buf_printf(&out, "Received: from %s ([%s])\r\n\tby %s (hermod) with %s", s->helo ? s->helo : "unknown",
-	    s->ip, s->cfg->hostname, proto);
-	if (io_tls_info(s->io))
-		buf_printf(&out, "\r\n\t(%s)", io_tls_info(s->io));
-	if (s->nrcpt == 1 && strlen(s->rcpt[0].addr) < 200 && !(s->flags & SPOOL_F_SMTPUTF8))
-		buf_printf(&out, "\r\n\tfor <%s>", s->rcpt[0].addr);
-	buf_printf(&out, ";\r\n\t%s\r\n", date);
-	if (hi.n_message_id == 0) {
-		id_new(idbuf);
-		msgid = xasprintf("%s@%s", idbuf, s->cfg->hostname);
-		buf_printf(&out, "Message-ID: <%s>\r\n", msgid);
-	} else {
-		struct buf v;
-		buf_init(&v);
-		if (mime_header_get(s->msg.data, hi.header_len, "Message-ID", &v) > 0 && v.data) {
-			char *lt = strchr(v.data, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-			if (lt && gt && gt - lt < 990)
-				msgid = xstrndup(lt + 1, (size_t)(gt - lt - 1));
-		}
-		buf_free(&v);
-	}
-	if (hi.n_date == 0)
-		buf_printf(&out, "Date: %s\r\n", date);
-	buf_append(&out, s->msg.data ? s->msg.data : "", s->msg.len);
-
-	/* Sign once, before the spool (not per recipient or attempt), on a
-	 * worker: an RSA signature costs about a millisecond. */
-	buf_free(&s->msg);
-	s->msg = out;
-	s->msgid = msgid;
-	if (s->lc->keyring == NULL) {
-		message_commit(s);
-		return;
-	}
-	{
-		struct sign_work *w = xcalloc(1, sizeof(*w));
-		w->s = s;
-		w->ring = s->lc->keyring;
-		w->req.data = w;
-		s->busy++;
-		if (uv_queue_work(s->lc->loop, &w->req, sign_work, sign_after) != 0) {
-			s->busy--;
-			free(w);
-			message_commit(s);
-		}
-	}
-}
-
-/* ------------------------------------------------------------------ */
-/* Input                                                               */
-
-/* take_data() feeds DATA bytes; returns 0 to go on, -1 to stop processing. */
-static int
-take_data(struct smtp_session *s, struct buf *in)
-{
-	size_t used = 0;
-	enum smtp_data_rc rc;
-
-	rc = smtp_data_feed(&s->data, in->data, in->len, &used, &s->msg, s->cfg->max_message_size);
-	buf_consume(in, used);
-	if (rc == SMTP_DATA_ERROR) {
-		/* A bare CR or LF: a smuggling attempt or a broken client. Nothing
-		 * after it can be trusted to be a command: refuse and close. */
-		reply(s, "521 5.5.2 %s Error: bare CR or LF in message (SMTP smuggling?)", s->cfg->hostname);
-		session_close(s, "bare-newline");
-		return -1;
-	}
-	if (rc == SMTP_DATA_DONE) {
-		message_end(s);
-		return 0;
-	}
-	return -1;	/* need more */
-}
-
-static int
-take_bdat(struct smtp_session *s, struct buf *in)
-{
-	size_t n = in->len < s->bdat_left ? in->len : (size_t)s->bdat_left;
-	uint64_t total;
-
-	if (n == 0 && s->bdat_left > 0)
-		return -1;
-	total = s->data.size + n;
-	if (total > s->cfg->max_message_size)
-		s->bdat_overflow = 1;
-	else {
-		/* BDAT is counted, not dot-stuffed, but a bare CR or LF must not
-		 * reach a next hop that speaks DATA: check as we go. */
-		for (size_t i = 0; i < n; i++) {
-			char ch = in->data[i];
-			char prev = i > 0 ? in->data[i - 1] : (s->msg.len ? s->msg.data[s->msg.len - 1] : 0);
-			if (ch == '\n' && prev != '\r')
-				s->data.bare = 1;
-			if (prev == '\r' && ch != '\n' && (i > 0 || s->msg.len))
-				s->data.bare = 1;
-			if (ch == '\0')
-				s->data.nul = 1;
-		}
-		buf_append(&s->msg, in->data, n);
-	}
-	s->data.size = total;
-	buf_consume(in, n);
-	s->bdat_left -= n;
-	if (s->bdat_left > 0)
-		return -1;
-	if (!s->bdat_last) {
-		s->state = S_RCPT;
-		reply(s, "250 2.0.0 %llu octets received", (unsigned long long)n);
-		return 0;
-	}
-	if (s->msg.len > 0 && s->msg.data[s->msg.len - 1] == '\r')
-		s->data.bare = 1;
-	if (s->msg.len > 0 && s->msg.data[s->msg.len - 1] != '\n') {
-		/* RFC 3030: the message must end with CRLF; add it. */
-		buf_puts(&s->msg, "\r\n");
-	}
-	/* Long lines in BDAT content. */
-	{
-		size_t run = 0;
-		for (size_t i = 0; i < s->msg.len; i++) {
-			if (s->msg.data[i] == '\n')
-				run = 0;
-			else if (++run > 999)
-				s->data.longline = 1;
-		}
-	}
-	message_end(s);
-	return 0;
-}
-
-static void
-session_process(struct smtp_session *s)
+void
+smtp_session_process(struct smtp_session *s)
 {
 	while (!s->closing && !s->busy && s->io) {
 		struct buf *in = io_input(s->io);
@@ -1415,12 +781,12 @@ session_process(struct smtp_session *s)
 		if (s->state == S_GREET || s->state == S_TLS)
 			return;
 		if (s->state == S_DATA) {
-			if (in->len == 0 || take_data(s, in) < 0)
+			if (in->len == 0 || smtp_message_data(s, in) < 0)
 				return;
 			continue;
 		}
 		if (s->state == S_BDAT) {
-			if (take_bdat(s, in) < 0)
+			if (smtp_message_bdat(s, in) < 0)
 				return;
 			continue;
 		}
@@ -1438,7 +804,7 @@ session_process(struct smtp_session *s)
 			buf_consume(in, used);
 			if (lrc == SMTP_LINE_OK) {
 				s->discarding = 0;
-				client_error(s, "500 5.5.2 Error: line too long");
+				smtp_session_error(s, "500 5.5.2 Error: line too long");
 			}
 			continue;
 		}
@@ -1451,7 +817,7 @@ session_process(struct smtp_session *s)
 			continue;
 		case SMTP_LINE_BARE:
 			buf_consume(in, used);
-			client_error(s, "500 5.5.2 Error: bare CR or LF in command");
+			smtp_session_error(s, "500 5.5.2 Error: bare CR or LF in command");
 			continue;
 		case SMTP_LINE_OK:
 			break;
@@ -1459,9 +825,9 @@ session_process(struct smtp_session *s)
 		{
 			char *line = xstrndup(in->data, linelen);
 			buf_consume(in, used);
-			arm(s);
+			smtp_session_arm(s);
 			if (s->state == S_AUTH)
-				auth_line(s, line);
+				smtp_auth_line(s, line);
 			else
 				run_command(s, line, linelen);
 			sodium_memzero(line, linelen);
@@ -1474,19 +840,19 @@ static void
 send_greeting(struct smtp_session *s)
 {
 	if (s->shutdown) {
-		reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
-		session_close(s, "shutdown");
+		smtp_session_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+		smtp_session_close(s, "shutdown");
 		return;
 	}
 	/* Anything the client sent before our greeting breaks the protocol. */
 	if (io_input(s->io)->len > 0) {
-		reply(s, "554 5.5.0 %s Error: SMTP protocol synchronization", s->cfg->hostname);
-		session_close(s, "pre-greeting-traffic");
+		smtp_session_reply(s, "554 5.5.0 %s Error: SMTP protocol synchronization", s->cfg->hostname);
+		smtp_session_close(s, "pre-greeting-traffic");
 		return;
 	}
 	s->state = S_INIT;
-	reply(s, "220 %s ESMTP hermod", s->cfg->hostname);
-	arm(s);
+	smtp_session_reply(s, "220 %s ESMTP hermod", s->cfg->hostname);
+	smtp_session_arm(s);
 }
 
 static void
@@ -1503,26 +869,26 @@ on_io(struct io *io, enum io_event ev, void *arg)
 			return;
 		}
 		if (s->state == S_DATA || s->state == S_BDAT)
-			arm(s);
-		session_process(s);
+			smtp_session_arm(s);
+		smtp_session_process(s);
 		break;
 	case IO_TLS_READY:
 		if (s->state == S_GREET) {
 			send_greeting(s);
 		} else {
 			s->state = S_INIT;
-			arm(s);
-			session_process(s);
+			smtp_session_arm(s);
+			smtp_session_process(s);
 		}
 		break;
 	case IO_TIMEOUT:
 		timer_fired(&s->timer);
 		break;
 	case IO_CLOSED:
-		session_close(s, s->state == S_DATA || s->state == S_BDAT ? "lost-in-data" : "disconnected");
+		smtp_session_close(s, s->state == S_DATA || s->state == S_BDAT ? "lost-in-data" : "disconnected");
 		break;
 	case IO_ERROR:
-		session_close(s, s->state == S_TLS || s->state == S_GREET ? "tls-error" : "io-error");
+		smtp_session_close(s, s->state == S_TLS || s->state == S_GREET ? "tls-error" : "io-error");
 		break;
 	case IO_DRAINED:
 	case IO_CONNECTED:
@@ -1565,7 +931,7 @@ smtp_session_new(struct smtp_listener_ctx *lc, struct io *io, int trusted)
 	if (lc->implicit_tls) {
 		s->state = S_GREET;
 		if (io_starttls_server(io, lc->tls) < 0) {
-			session_close(s, "tls-failed");
+			smtp_session_close(s, "tls-failed");
 			return NULL;
 		}
 		uv_timer_start(&s->timer, timer_fired, lc->cfg->sub_tls_timeout, 0);
@@ -1585,6 +951,6 @@ smtp_session_shutdown(struct smtp_session *s)
 		return;
 	if (s->state == S_DATA || s->state == S_BDAT)
 		return;	/* let the message finish; commit_done closes */
-	reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
-	session_close(s, "shutdown");
+	smtp_session_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+	smtp_session_close(s, "shutdown");
 }

@@ -23,7 +23,8 @@
  * created and synced could vanish with its directory entry after a power
  * loss. So the writer fsyncs the new file and then the directory before it
  * writes the first record there; a record can only be acknowledged in a
- * segment whose name is already durable.
+ * segment whose name is already durable. (spool_open() likewise syncs the
+ * parent of the spool directory, which the first start creates.)
  *
  * kill -9 (or power loss) at any instant. What is on disk is: every
  * acknowledged batch whole (synced), then possibly a prefix of the batch in
@@ -543,6 +544,22 @@ spool_open_opts(struct spool **out, const char *dir, uv_loop_t *loop,
 	if (fs_mkdirs(dir, 0700) < 0) {
 		*err = xasprintf("%s: %s", dir, strerror(errno));
 		goto fail;
+	}
+	/* The spool directory's own name must be durable before anything in
+	 * it is acknowledged (the first start creates it). */
+	{
+		char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
+
+		if (slash && slash != parent)
+			*slash = '\0';
+		else
+			strcpy(parent, slash ? "/" : ".");
+		if (fs_fsync_dir(parent) < 0) {
+			*err = xasprintf("%s: fsync: %s", parent, strerror(errno));
+			free(parent);
+			goto fail;
+		}
+		free(parent);
 	}
 	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sp->dirfd < 0) {

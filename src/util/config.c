@@ -69,6 +69,7 @@ static const struct key keys[] = {
 
 	K("store", "url", T_URL, store_url, "sqlite:var/hermod.db"),
 
+	K("delivery", "enabled", T_BOOL, delivery_enabled, "yes"),
 	K("delivery", "resolver", T_STR, resolver, ""),
 	K("delivery", "port", T_UINT, delivery_port, "25"),
 	K("delivery", "tls", T_TLS, delivery_tls, "opportunistic"),

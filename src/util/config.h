@@ -74,6 +74,7 @@ struct config {
 	char	*store_url;		/* sqlite:/abs/path or postgres://... */
 
 	/* [delivery] */
+	int	 delivery_enabled;	/* no: queue, deliver nothing (maintenance, tests) */
 	char	*resolver;
 	uint64_t delivery_port;
 	enum config_tls delivery_tls;

@@ -153,6 +153,14 @@ print("ok")
 PY
 ok $(grep -qx ok "$T/py"; echo $?) "python email parses every part, header, name and byte ($(tail -1 "$T/py"))"
 
+# --- an internationalised address (RFC 6531): UTF-8 local part, IDN domain
+api POST /v1/messages '{"from":"orders@shop.example","to":["Ünï <jürgen@bücher.example>"],"text":"x"}' -H "$(auth "$KEY")"
+UID8=$(jb .id)
+ok $(is "$CODE" 202 && is "$(jb '.recipients[0].email')" "jürgen@xn--bcher-kva.example"; echo $?) \
+    "a UTF-8 local part is accepted, the domain becomes an A-label"
+curl -s -H "$(auth "$KEY")" "$U/v1/messages/$UID8/raw" | grep -q '^To: =?UTF-8?B?w5xuw68=?= <jürgen@xn--bcher-kva.example>'
+ok $? "its To: header carries the UTF-8 address (RFC 6532) and an encoded name"
+
 # --- validation: each failure names its field; nothing invalid is queued
 before=$(queued)
 v() { # NAME FIELD JSON

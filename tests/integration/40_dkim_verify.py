@@ -11,11 +11,13 @@
 # key ring. Cases: RSA, Ed25519 and dual; non-ASCII headers, long folded
 # headers, an empty body, an 8-bit body, a multipart with an attachment.
 # A changed body byte or a changed signed header must fail everywhere.
-import json, os, shutil, socket, subprocess, sys, tempfile, time
+import json, os, shutil, subprocess, sys, tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOOL = os.path.join(ROOT, "build", "tools", "dkim_signfile")
-NODE_DIR = os.path.join(ROOT, "tests", "node")
+sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
+from dkim_verifiers import (dkimpy_verify, mailauth_verify, opendkim_verify,  # noqa: E402
+                            start_dnsmasq, stop)
 T = tempfile.mkdtemp(prefix="hermod-dkim.")
 ntest = 0
 nfail = 0
@@ -41,42 +43,9 @@ def skip(name, why):
 
 def cleanup():
     for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(p)
     if not os.environ.get("KEEP"):
         shutil.rmtree(T, ignore_errors=True)
-
-
-def free_udp_port():
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        t = socket.socket()
-        try:
-            t.bind(("127.0.0.1", port))  # dnsmasq wants the TCP port too
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-    raise RuntimeError("no free port")
-
-
-def dnsmasq_args(port, records, pidfile):
-    args = ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
-            "--conf-file=/dev/null", "--listen-address=127.0.0.1", "--bind-interfaces",
-            "--port=%d" % port, "--pid-file=" + pidfile, "--log-facility=-"]
-    for name, value in records:
-        # one TXT string holds 255 bytes at most: split, verifiers join them
-        chunks = [value[i:i + 255] for i in range(0, len(value), 255)]
-        args.append("--txt-record=%s,%s" % (name, ",".join(chunks)))
-    return args
 
 
 CRLF = b"\r\n"
@@ -148,37 +117,6 @@ def tamper_header(m):
     return m[:i] + (b"Q" if m[i:i + 1] != b"Q" else b"R") + m[i + 1:]
 
 
-def dkimpy_verify(path, port):
-    """Verdict of every signature in the file, by the dkim module."""
-    import dkim
-    import dns.resolver
-
-    res = dns.resolver.Resolver(configure=False)
-    res.nameservers = ["127.0.0.1"]
-    res.port = port
-    res.lifetime = 3
-
-    def dnsfunc(name, timeout=5):
-        name = name.decode() if isinstance(name, bytes) else name
-        try:
-            ans = res.resolve(name, "TXT")
-        except Exception:
-            return None
-        return b"".join(b"".join(r.strings) for r in ans)
-
-    data = open(path, "rb").read()
-    nsig = data.split(CRLF + CRLF, 1)[0].count(b"DKIM-Signature:")
-    out = []
-    for idx in range(nsig):
-        d = dkim.DKIM(data)
-        try:
-            out.append(bool(d.verify(idx=idx, dnsfunc=dnsfunc)))
-        except Exception as e:
-            print("# dkimpy %s sig %d: %s" % (os.path.basename(path), idx, e))
-            out.append(False)
-    return out
-
-
 def main():
     if not os.access(TOOL, os.X_OK):
         subprocess.run(["make", "-s", "-C", ROOT, "build/tools/dkim_signfile"], check=True)
@@ -199,9 +137,7 @@ def main():
         key = os.path.join(data_dir, "dkim", "%s.sel1.%s.pem" % (dom, "ed25519" if algo == "ed25519" else "rsa"))
         ok(os.stat(key).st_mode & 0o777 == 0o600, "private key %s is mode 0600" % os.path.basename(key))
 
-    port = free_udp_port()
-    p = subprocess.Popen(dnsmasq_args(port, records, os.path.join(T, "dnsmasq.pid")),
-                         stdout=subprocess.DEVNULL, stderr=open(os.path.join(T, "dnsmasq.log"), "w"))
+    p, port, up = start_dnsmasq(T, records)
     procs.append(p)
 
     # sign every message for every domain, plus tampered copies
@@ -231,20 +167,6 @@ def main():
                 files[path] = (algo, case + suffix, expect, n)
     ok(len(files) == 3 * 6 * 3 + 6 * 2, "signed %d message files" % len(files))
 
-    # the DNS server answers before anyone asks it
-    import dns.resolver
-    res = dns.resolver.Resolver(configure=False)
-    res.nameservers = ["127.0.0.1"]
-    res.port = port
-    res.lifetime = 1
-    up = False
-    for _ in range(50):
-        try:
-            ans = res.resolve(records[0][0], "TXT")
-            up = b"".join(b"".join(r.strings) for r in ans).decode() == records[0][1]
-            break
-        except Exception:
-            time.sleep(0.1)
     ok(up, "dnsmasq on 127.0.0.1:%d serves the DKIM TXT records" % port)
 
     # 1. python3-dkim
@@ -254,16 +176,8 @@ def main():
         ok(good, "python3-dkim %s %s/%s: %s" % ("passes" if expect else "rejects", algo, case, v))
 
     # 2. npm mailauth
-    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "mailauth")):
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefer-offline"],
-                       cwd=NODE_DIR, capture_output=True, timeout=240)
-    r = subprocess.run(["node", os.path.join(NODE_DIR, "dkim_verify.js"), "127.0.0.1:%d" % port] +
-                       sorted(files), capture_output=True, timeout=120)
-    got = {}
-    for line in r.stdout.decode().splitlines():
-        j = json.loads(line)
-        got[j["file"]] = j["results"]
-    ok(r.returncode == 0 and len(got) == len(files), "mailauth ran over every file")
+    got = mailauth_verify(sorted(files), port) or {}
+    ok(len(got) == len(files), "mailauth ran over every file")
     for path, (algo, case, expect, nsig) in sorted(files.items()):
         res_ = got.get(path, [])
         verdicts = [x.get("result") for x in res_]
@@ -280,40 +194,15 @@ def main():
                                            [(x.get("algo"), x.get("result"), x.get("comment")) for x in res_]))
 
     # 3. opendkim-testmsg in a private network + mount namespace
-    ns_ok = subprocess.run(["unshare", "-nm", "true"], capture_output=True).returncode == 0
-    if not ns_ok or not shutil.which("opendkim-testmsg"):
+    od = opendkim_verify(T, sorted(files), records)
+    if od is None:
         skip("opendkim-testmsg", "no unshare(2) or opendkim-tools here")
     else:
-        open(os.path.join(T, "resolv.conf"), "w").write("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")
-        script = os.path.join(T, "ns.sh")
-        dm = " ".join("'%s'" % a for a in dnsmasq_args(53, records, os.path.join(T, "dnsmasq53.pid")))
-        lst = os.path.join(T, "files.txt")
-        open(lst, "w").write("\n".join(sorted(files)) + "\n")
-        open(script, "w").write("""set -u
-mount --make-rprivate / 2>/dev/null
-ip link set lo up
-mount --bind '%s/resolv.conf' /etc/resolv.conf
-%s >/dev/null 2>&1 &
-dm=$!
-for i in $(seq 1 50); do
-	python3 -c "import dns.resolver as r; x=r.Resolver(configure=False); x.nameservers=['127.0.0.1']; x.lifetime=0.5; x.resolve('%s','TXT')" 2>/dev/null && break
-	sleep 0.1
-done
-while read -r f; do
-	timeout 20 opendkim-testmsg < "$f" > "$f.odk" 2>&1
-	echo "$? $f"
-done < '%s'
-kill $dm
-""" % (T, dm, records[0][0], lst))
-        r = subprocess.run(["unshare", "-nm", "bash", script], capture_output=True, timeout=300)
-        rcs = {}
-        for line in r.stdout.decode().splitlines():
-            rc, f = line.split(" ", 1)
-            rcs[f] = int(rc)
+        rcs = {f: rc for f, (rc, _) in od.items()}
         ok(len(rcs) == len(files), "opendkim-testmsg ran over every file")
         for path, (algo, case, expect, nsig) in sorted(files.items()):
             rc = rcs.get(path, -1)
-            out = open(path + ".odk").read().strip() if os.path.exists(path + ".odk") else ""
+            out = od.get(path, (-1, ""))[1]
             ok((rc == 0) == expect, "opendkim-testmsg %s %s/%s (exit %d%s)" %
                ("passes" if expect else "rejects", algo, case, rc, ": " + out[:100] if out else ""))
     print("1..%d" % ntest)

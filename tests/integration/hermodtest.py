@@ -66,7 +66,7 @@ def wait_port(port, timeout=30.0):
 
 
 class Daemon:
-    def __init__(self, extra="", submission_extra="", binary=None):
+    def __init__(self, extra="", submission_extra="", binary=None, delivery=False):
         self.dir = tempfile.mkdtemp(prefix="hermod-test.")
         self.bin = binary or HERMOD
         self.sub = free_port()
@@ -89,8 +89,11 @@ listen = 127.0.0.1:%d
 [http]
 listen = 127.0.0.1:%d
 public_url = http://127.0.0.1:%d
+[delivery]
+enabled = %s
 %s
-""" % (self.dir, self.sub, self.subtls, submission_extra, self.inbound, self.http, self.http, extra))
+""" % (self.dir, self.sub, self.subtls, submission_extra, self.inbound, self.http, self.http,
+       "yes" if delivery else "no", extra))
         atexit.register(self.cleanup)
 
     def cli(self, *args, check=True, input=None):

@@ -62,7 +62,8 @@ wait_port() {
 }
 
 # write_config: $T/hermod.conf with fresh ports in SUB_PORT, SUBTLS_PORT,
-# IN_PORT, HTTP_PORT; extra INI text from $1 is appended.
+# IN_PORT, HTTP_PORT; extra INI text from $1 is appended. Delivery is off
+# (accepted mail stays queued) unless DELIVERY=yes.
 write_config() {
 	SUB_PORT=$(free_port); SUBTLS_PORT=$(free_port); IN_PORT=$(free_port); HTTP_PORT=$(free_port)
 	cat >"$T/hermod.conf" <<CONF
@@ -79,6 +80,8 @@ listen = 127.0.0.1:$IN_PORT
 [http]
 listen = 127.0.0.1:$HTTP_PORT
 public_url = http://127.0.0.1:$HTTP_PORT
+[delivery]
+enabled = ${DELIVERY:-no}
 ${1:-}
 CONF
 }
