@@ -71,13 +71,19 @@ static void
 b64_chunk(struct buf *out, const unsigned char *p, size_t n)
 {
 	size_t i;
+	char *w;
 
+	buf_reserve(out, n / 3 * 4 + 8);
+	w = out->data + out->len;
 	for (i = 0; i + 2 < n; i += 3) {
 		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-		char q[4] = { b64chars[v >> 18], b64chars[(v >> 12) & 63], b64chars[(v >> 6) & 63],
-		    b64chars[v & 63] };
-		buf_append(out, q, 4);
+		*w++ = b64chars[v >> 18];
+		*w++ = b64chars[(v >> 12) & 63];
+		*w++ = b64chars[(v >> 6) & 63];
+		*w++ = b64chars[v & 63];
 	}
+	out->len = (size_t)(w - out->data);
+	*w = '\0';
 	if (n - i == 1) {
 		unsigned v = (unsigned)p[i] << 16;
 		char q[4] = { b64chars[v >> 18], b64chars[(v >> 12) & 63], '=', '=' };
@@ -95,6 +101,7 @@ mime_base64_encode(struct buf *out, const unsigned char *p, size_t n)
 	size_t off = 0;
 
 	/* 57 input bytes make one 76-character line. */
+	buf_reserve(out, (n / 57 + 1) * 78 + 8);
 	while (off < n) {
 		size_t k = n - off < 57 ? n - off : 57;
 		if (off > 0)
@@ -339,7 +346,13 @@ mime_qp_encode(struct buf *out, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t i = 0, col = 0;
+	char *w;
 
+	/* At most 3 octets an input byte, plus a 3-octet soft break per 24
+	 * input bytes: reserve once and write in place (this is the hot loop
+	 * of a batch). */
+	buf_reserve(out, n * 4 + 16);
+	w = out->data + out->len;
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
 		char tok[3];
@@ -349,7 +362,8 @@ mime_qp_encode(struct buf *out, const char *s, size_t n)
 		/* A line break in any convention becomes CRLF. */
 		if (c == '\r' || c == '\n') {
 			i += (c == '\r' && i + 1 < n && s[i + 1] == '\n') ? 2 : 1;
-			buf_puts(out, "\r\n");
+			*w++ = '\r';
+			*w++ = '\n';
 			col = 0;
 			continue;
 		}
@@ -366,7 +380,9 @@ mime_qp_encode(struct buf *out, const char *s, size_t n)
 		}
 		/* Soft break so no line passes 76 octets, "=" included. */
 		if (col + tl > 75 && !(eol && col + tl <= 76)) {
-			buf_puts(out, "=\r\n");
+			*w++ = '=';
+			*w++ = '\r';
+			*w++ = '\n';
 			col = 0;
 			if (tok[0] == '.') {	/* a dot now starts a line */
 				tok[0] = '=';
@@ -375,10 +391,13 @@ mime_qp_encode(struct buf *out, const char *s, size_t n)
 				tl = 3;
 			}
 		}
-		buf_append(out, tok, tl);
+		memcpy(w, tok, tl);
+		w += tl;
 		col += tl;
 		i++;
 	}
+	out->len = (size_t)(w - out->data);
+	*w = '\0';
 }
 
 int
