@@ -20,22 +20,17 @@
  * than this binary is refused rather than half-understood.
  *
  * Statements are prepared once per connection, on first use, and kept. */
-#include "store/store_backend.h"
-#include "auth/auth.h"
+#include "store/store_sqlite_int.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define STORE_SQLITE_BUSY_MS		10000
-/* last_used is refreshed at most this often, so verification stays a read. */
-#define STORE_SQLITE_TOUCH_MS		60000
 
 static const char *const migrations[] = {
 	/* 1: accounts, API keys, sending domains. Accounts are referred to by
@@ -79,30 +74,6 @@ static const char *const migrations[] = {
 };
 #define STORE_SQLITE_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-enum stmt_id {
-	S_BEGIN,
-	S_COMMIT,
-	S_ROLLBACK,
-	S_ACCOUNT_INSERT,
-	S_ACCOUNT_EXISTS,
-	S_ACCOUNT_LIST,
-	S_KEY_INSERT,
-	S_KEY_BY_HASH,
-	S_KEY_TOUCH,
-	S_KEY_LIST,
-	S_KEY_REVOKE,
-	S_DOMAIN_CONFLICT,
-	S_DOMAIN_INSERT,
-	S_DOMAIN_GET,
-	S_DOMAIN_LIST,
-	S_DOMAIN_SET_VERIFIED,
-	S_DOMAIN_SET_DKIM,
-	S_IDEM_GET,
-	S_IDEM_PUT,
-	S_IDEM_EXPIRE,
-	S_COUNT
-};
-
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
@@ -142,77 +113,67 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_IDEM_EXPIRE] = "DELETE FROM idempotency WHERE created < ?1",
 };
 
-struct sqlite_store {
-	pthread_mutex_t	 mu;
-	sqlite3		*db;
-	sqlite3_stmt	*stmts[S_COUNT];
-	int		 version;
-	char		*path;
-};
+/* The shared helpers; their contracts are in store_sqlite_int.h. */
 
-static int
-db_fail(struct sqlite_store *s, char **err, const char *what)
+int
+store_sqlite_fail(struct sqlite_store *s, char **err, const char *what)
 {
 	if (err != NULL)
 		*err = xasprintf("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 	return -1;
 }
 
-/* stmt() returns the cached statement id, preparing it on first use; NULL
- * with *err set when SQLite refuses it. */
-static sqlite3_stmt *
-stmt(struct sqlite_store *s, enum stmt_id id, char **err)
+sqlite3_stmt *
+store_sqlite_stmt(struct sqlite_store *s, enum stmt_id id, char **err)
 {
 	if (s->stmts[id] == NULL &&
 	    sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
 	    NULL) != SQLITE_OK) {
-		db_fail(s, err, "prepare");
+		store_sqlite_fail(s, err, "prepare");
 		s->stmts[id] = NULL;
 	}
 	return s->stmts[id];
 }
 
-/* done() readies a cached statement for its next use. */
-static void
-done(sqlite3_stmt *st)
+void
+store_sqlite_done(sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 }
 
-/* exec_simple() runs a statement without rows (BEGIN, COMMIT, ...). */
-static int
-exec_simple(struct sqlite_store *s, enum stmt_id id, char **err)
+int
+store_sqlite_exec(struct sqlite_store *s, enum stmt_id id, char **err)
 {
-	sqlite3_stmt *st = stmt(s, id, err);
+	sqlite3_stmt *st = store_sqlite_stmt(s, id, err);
 	int rc;
 
 	if (st == NULL)
 		return -1;
 	rc = sqlite3_step(st);
-	done(st);
+	store_sqlite_done(st);
 	if (rc != SQLITE_DONE)
-		return db_fail(s, err, stmt_sql[id]);
+		return store_sqlite_fail(s, err, stmt_sql[id]);
 	return 0;
 }
 
-static void
-rollback(struct sqlite_store *s)
+void
+store_sqlite_rollback(struct sqlite_store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
-		(void)exec_simple(s, S_ROLLBACK, NULL);
+		(void)store_sqlite_exec(s, S_ROLLBACK, NULL);
 }
 
-static char *
-col_dup(sqlite3_stmt *st, int col)
+char *
+store_sqlite_col_dup(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 
 	return t != NULL ? xstrdup((const char *)t) : NULL;
 }
 
-static void
-bind_text_or_null(sqlite3_stmt *st, int idx, const char *v)
+void
+store_sqlite_bind_text_or_null(sqlite3_stmt *st, int idx, const char *v)
 {
 	if (v != NULL)
 		sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT);
@@ -241,7 +202,7 @@ static int
 pragma(struct sqlite_store *s, const char *sql, char **err)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_fail(s, err, sql);
+		return store_sqlite_fail(s, err, sql);
 	return 0;
 }
 
@@ -253,12 +214,12 @@ read_version(struct sqlite_store *s, int *version, char **err)
 
 	if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st,
 	    NULL) != SQLITE_OK)
-		return db_fail(s, err, "read schema version");
+		return store_sqlite_fail(s, err, "read schema version");
 	rc = sqlite3_step(st);
 	*version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW)
-		return db_fail(s, err, "read schema version");
+		return store_sqlite_fail(s, err, "read schema version");
 	return 0;
 }
 
@@ -305,7 +266,7 @@ migrate(struct sqlite_store *s, char **err)
 	s->version = v;
 	return 0;
 fail:
-	rollback(s);
+	store_sqlite_rollback(s);
 	return -1;
 }
 
@@ -330,7 +291,7 @@ sqlite_open(void **impl, const char *path, char **err)
 			if (err != NULL)
 				*err = xasprintf("store %s: out of memory", path);
 		} else
-			db_fail(s, err, "open");
+			store_sqlite_fail(s, err, "open");
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -368,16 +329,16 @@ sqlite_schema_version(void *impl)
 	return ((struct sqlite_store *)impl)->version;
 }
 
-/* step_write() runs a prepared insert/update and maps constraint failures:
+/* store_sqlite_step_write() runs a prepared insert/update and maps constraint failures:
  * UNIQUE/PRIMARY KEY to STORE_EXISTS, FOREIGN KEY (an unknown account) to
  * STORE_NOTFOUND. *changes gets the rows changed when not NULL. */
-static int
-step_write(struct sqlite_store *s, sqlite3_stmt *st, const char *what, int *changes,
+int
+store_sqlite_step_write(struct sqlite_store *s, sqlite3_stmt *st, const char *what, int *changes,
     char **err)
 {
 	int rc = sqlite3_step(st);
 
-	done(st);
+	store_sqlite_done(st);
 	if (rc == SQLITE_DONE) {
 		if (changes != NULL)
 			*changes = sqlite3_changes(s->db);
@@ -387,461 +348,7 @@ step_write(struct sqlite_store *s, sqlite3_stmt *st, const char *what, int *chan
 		return STORE_EXISTS;
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		return STORE_NOTFOUND;
-	return db_fail(s, err, what);
-}
-
-static int
-sqlite_account_create(void *impl, const char *name, int64_t now, char **err)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st;
-	int rc = -1;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_ACCOUNT_INSERT, err)) != NULL) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, now);
-		rc = step_write(s, st, "create account", NULL, err);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-/* account_exists_locked(): 0, STORE_NOTFOUND or -1; s->mu held. */
-static int
-account_exists_locked(struct sqlite_store *s, const char *name, char **err)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = stmt(s, S_ACCOUNT_EXISTS, err)) == NULL)
-		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	done(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return STORE_NOTFOUND;
-	return db_fail(s, err, "look up account");
-}
-
-static int
-sqlite_account_exists(void *impl, const char *name, char **err)
-{
-	struct sqlite_store *s = impl;
-	int rc;
-
-	pthread_mutex_lock(&s->mu);
-	rc = account_exists_locked(s, name, err);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_account_list(void *impl, struct store_account **out, size_t *n, char **err)
-{
-	struct sqlite_store *s = impl;
-	struct store_account *v = NULL;
-	size_t cnt = 0, cap = 0;
-	sqlite3_stmt *st;
-	int rc = -1, r;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_ACCOUNT_LIST, err)) == NULL)
-		goto out;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		v[cnt].name = col_dup(st, 0);
-		v[cnt].created = sqlite3_column_int64(st, 1);
-		cnt++;
-	}
-	done(st);
-	if (r != SQLITE_DONE) {
-		db_fail(s, err, "list accounts");
-		store_account_list_free(v, cnt);
-		goto out;
-	}
-	*out = v;
-	*n = cnt;
-	rc = 0;
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_key_create(void *impl, const char *account, const char *scope,
-    const unsigned char *hash, const char *prefix, int64_t now, char **err)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st;
-	int rc = -1;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_KEY_INSERT, err)) != NULL) {
-		sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 3, hash, AUTH_KEY_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, prefix, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, now);
-		rc = step_write(s, st, "create key", NULL, err);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_key_verify(void *impl, const unsigned char *hash, int64_t now, char **account,
-    char **scope, char **err)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st;
-	int rc = -1, r, match;
-	int64_t id = 0, last_used = 0;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_KEY_BY_HASH, err)) == NULL)
-		goto out;
-	sqlite3_bind_blob(st, 1, hash, AUTH_KEY_HASH_LEN, SQLITE_STATIC);
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
-		done(st);
-		rc = STORE_NOTFOUND;
-		goto out;
-	}
-	if (r != SQLITE_ROW) {
-		done(st);
-		db_fail(s, err, "verify key");
-		goto out;
-	}
-	/* The index found the row by equality already; comparing again in
-	 * constant time keeps the decision itself free of early exits, whatever
-	 * a future backend's lookup does. */
-	match = sqlite3_column_bytes(st, 3) == AUTH_KEY_HASH_LEN &&
-	    auth_key_hash_equal(sqlite3_column_blob(st, 3), hash);
-	if (match) {
-		id = sqlite3_column_int64(st, 0);
-		*account = col_dup(st, 1);
-		*scope = col_dup(st, 2);
-		last_used = sqlite3_column_int64(st, 4);
-	}
-	done(st);
-	if (!match) {
-		rc = STORE_NOTFOUND;
-		goto out;
-	}
-	rc = 0;
-	if (now - last_used >= STORE_SQLITE_TOUCH_MS && (st = stmt(s, S_KEY_TOUCH, NULL)) != NULL) {
-		/* Best effort: a busy database must not fail an authentication. */
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, now);
-		(void)sqlite3_step(st);
-		done(st);
-	}
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_key_list(void *impl, const char *account, struct store_key **out, size_t *n,
-    char **err)
-{
-	struct sqlite_store *s = impl;
-	struct store_key *v = NULL;
-	size_t cnt = 0, cap = 0;
-	sqlite3_stmt *st;
-	int rc = -1, r;
-
-	pthread_mutex_lock(&s->mu);
-	if (account != NULL && (rc = account_exists_locked(s, account, err)) != 0)
-		goto out;
-	rc = -1;
-	if ((st = stmt(s, S_KEY_LIST, err)) == NULL)
-		goto out;
-	bind_text_or_null(st, 1, account);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		v[cnt].id = sqlite3_column_int64(st, 0);
-		v[cnt].account = col_dup(st, 1);
-		v[cnt].scope = col_dup(st, 2);
-		v[cnt].prefix = col_dup(st, 3);
-		v[cnt].created = sqlite3_column_int64(st, 4);
-		v[cnt].last_used = sqlite3_column_int64(st, 5);
-		v[cnt].revoked = sqlite3_column_int64(st, 6);
-		cnt++;
-	}
-	done(st);
-	if (r != SQLITE_DONE) {
-		db_fail(s, err, "list keys");
-		store_key_list_free(v, cnt);
-		goto out;
-	}
-	*out = v;
-	*n = cnt;
-	rc = 0;
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_key_revoke(void *impl, const char *account, int64_t id, int64_t now, char **err)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st;
-	int rc = -1, changes = 0;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_KEY_REVOKE, err)) != NULL) {
-		sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, id);
-		sqlite3_bind_int64(st, 3, now);
-		rc = step_write(s, st, "revoke key", &changes, err);
-		if (rc == 0 && changes == 0)
-			rc = STORE_NOTFOUND;
-	}
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_domain_add(void *impl, const char *account, const char *domain, int64_t now,
-    char **err)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st;
-	int rc = -1, r;
-
-	pthread_mutex_lock(&s->mu);
-	/* Check and insert in one write transaction: two processes adding
-	 * overlapping domains at once must not both pass the check. */
-	if (exec_simple(s, S_BEGIN, err) < 0)
-		goto out;
-	if ((rc = account_exists_locked(s, account, err)) != 0)
-		goto fail;
-	rc = -1;
-	if ((st = stmt(s, S_DOMAIN_CONFLICT, err)) == NULL)
-		goto fail;
-	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account, -1, SQLITE_STATIC);
-	r = sqlite3_step(st);
-	done(st);
-	if (r == SQLITE_ROW) {
-		rc = STORE_EXISTS;
-		goto fail;
-	}
-	if (r != SQLITE_DONE) {
-		db_fail(s, err, "check domain");
-		goto fail;
-	}
-	if ((st = stmt(s, S_DOMAIN_INSERT, err)) == NULL)
-		goto fail;
-	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	if ((rc = step_write(s, st, "add domain", NULL, err)) != 0)
-		goto fail;
-	if ((rc = exec_simple(s, S_COMMIT, err)) != 0)
-		goto fail;
-	goto out;
-fail:
-	rollback(s);
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static void
-domain_from_row(sqlite3_stmt *st, struct store_domain *d)
-{
-	d->domain = col_dup(st, 0);
-	d->account = col_dup(st, 1);
-	d->created = sqlite3_column_int64(st, 2);
-	d->verified = sqlite3_column_int(st, 3) != 0;
-	d->dkim_selector = col_dup(st, 4);
-	d->dkim_algo = col_dup(st, 5);
-}
-
-static int
-sqlite_domain_get(void *impl, const char *domain, struct store_domain *out, char **err)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st;
-	int rc = -1, r;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_DOMAIN_GET, err)) == NULL)
-		goto out;
-	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		domain_from_row(st, out);
-		rc = 0;
-	} else if (r == SQLITE_DONE)
-		rc = STORE_NOTFOUND;
-	else
-		db_fail(s, err, "look up domain");
-	done(st);
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_domain_list(void *impl, const char *account, struct store_domain **out, size_t *n,
-    char **err)
-{
-	struct sqlite_store *s = impl;
-	struct store_domain *v = NULL;
-	size_t cnt = 0, cap = 0;
-	sqlite3_stmt *st;
-	int rc = -1, r;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_DOMAIN_LIST, err)) == NULL)
-		goto out;
-	bind_text_or_null(st, 1, account);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		domain_from_row(st, &v[cnt++]);
-	}
-	done(st);
-	if (r != SQLITE_DONE) {
-		db_fail(s, err, "list domains");
-		store_domain_list_info_free(v, cnt);
-		goto out;
-	}
-	*out = v;
-	*n = cnt;
-	rc = 0;
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_domain_set_verified(void *impl, const char *domain, int verified, char **err)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st;
-	int rc = -1, changes = 0;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_DOMAIN_SET_VERIFIED, err)) != NULL) {
-		sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, verified);
-		rc = step_write(s, st, "set domain verified", &changes, err);
-		if (rc == 0 && changes == 0)
-			rc = STORE_NOTFOUND;
-	}
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_domain_set_dkim(void *impl, const char *domain, const char *selector, const char *algo,
-    char **err)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st;
-	int rc = -1, changes = 0;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_DOMAIN_SET_DKIM, err)) != NULL) {
-		sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, selector, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, algo, -1, SQLITE_STATIC);
-		rc = step_write(s, st, "set domain DKIM", &changes, err);
-		if (rc == 0 && changes == 0)
-			rc = STORE_NOTFOUND;
-	}
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_idem_get(void *impl, const char *account, const char *key, int64_t since,
-    struct store_idem *out, char **err)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st;
-	int rc = -1, r;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_IDEM_GET, err)) == NULL)
-		goto out;
-	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, since);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		const void *h = sqlite3_column_blob(st, 0);
-		size_t hl = (size_t)sqlite3_column_bytes(st, 0);
-		memset(out, 0, sizeof *out);
-		memcpy(out->hash, h, hl < sizeof out->hash ? hl : sizeof out->hash);
-		out->status = sqlite3_column_int(st, 1);
-		out->answer = xstrdup((const char *)sqlite3_column_text(st, 2));
-		out->created = sqlite3_column_int64(st, 3);
-		rc = 0;
-	} else if (r == SQLITE_DONE) {
-		rc = STORE_NOTFOUND;
-	} else {
-		db_fail(s, err, "look up idempotency key");
-	}
-	done(st);
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_idem_put(void *impl, const char *account, const char *key, const unsigned char *hash,
-    int status, const char *answer, int64_t now, int64_t expired_before, char **err)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st;
-	int rc = -1;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_IDEM_PUT, err)) != NULL) {
-		sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 3, hash, STORE_IDEM_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_int(st, 4, status);
-		sqlite3_bind_text(st, 5, answer, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 6, now);
-		sqlite3_bind_int64(st, 7, expired_before);
-		rc = step_write(s, st, "record idempotency key", NULL, err);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int
-sqlite_idem_expire(void *impl, int64_t before, char **err)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st;
-	int rc = -1;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, S_IDEM_EXPIRE, err)) != NULL) {
-		sqlite3_bind_int64(st, 1, before);
-		rc = step_write(s, st, "expire idempotency keys", NULL, err);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+	return store_sqlite_fail(s, err, what);
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -849,19 +356,19 @@ const struct store_ops store_sqlite_ops = {
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.schema_version = sqlite_schema_version,
-	.account_create = sqlite_account_create,
-	.account_exists = sqlite_account_exists,
-	.account_list = sqlite_account_list,
-	.key_create = sqlite_key_create,
-	.key_verify = sqlite_key_verify,
-	.key_list = sqlite_key_list,
-	.key_revoke = sqlite_key_revoke,
-	.domain_add = sqlite_domain_add,
-	.domain_get = sqlite_domain_get,
-	.domain_list = sqlite_domain_list,
-	.domain_set_verified = sqlite_domain_set_verified,
-	.domain_set_dkim = sqlite_domain_set_dkim,
-	.idem_get = sqlite_idem_get,
-	.idem_put = sqlite_idem_put,
-	.idem_expire = sqlite_idem_expire,
+	.account_create = store_sqlite_account_create,
+	.account_exists = store_sqlite_account_exists,
+	.account_list = store_sqlite_account_list,
+	.key_create = store_sqlite_key_create,
+	.key_verify = store_sqlite_key_verify,
+	.key_list = store_sqlite_key_list,
+	.key_revoke = store_sqlite_key_revoke,
+	.domain_add = store_sqlite_domain_add,
+	.domain_get = store_sqlite_domain_get,
+	.domain_list = store_sqlite_domain_list,
+	.domain_set_verified = store_sqlite_domain_set_verified,
+	.domain_set_dkim = store_sqlite_domain_set_dkim,
+	.idem_get = store_sqlite_idem_get,
+	.idem_put = store_sqlite_idem_put,
+	.idem_expire = store_sqlite_idem_expire,
 };

@@ -7,8 +7,13 @@
 . "$(dirname "$0")/lib.sh"
 
 write_config
-hermod init >/dev/null || exit 1
-start_daemon || exit 1
+check "init" hermod init
+if ! start_daemon; then
+	ok 1 "daemon starts"
+	done_testing
+	exit 1
+fi
+ok 0 "daemon starts"
 wait_port "$HTTP_PORT" 30
 U=http://127.0.0.1:$HTTP_PORT
 

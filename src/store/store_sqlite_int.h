@@ -1,0 +1,103 @@
+/* store_sqlite_int: what the files of the SQLite backend share: the
+ * handle, the cached statements (one table for the whole backend, in
+ * store_sqlite.c), the helpers around them, and each area's entry points for
+ * the ops table. Private to src/store/; store_sqlite.c's DESIGN block says
+ * how the backend works. */
+#ifndef HERMOD_STORE_SQLITE_INT_H
+#define HERMOD_STORE_SQLITE_INT_H
+#include "store/store_backend.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+/* last_used is refreshed at most this often, so verification stays a read. */
+#define STORE_SQLITE_TOUCH_MS		60000
+
+enum stmt_id {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_ACCOUNT_INSERT,
+	S_ACCOUNT_EXISTS,
+	S_ACCOUNT_LIST,
+	S_KEY_INSERT,
+	S_KEY_BY_HASH,
+	S_KEY_TOUCH,
+	S_KEY_LIST,
+	S_KEY_REVOKE,
+	S_DOMAIN_CONFLICT,
+	S_DOMAIN_INSERT,
+	S_DOMAIN_GET,
+	S_DOMAIN_LIST,
+	S_DOMAIN_SET_VERIFIED,
+	S_DOMAIN_SET_DKIM,
+	S_IDEM_GET,
+	S_IDEM_PUT,
+	S_IDEM_EXPIRE,
+	S_COUNT
+};
+
+struct sqlite_store {
+	pthread_mutex_t	 mu;
+	sqlite3		*db;
+	sqlite3_stmt	*stmts[S_COUNT];
+	int		 version;
+	char		*path;
+};
+
+/* store_sqlite_fail() sets *err (when err is not NULL) to "store PATH: what:
+ * SQLite's message" and returns -1. */
+int	store_sqlite_fail(struct sqlite_store *s, char **err, const char *what);
+/* store_sqlite_stmt() returns the cached statement id, preparing it on first
+ * use; NULL with *err set when SQLite refuses it. Hold s->mu. */
+sqlite3_stmt *store_sqlite_stmt(struct sqlite_store *s, enum stmt_id id, char **err);
+/* store_sqlite_done() readies a cached statement for its next use. */
+void	store_sqlite_done(sqlite3_stmt *st);
+/* store_sqlite_exec() runs a cached statement without rows (BEGIN, COMMIT). */
+int	store_sqlite_exec(struct sqlite_store *s, enum stmt_id id, char **err);
+/* store_sqlite_rollback() ends the open transaction, if any. */
+void	store_sqlite_rollback(struct sqlite_store *s);
+/* store_sqlite_col_dup() copies a text column (NULL stays NULL). */
+char   *store_sqlite_col_dup(sqlite3_stmt *st, int col);
+void	store_sqlite_bind_text_or_null(sqlite3_stmt *st, int idx, const char *v);
+/* store_sqlite_step_write() runs a prepared insert/update and maps
+ * constraint failures: UNIQUE/PRIMARY KEY to STORE_EXISTS, FOREIGN KEY (an
+ * unknown account) to STORE_NOTFOUND. *changes gets the rows changed when
+ * not NULL. */
+int	store_sqlite_step_write(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
+	    int *changes, char **err);
+
+/* store_sqlite_tenant.c: accounts, API keys, sending domains. */
+int	store_sqlite_account_create(void *impl, const char *name, int64_t now, char **err);
+int	store_sqlite_account_exists(void *impl, const char *name, char **err);
+int	store_sqlite_account_list(void *impl, struct store_account **out, size_t *n,
+	    char **err);
+int	store_sqlite_key_create(void *impl, const char *account, const char *scope,
+	    const unsigned char *hash, const char *prefix, int64_t now, char **err);
+int	store_sqlite_key_verify(void *impl, const unsigned char *hash, int64_t now,
+	    char **account, char **scope, char **err);
+int	store_sqlite_key_list(void *impl, const char *account, struct store_key **out,
+	    size_t *n, char **err);
+int	store_sqlite_key_revoke(void *impl, const char *account, int64_t id, int64_t now,
+	    char **err);
+int	store_sqlite_domain_add(void *impl, const char *account, const char *domain,
+	    int64_t now, char **err);
+int	store_sqlite_domain_get(void *impl, const char *domain, struct store_domain *out,
+	    char **err);
+int	store_sqlite_domain_list(void *impl, const char *account,
+	    struct store_domain **out, size_t *n, char **err);
+int	store_sqlite_domain_set_verified(void *impl, const char *domain, int verified,
+	    char **err);
+int	store_sqlite_domain_set_dkim(void *impl, const char *domain, const char *selector,
+	    const char *algo, char **err);
+
+/* store_sqlite_idem.c: the HTTP API's Idempotency-Key records. */
+int	store_sqlite_idem_get(void *impl, const char *account, const char *key,
+	    int64_t since, struct store_idem *out, char **err);
+int	store_sqlite_idem_put(void *impl, const char *account, const char *key,
+	    const unsigned char *hash, int status, const char *answer, int64_t now,
+	    int64_t expired_before, char **err);
+int	store_sqlite_idem_expire(void *impl, int64_t before, char **err);
+
+#endif
