@@ -5,7 +5,7 @@ set -e
 RUN_PKGS="build-essential pkg-config libuv1-dev libssl-dev libsqlite3-dev libjansson-dev
  libmicrohttpd-dev libunbound-dev libcurl4-openssl-dev libsodium-dev zlib1g-dev libidn2-dev openssl"
 TEST_PKGS="clang libclang-rt-14-dev libcmocka-dev swaks curl dnsmasq-base python3 python3-dkim
- opendkim-tools wrk sqlite3 procps iproute2 postfix"
+ opendkim-tools wrk sqlite3 procps iproute2 postfix python3-dnspython jq"
 pkgs="$RUN_PKGS"
 [ "${1:-run}" = test ] && pkgs="$pkgs $TEST_PKGS"
 missing=""

@@ -65,6 +65,34 @@ print_entry(json_t *m)
 	}
 }
 
+/* print_show() writes one message as a block of labelled lines. */
+static void
+print_show(json_t *m)
+{
+	json_t *rcpts = json_object_get(m, "recipients"), *r;
+	const char *from = jstr(m, "from", "");
+	size_t i;
+
+	printf("id:          %s\n", jstr(m, "id", "?"));
+	printf("message-id:  %s\n", jstr(m, "message_id", "-"));
+	printf("account:     %s\n", jstr(m, "account", "-"));
+	printf("from:        %s\n", *from ? from : "<>");
+	printf("size:        %lld\n", (long long)json_integer_value(json_object_get(m, "size")));
+	printf("queued at:   %s\n", jstr(m, "queued_at", "-"));
+	printf("held:        %s\n", json_is_true(json_object_get(m, "held")) ? "yes" : "no");
+	printf("recipients:\n");
+	json_array_foreach(rcpts, i, r) {
+		printf("  %s: %s, %lld attempt%s", jstr(r, "email", "?"), jstr(r, "state", "?"),
+		    (long long)json_integer_value(json_object_get(r, "attempts")),
+		    json_integer_value(json_object_get(r, "attempts")) == 1 ? "" : "s");
+		if (json_is_string(json_object_get(r, "next_attempt")))
+			printf(", next %s", jstr(r, "next_attempt", ""));
+		putchar('\n');
+		if (json_is_string(json_object_get(r, "last_reply")))
+			printf("    %s\n", jstr(r, "last_reply", ""));
+	}
+}
+
 /* The list is printed as it arrives (ctl_call_each), so `hermod queue list`
  * on a million queued messages needs the memory of one entry. */
 struct lister {
@@ -178,7 +206,7 @@ cli_queue(struct config *cfg, int argc, char **argv)
 		if (json)
 			print_json(result);
 		else
-			print_entry(result);
+			print_show(result);
 	} else if (!strcmp(sub, "flush")) {
 		if (json)
 			print_json(result);

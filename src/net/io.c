@@ -950,10 +950,18 @@ io_tls_start(struct io *io, SSL_CTX *ctx, int server, const char *sni)
 	else {
 		SSL_set_connect_state(io->ssl);
 		if (sni && *sni) {
-			SSL_set_tlsext_host_name(io->ssl, sni);
-			/* the verification result then covers the name too */
+			struct in6_addr a6;
+			struct in_addr a4;
+
+			/* an address literal (a relay given by IP) is never sent
+			 * as SNI (RFC 6066 3) */
+			if (inet_pton(AF_INET, sni, &a4) != 1 && inet_pton(AF_INET6, sni, &a6) != 1)
+				SSL_set_tlsext_host_name(io->ssl, sni);
+			/* the verification result then covers the name too (an
+			 * address is matched against IP SANs) */
 			SSL_set1_host(io->ssl, sni);
 		}
+
 	}
 	buf_reset(&io->in);
 	buf_append(&io->wire, io->out.data, io->out.len);

@@ -82,7 +82,8 @@ void	io_resume(struct io *io);
  * handshake; IO_TLS_READY or IO_ERROR follows. Plaintext arriving later is
  * not a TLS record and fails the handshake. io_starttls_client() likewise
  * for the client side (what the server sent after its 220 is dropped), with
- * sni as the server name (may be NULL). 0, or -1 (TLS already on, the
+ * sni as the server name (may be NULL; an address literal is verified as an
+ * IP, not sent as SNI). 0, or -1 (TLS already on, the
  * connection not open or failed, or a bad context: io_error tells). */
 int	io_starttls_server(struct io *io, SSL_CTX *ctx);
 int	io_starttls_client(struct io *io, SSL_CTX *ctx, const char *sni);

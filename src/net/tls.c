@@ -8,6 +8,7 @@
 #include "util/fsutil.h"
 #include "util/xalloc.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,8 @@ tls_client_ctx(char **err)
 }
 
 /* tls_selfsigned_build() makes an EC P-256 key and a certificate for
- * hostname, valid from an hour ago for ten years. */
+ * hostname (an address literal becomes an IP SAN), valid from an hour ago
+ * for ten years. */
 static int
 tls_selfsigned_build(const char *hostname, EVP_PKEY **pkeyp, X509 **certp)
 {
@@ -158,7 +160,14 @@ tls_selfsigned_build(const char *hostname, EVP_PKEY **pkeyp, X509 **certp)
 	    (const unsigned char *)hostname, -1, -1, 0) || !X509_set_issuer_name(x, name))
 		goto out;
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	san = xasprintf("DNS:%s", hostname);
+	{
+		unsigned char addr[16];
+		int ip = inet_pton(AF_INET, hostname, addr) == 1 ||
+		    inet_pton(AF_INET6, hostname, addr) == 1;
+
+		/* a host known by its address gets an IP SAN: clients verify those */
+		san = xasprintf("%s:%s", ip ? "IP" : "DNS", hostname);
+	}
 	if ((ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san)) == NULL)
 		goto out;
 	X509_add_ext(x, ext, -1);

@@ -83,7 +83,8 @@ int	spool_open_opts(struct spool **out, const char *dir, uv_loop_t *loop,
 	    const struct spool_opts *opts, char **err);
 /* spool_close() lets the writer finish what was submitted (callbacks run
  * before it returns), stops it and frees everything once reads still in
- * flight have finished; run the loop afterwards so its handles close. */
+ * flight have finished; run the loop afterwards so its handles close. Not
+ * from inside one of the spool's own callbacks. */
 void	spool_close(struct spool *sp);
 
 /* spool_stats: counters for metrics (hermod_spool_sync_seconds) and tests.

@@ -10,7 +10,7 @@ ENHANCEDSTATUSCODES advertised) and injects faults from RULES, a JSON object:
     {"greeting": ACTION, "ehlo": ACTION, "starttls": ACTION, "mail": ACTION,
      "rcpt": ACTION or {"ADDRESS": ACTION, ...}, "data": ACTION, "dot": ACTION,
      "offer_starttls": true, "no_esmtp": true, "no_pipelining": true,
-     "no_smtputf8": true, "once": true}
+     "no_smtputf8": true, "offer_auth": "PLAIN LOGIN", "once": true}
 
 ACTION is a reply line ("550 5.1.1 No such user"), "drop" (close the
 connection at once), "stall" (say nothing, keep the connection open),
@@ -108,6 +108,8 @@ class Session:
                     ext.append("250-SMTPUTF8")
                 if r.get("offer_starttls") and not self.tls:
                     ext.append("250-STARTTLS")
+                if r.get("offer_auth"):
+                    ext.append("250-AUTH " + r["offer_auth"])
                 ext.append("250 HELP")
                 self.sock.sendall(("\r\n".join(ext) + "\r\n").encode())
             elif verb == "HELO":
@@ -191,6 +193,16 @@ class Session:
                 self.send("221 2.0.0 Bye")
                 return
             elif verb == "AUTH":
+                parts = line.split(" ")
+                if len(parts) >= 2 and parts[1].upper() == "LOGIN":
+                    self.send("334 VXNlcm5hbWU6")
+                    u = self.readline().decode()
+                    self.send("334 UGFzc3dvcmQ6")
+                    pw = self.readline().decode()
+                    log(self.args.log, {"ev": "auth", "mech": "LOGIN", "user": u, "pass": pw})
+                else:
+                    log(self.args.log, {"ev": "auth", "mech": parts[1] if len(parts) > 1 else "",
+                                        "resp": parts[2] if len(parts) > 2 else ""})
                 self.send("235 2.7.0 Authentication successful")
             else:
                 self.send("502 5.5.2 Error: command not recognized")

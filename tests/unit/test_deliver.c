@@ -71,6 +71,9 @@ static const struct scenario matrix[] = {
 	{ "tstall", "{\"dot\": \"stall\"}", "deferred", "timeout waiting for the reply to end of data" },
 	{ "nopipe", "{\"no_pipelining\": true}", "delivered", "\"code\":250" },
 	{ "noutf8", "{\"no_smtputf8\": true}", "bounced", "\"enhanced\":\"5.6.7\"" },
+	{ "tlsok", "{\"offer_starttls\": true}", "delivered", "\"code\":250" },
+	{ "authplain", "{\"offer_auth\": \"PLAIN LOGIN\"}", "delivered", "\"code\":250" },
+	{ "authlogin", "{\"offer_auth\": \"LOGIN\"}", "delivered", "\"code\":250" },
 	{ "tlsreq", "{}", "deferred", "TLS is required" },
 };
 #define NMATRIX (sizeof(matrix) / sizeof(matrix[0]))
@@ -111,12 +114,14 @@ spawn(char *const argv[])
 static void
 fault_server(const char *ip, const char *name, const char *rules)
 {
-	char listen[64], logp[512];
+	char listen[64], logp[512], cert[512], key[512];
 
 	snprintf(listen, sizeof(listen), "%s:%d", ip, smtp_port);
 	snprintf(logp, sizeof(logp), "%s/%s.log", dir, name);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
 	char *argv[] = { "python3", "tests/integration/smtpfault.py", "--listen", listen, "--log", logp,
-		"--rules", (char *)rules, NULL };
+		"--rules", (char *)rules, "--tls", cert, key, NULL };
 	spawn(argv);
 }
 
@@ -130,6 +135,14 @@ setup(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/hermod-deliver.XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
+	{
+		/* a self-signed pair for the servers that do STARTTLS */
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
+		    "/CN=mx.tlsok.test -keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", dir, dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
 	smtp_port = free_port(SOCK_STREAM);
 	snprintf(resolver, sizeof(resolver), "127.0.0.1:%d", dns);
 	snprintf(port, sizeof(port), "--port=%d", dns);
@@ -324,8 +337,12 @@ test_delivery(void **state)
 	    "connect_timeout = 2s\ngreeting_timeout = 2s\nehlo_timeout = 2s\nmail_timeout = 2s\n"
 	    "rcpt_timeout = 2s\ndata_timeout = 2s\ndata_block_timeout = 2s\ndata_done_timeout = 2s\n"
 	    "tls_timeout = 2s\nquit_timeout = 1s\n"
-	    "[route tlsreq.test]\nrelay = 127.0.1.%zu:%d\ntls = required\n", resolver, smtp_port,
-	    NMATRIX, smtp_port);
+	    "[route tlsreq.test]\nrelay = 127.0.1.%zu:%d\ntls = required\n"
+	    "[route authplain.test]\nrelay = 127.0.1.%zu:%d\ntls = off\nauth_user = relayuser\n"
+	    "auth_password = s3cret\n"
+	    "[route authlogin.test]\nrelay = 127.0.1.%zu:%d\ntls = off\nauth_user = relayuser\n"
+	    "auth_password = s3cret\n", resolver, smtp_port,
+	    NMATRIX, smtp_port, NMATRIX - 2, smtp_port, NMATRIX - 1, smtp_port);
 	config_defaults(&cfg, dir);
 	assert_int_equal(config_parse(&cfg, "t.conf", text, strlen(text), &err), 0);
 	snprintf(logpath, sizeof(logpath), "%s/events.log", dir);
@@ -446,6 +463,24 @@ test_delivery(void **state)
 		}
 		free(addr);
 	}
+	/* STARTTLS offered and working: the message travelled encrypted */
+	char *tp = xasprintf("%s/tlsok.log", dir), *tl = slurp(tp);
+	assert_non_null(strstr(tl, "\"line\": \"STARTTLS\", \"tls\": false"));
+	assert_non_null(strstr(tl, "\"rcpt\": [\"m@tlsok.test\"]"));
+	assert_non_null(strstr(tl, "\"tls\": true}"));	/* the message line */
+	free(tl);
+	free(tp);
+	/* relay AUTH: PLAIN when offered ("\0relayuser\0s3cret"), else LOGIN */
+	tp = xasprintf("%s/authplain.log", dir);
+	tl = slurp(tp);
+	assert_non_null(strstr(tl, "\"mech\": \"PLAIN\", \"resp\": \"AHJlbGF5dXNlcgBzM2NyZXQ=\""));
+	free(tl);
+	free(tp);
+	tp = xasprintf("%s/authlogin.log", dir);
+	tl = slurp(tp);
+	assert_non_null(strstr(tl, "\"mech\": \"LOGIN\", \"user\": \"cmVsYXl1c2Vy\", \"pass\": \"czNjcmV0\""));
+	free(tl);
+	free(tp);
 	/* SMTPUTF8 needed, the server offers it: delivered */
 	assert_true(event_has(log, "delivered", "u@ok.test", NULL));
 	free(ok);

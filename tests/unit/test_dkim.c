@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -716,6 +717,87 @@ test_check(void **state)
 	assert_string_equal(dkim_check_status_name(DKIM_CHECK_MISSING), "missing");
 }
 
+/* Threads share keys (and a fresh key ring) while signing: every signature
+ * must equal the one made alone (RSA PKCS#1 v1.5 and Ed25519 are both
+ * deterministic), so a shared mutable context would show. */
+struct thr {
+	struct dkim_key		**keys;
+	struct dkim_keyring	*ring;
+	const char		*want;
+	int			 bad;
+};
+
+static void *
+thr_run(void *arg)
+{
+	struct thr *t = arg;
+	struct buf out;
+	char *err = NULL;
+	int i;
+
+	buf_init(&out);
+	for (i = 0; i < 60; i++) {
+		buf_reset(&out);
+		if (t->ring != NULL) {
+			if (dkim_keyring_sign(t->ring, "shop.example", "t1", test_msg, strlen(test_msg),
+			    1795716000LL, &out, &err) != 0)
+				t->bad++;
+		} else if (dkim_sign(t->keys, 2, test_msg, strlen(test_msg), 1795716000LL, &out,
+		    &err) != 0)
+			t->bad++;
+		if (strcmp(out.data, t->want) != 0)
+			t->bad++;
+	}
+	buf_free(&out);
+	return NULL;
+}
+
+static void
+test_threads(void **state)
+{
+	char dir[] = "/tmp/hermod-dkim-thr.XXXXXX", cmd[300], *err = NULL;
+	struct dkim_records r;
+	struct dkim_key *keys[2];
+	struct buf want;
+	pthread_t tid[4];
+	struct thr t[4];
+	int i, pass;
+	char *path;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(dkim_domain_setup(dir, "shop.example", "t1",
+	    DKIM_ALGO_RSA | DKIM_ALGO_ED25519, "mx.example", &r, &err), 0);
+	dkim_records_free(&r);
+	path = dkim_keys_path(dir, "shop.example", "t1", DKIM_ALGO_RSA);
+	assert_int_equal(dkim_key_load(&keys[0], "shop.example", "t1", path, &err), 0);
+	free(path);
+	path = dkim_keys_path(dir, "shop.example", "t1-ed", DKIM_ALGO_ED25519);
+	assert_int_equal(dkim_key_load(&keys[1], "shop.example", "t1-ed", path, &err), 0);
+	free(path);
+	buf_init(&want);
+	assert_int_equal(dkim_sign(keys, 2, test_msg, strlen(test_msg), 1795716000LL, &want,
+	    &err), 0);
+	for (pass = 0; pass < 2; pass++) {
+		struct dkim_keyring *ring = pass ? dkim_keyring_new(dir) : NULL;
+
+		for (i = 0; i < 4; i++) {
+			t[i] = (struct thr){ .keys = keys, .ring = ring, .want = want.data };
+			assert_int_equal(pthread_create(&tid[i], NULL, thr_run, &t[i]), 0);
+		}
+		for (i = 0; i < 4; i++) {
+			pthread_join(tid[i], NULL);
+			assert_int_equal(t[i].bad, 0);
+		}
+		dkim_keyring_free(ring);
+	}
+	buf_free(&want);
+	dkim_key_free(keys[0]);
+	dkim_key_free(keys[1]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -729,6 +811,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_domain_setup),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

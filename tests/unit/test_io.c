@@ -25,6 +25,7 @@
 #include "net/listen.h"
 #include "net/tls.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/xalloc.h"
 
 enum srv_mode {
@@ -1039,20 +1040,26 @@ test_selfsigned_errors(void **state)
 	free(err);
 }
 
+/* starttls() upgrades a session with the pair made for cert_name; the client
+ * trusts that certificate or not, and asks for sni. */
 static void
-starttls(int trust, const char *sni)
+starttls(int trust, const char *sni, const char *cert_name)
 {
 	uv_loop_t loop;
 	struct srv s;
 	struct cli c = { .starttls = 1, .sni = sni };
 	char *err = NULL;
+	char cert[160], key[160];
 
+	snprintf(cert, sizeof(cert), "%s/cert-%s.pem", tmpdir, cert_name);
+	snprintf(key, sizeof(key), "%s/key-%s.pem", tmpdir, cert_name);
+	assert_int_equal(tls_make_selfsigned(cert, key, cert_name, &err), 0);
 	uv_loop_init(&loop);
 	srv_start(&s, &loop, "127.0.0.1:0", SRV_STARTTLS);
-	assert_non_null(s.ctx = tls_server_ctx(cert_path, key_path, &err));
+	assert_non_null(s.ctx = tls_server_ctx(cert, key, &err));
 	assert_non_null(c.ctx = tls_client_ctx(&err));
 	if (trust)
-		assert_int_equal(SSL_CTX_load_verify_locations(c.ctx, cert_path, NULL), 1);
+		assert_int_equal(SSL_CTX_load_verify_locations(c.ctx, cert, NULL), 1);
 	cli_connect(&c, &loop, "127.0.0.1", s.port);
 	assert_int_equal(run_until(&loop, &c.done, 5000), 0);
 	assert_int_equal(c.closed, 0);
@@ -1071,7 +1078,7 @@ starttls(int trust, const char *sni)
 	assert_int_equal(io_starttls_client(c.io, c.ctx, NULL), -1);
 	assert_int_equal(io_starttls_server(s.io, s.ctx), -1);
 	/* trusted, and the certificate names the host asked for */
-	assert_int_equal(c.verified, trust && strcmp(sni, "localhost") == 0);
+	assert_int_equal(c.verified, trust && strcmp(sni, cert_name) == 0);
 	cli_close(&c);
 	run_until(&loop, &s.closed, 3000);
 	/* a clean close, not an error */
@@ -1087,17 +1094,21 @@ static void
 test_starttls(void **state)
 {
 	(void)state;
-	starttls(0, "localhost");
+	starttls(0, "localhost", "localhost");
 }
 
 static void
 test_starttls_verified(void **state)
 {
 	(void)state;
-	starttls(1, "localhost");
+	starttls(1, "localhost", "localhost");
 	/* a trusted certificate for another name does not verify (but TLS
-	 * works: opportunistic delivery decides) */
-	starttls(1, "mx.other.example");
+	 * works: opportunistic delivery decides); nor for an address it does
+	 * not name */
+	starttls(1, "mx.other.example", "localhost");
+	starttls(1, "127.0.0.1", "localhost");
+	/* an address is checked against the IP SAN */
+	starttls(1, "127.0.0.1", "127.0.0.1");
 }
 
 static void
@@ -1219,6 +1230,145 @@ s_client(const char *version, const char *ciphers, int expect_ok, const char *ex
 	SSL_CTX_free(s.ctx);
 }
 
+/* Our client against an independent server: openssl s_server -www answers
+ * "GET /" with a status page and closes. Its -tlsextdebug log shows whether
+ * we sent SNI. */
+struct wcli {
+	struct io	*io;
+	SSL_CTX		*ctx;
+	const char	*sni;
+	struct buf	 got;
+	int		 tls_ready, verified, done;
+	char		 info[96];
+};
+
+static void
+wcli_cb(struct io *io, enum io_event ev, void *arg)
+{
+	struct wcli *w = arg;
+	struct buf *in = io_input(io);
+
+	switch (ev) {
+	case IO_CONNECTED:
+		assert_int_equal(io_starttls_client(io, w->ctx, w->sni), 0);
+		break;
+	case IO_TLS_READY:
+		w->tls_ready = 1;
+		w->verified = io_tls_peer_verified(io);
+		snprintf(w->info, sizeof(w->info), "%s", io_tls_info(io));
+		io_write(io, "GET / HTTP/1.0\r\n\r\n", 18);
+		break;
+	case IO_DATAIN:
+		buf_append(&w->got, in->data, in->len);
+		buf_consume(in, in->len);
+		break;
+	case IO_CLOSED:	/* after the page */
+	case IO_ERROR:
+	case IO_TIMEOUT:
+		if (ev != IO_CLOSED)
+			print_message("s_server peer: %s\n", io_error(io));
+		w->done = 1;
+		io_close(io);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+proc_kill_exit_cb(uv_process_t *p, int64_t status, int sig)
+{
+	struct proc *pr = p->data;
+
+	pr->done = 1;
+	uv_close((uv_handle_t *)p, NULL);
+}
+
+static void
+against_s_server(const char *sni, int expect_sni)
+{
+	uv_loop_t loop;
+	struct srv tmp;
+	struct wcli w = { .sni = sni };
+	struct proc pr = { 0 };
+	uv_process_t proc;
+	uv_process_options_t opt = { 0 };
+	uv_stdio_container_t stdio[3];
+	struct sockaddr_storage ss;
+	char accept[64], logpath[160], *log = NULL, *err = NULL;
+	size_t loglen = 0;
+	char *args[] = { "openssl", "s_server", "-accept", accept, "-cert", cert_path,
+	    "-key", key_path, "-tlsextdebug", "-www", NULL };
+	int devnull, logfd, i;
+
+	uv_loop_init(&loop);
+	/* a free port: bind port 0, note it, let it go */
+	srv_start(&tmp, &loop, "127.0.0.1:0", SRV_ECHO);
+	snprintf(accept, sizeof(accept), "127.0.0.1:%d", tmp.port);
+	listener_stop(tmp.l);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	snprintf(logpath, sizeof(logpath), "%s/s_server.log", tmpdir);
+	devnull = open("/dev/null", O_RDONLY);
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	stdio[0].flags = stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
+	stdio[0].data.fd = devnull;
+	stdio[1].data.fd = stdio[2].data.fd = logfd;
+	opt.file = "openssl";
+	opt.args = args;
+	opt.exit_cb = proc_kill_exit_cb;
+	opt.stdio = stdio;
+	opt.stdio_count = 3;
+	proc.data = &pr;
+	if (uv_spawn(&loop, &proc, &opt) != 0) {
+		close(devnull);
+		close(logfd);
+		drain(&loop);
+		skip();
+	}
+	close(devnull);
+	close(logfd);
+	/* it prints ACCEPT once listening */
+	for (i = 0; i < 100; i++) {
+		free(log);
+		log = NULL;
+		if (fs_read_file(logpath, 1 << 20, &log, &loglen) == 0 && strstr(log, "ACCEPT"))
+			break;
+		usleep(50000);
+	}
+	assert_non_null(strstr(log, "ACCEPT"));
+	free(log);
+	log = NULL;
+	assert_non_null(w.ctx = tls_client_ctx(&err));
+	assert_int_equal(SSL_CTX_load_verify_locations(w.ctx, cert_path, NULL), 1);
+	assert_int_equal(listener_addr_parse(accept, &ss), 0);
+	assert_int_equal(io_connect(&loop, (struct sockaddr *)&ss, NULL, 3000, wcli_cb, &w,
+	    &w.io), 0);
+	assert_int_equal(run_until(&loop, &w.done, 10000), 0);
+	uv_process_kill(&proc, SIGTERM);
+	run_until(&loop, &pr.done, 5000);
+	drain(&loop);
+	assert_int_equal(w.tls_ready, 1);
+	assert_true(strncmp(w.info, "TLSv1.3 ", 8) == 0);
+	/* the request went out encrypted and the page came back */
+	assert_true(w.got.len > 0 && strncmp(w.got.data, "HTTP/1.0 200 ok", 15) == 0);
+	assert_non_null(strstr(w.got.data, "TLSv1.3"));
+	assert_int_equal(w.verified, strcmp(sni, "localhost") == 0);
+	assert_int_equal(fs_read_file(logpath, 1 << 20, &log, &loglen), 0);
+	assert_int_equal(strstr(log, "\"server name\"") != NULL, expect_sni);
+	free(log);
+	buf_free(&w.got);
+	SSL_CTX_free(w.ctx);
+}
+
+static void
+test_client_against_s_server(void **state)
+{
+	(void)state;
+	against_s_server("localhost", 1);
+	/* an address is not a server name: no SNI (RFC 6066 3) */
+	against_s_server("127.0.0.1", 0);
+}
+
 static void
 test_s_client_tls11_refused(void **state)
 {
@@ -1309,6 +1459,7 @@ main(void)
 		cmocka_unit_test(test_starttls_verified),
 		cmocka_unit_test(test_starttls_injection_fails_handshake),
 		cmocka_unit_test(test_big_transfer_tls),
+		cmocka_unit_test(test_client_against_s_server),
 		cmocka_unit_test(test_s_client_tls11_refused),
 		cmocka_unit_test(test_s_client_weak_cipher_refused),
 		cmocka_unit_test(test_s_client_tls12),

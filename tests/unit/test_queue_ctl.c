@@ -446,6 +446,15 @@ test_cli(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "id")), ids[0]);
 	json_decref(j);
 	free(out);
+	{
+		char *showh[] = { "queue", "show", ids[0] };
+
+		assert_int_equal(run_cli(&out, 3, showh), 0);
+		assert_non_null(strstr(out, "message-id:  m1@shop.example\n"));
+		assert_non_null(strstr(out, "held:        yes\n"));
+		assert_non_null(strstr(out, "  b@y.example: queued, 0 attempts\n"));
+		free(out);
+	}
 	assert_int_equal(run_cli(&out, 2, bogus), 1);
 	free(out);
 }
