@@ -56,8 +56,11 @@ h domain add bench.example --account bench --algo "$([ "${ALGO:-rsa}" = none ] &
 export HERMOD_KEY=$(h key create --account bench --scope send)
 h serve >"$T/serve.log" 2>&1 &
 PID=$!
-for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$HP) 2>/dev/null && break; sleep 0.1; done
 U=http://127.0.0.1:$HP
+for i in $(seq 100); do curl -s -m 2 "$U/healthz" | grep -q '"status":"ok"' && break; sleep 0.1; done
+if ! kill -0 "$PID" 2>/dev/null || ! curl -s -m 2 "$U/healthz" | grep -q '"status":"ok"'; then
+	echo "the daemon did not start:"; tail -5 "$T/serve.log"; exit 1
+fi
 queued() { curl -s "$U/healthz" | sed 's/.*"queued":\([0-9]*\).*/\1/'; }
 
 run() { # NAME WRK-ARGS...

@@ -210,6 +210,12 @@ cli_domain_check(struct config *cfg, struct store *st, const char *input, int js
 			free(ans[k]);
 		free(why);
 	}
+	/* the key whose record is published signs from now on (rotation:
+	 * the old key signed until the new record was seen) */
+	if (all_ok && dkim_keys_set_active(cfg->data_dir, domain, d.dkim_selector, &err) != 0) {
+		cli_error("domain check: %s", err);
+		goto out;
+	}
 	if (store_domain_set_verified(st, domain, all_ok, &err) != 0) {
 		cli_error("domain check: %s", err ? err : "cannot record the result");
 		goto out;

@@ -137,12 +137,18 @@ struct dkim_keyring {
 	pthread_mutex_t	 lock;
 	char		*data_dir;
 	struct ring_entry *entries;
+	/* which selector signs for a domain: set explicitly, or looked up on
+	 * disk and cached for DKIM_CHOICE_TTL_MS (NULL selector: no key) */
 	struct ring_selector {
 		struct ring_selector *next;
 		char	*domain;
 		char	*selector;
+		int	 explicit;
+		long long checked_ms;
 	} *selectors;
 };
+
+#define DKIM_CHOICE_TTL_MS	5000	/* a rotation is seen within 5 s */
 
 struct dkim_keyring *
 dkim_keyring_new(const char *data_dir)
@@ -199,7 +205,68 @@ dkim_keyring_set_selector(struct dkim_keyring *ring, const char *domain, const c
 	}
 	free(s->selector);
 	s->selector = xstrdup(selector);
+	s->explicit = 1;
 	pthread_mutex_unlock(&ring->lock);
+}
+
+static char *
+active_path(const char *data_dir, const char *domain)
+{
+	return xasprintf("%s/dkim/%s.active", data_dir, domain);
+}
+
+int
+dkim_keys_set_active(const char *data_dir, const char *domain, const char *selector, char **err)
+{
+	char *path = active_path(data_dir, domain), *line = xasprintf("%s\n", selector);
+	int rc = 0;
+
+	if (fs_write_atomic(path, line, strlen(line), 0600) != 0) {
+		*err = xasprintf("dkim: cannot write %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	free(path);
+	free(line);
+	return rc;
+}
+
+/* active_selector() reads DATA_DIR/dkim/DOMAIN.active: the selector that
+ * `domain check` saw published, when its key files exist. */
+static char *
+active_selector(const char *data_dir, const char *domain)
+{
+	char *path = active_path(data_dir, domain), *text = NULL, *rsa, *ed;
+	size_t len;
+	int found = 0;
+
+	if (fs_read_file(path, 300, &text, &len) == 0) {
+		text[strcspn(text, "\r\n")] = '\0';
+		dkim_selectors(text, DKIM_ALGO_RSA | DKIM_ALGO_ED25519, &rsa, &ed);
+		for (int i = 0; i < 3 && !found; i++) {
+			char *f = dkim_keys_path(data_dir, domain, i == 2 ? ed : text,
+			    i == 0 ? DKIM_ALGO_RSA : DKIM_ALGO_ED25519);
+
+			found = access(f, F_OK) == 0;
+			free(f);
+		}
+		free(rsa);
+		free(ed);
+	}
+	free(path);
+	if (!found) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* oldest_selector() finds, among DATA_DIR/dkim/DOMAIN.SEL.ALGO.pem, the base
@@ -212,7 +279,7 @@ oldest_selector(const char *data_dir, const char *domain)
 	size_t dlen = strlen(domain);
 	struct dirent *de;
 	struct stat st;
-	time_t best_t = 0;
+	struct timespec best_t = { 0, 0 };
 	DIR *d;
 
 	if ((d = opendir(dir)) == NULL) {
@@ -234,10 +301,11 @@ oldest_selector(const char *data_dir, const char *domain)
 		    strncmp(end - strlen(DKIM_ED_SUFFIX), DKIM_ED_SUFFIX, strlen(DKIM_ED_SUFFIX)) == 0)
 			slen -= strlen(DKIM_ED_SUFFIX);
 		path = xasprintf("%s/%s", dir, n);
-		if (stat(path, &st) == 0 && (best == NULL || st.st_mtime < best_t)) {
+		if (stat(path, &st) == 0 && (best == NULL || st.st_mtim.tv_sec < best_t.tv_sec ||
+		    (st.st_mtim.tv_sec == best_t.tv_sec && st.st_mtim.tv_nsec < best_t.tv_nsec))) {
 			free(best);
 			best = xstrndup(sel, slen);
-			best_t = st.st_mtime;
+			best_t = st.st_mtim;
 		}
 		free(path);
 	}
@@ -284,13 +352,29 @@ dkim_keyring_sign(struct dkim_keyring *ring, const char *domain, const char *sel
 
 	pthread_mutex_lock(&ring->lock);
 	if (selector == NULL) {
+		long long now_t = now_ms();
+
 		for (s = ring->selectors; s != NULL; s = s->next)
 			if (strcasecmp(s->domain, domain) == 0)
 				break;
-		if (s != NULL)
+		if (s == NULL) {
+			s = xcalloc(1, sizeof(*s));
+			s->domain = xstrdup(domain);
+			s->next = ring->selectors;
+			ring->selectors = s;
+		}
+		if (!s->explicit && (s->checked_ms == 0 ||
+		    now_t - s->checked_ms >= DKIM_CHOICE_TTL_MS)) {
+			/* the selector domain check saw published, else the oldest
+			 * key: a new key never signs before its record is seen */
+			free(s->selector);
+			s->selector = active_selector(ring->data_dir, domain);
+			if (s->selector == NULL)
+				s->selector = oldest_selector(ring->data_dir, domain);
+			s->checked_ms = now_t;
+		}
+		if (s->selector != NULL)
 			sel = xstrdup(s->selector);
-		else
-			sel = oldest_selector(ring->data_dir, domain);
 		if (sel == NULL) {
 			pthread_mutex_unlock(&ring->lock);
 			return DKIM_KEYS_NOKEY;

@@ -33,6 +33,13 @@ int	dkim_keys_create(const char *data_dir, const char *domain, const char *selec
  * rotation next month gets a different name by itself. */
 void	dkim_keys_default_selector(char *out, size_t size, long long now);
 
+/* dkim_keys_set_active() records that selector is the one to sign with for
+ * domain (DATA_DIR/dkim/DOMAIN.active), once `domain check` saw its record
+ * published: key rings switch to it within seconds, without a restart.
+ * Blocking. 0, or -1 with *err. */
+int	dkim_keys_set_active(const char *data_dir, const char *domain, const char *selector,
+	    char **err);
+
 /* The key ring: every domain's parsed keys, loaded from data_dir on first
  * use and kept for the life of the process (parsing PEM for each message is
  * what makes libopendkim slow, see dkim_sign.c). Thread safe: worker threads
@@ -42,8 +49,9 @@ struct dkim_keyring;
 struct dkim_keyring *dkim_keyring_new(const char *data_dir);
 void	dkim_keyring_free(struct dkim_keyring *ring);
 /* dkim_keyring_sign() signs msg for domain with every key found for
- * selector (RSA and/or Ed25519; selector NULL: the ring's default for the
- * domain, see dkim_keyring_set_selector) and appends the DKIM-Signature
+ * selector (RSA and/or Ed25519; selector NULL: the one set with
+ * dkim_keyring_set_selector(), else the one dkim_keys_set_active() named,
+ * else the oldest key on disk; looked up again every few seconds) and appends the DKIM-Signature
  * fields to out. Blocking the first time (reads the key files). Returns 0,
  * DKIM_KEYS_NOKEY when the domain has no key (nothing appended; send
  * unsigned or hold, the caller's policy), or -1 with *err. */

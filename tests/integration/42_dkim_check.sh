@@ -53,6 +53,8 @@ import json, subprocess, sys
 d = [x for x in json.loads(sys.stdin.read()) if x["domain"] == "shop.example"][0]
 assert d["verified"] is True, d' < <(hermod domain list --json)
 
+check "the checked selector becomes the signing one" test "$(cat "$T/var/dkim/shop.example.active")" = k1
+
 # the DMARC record is missing and the Ed25519 key is another one
 SKIP=_dmarc.,k1-ed. dnsmasq_start --txt-record=k1-ed._domainkey.shop.example,"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 hermod domain check shop.example --json >"$T/c2.json" 2>"$T/c2.err"
@@ -76,5 +78,13 @@ d = [x for x in json.loads(sys.stdin.read()) if x["domain"] == "shop.example"][0
 assert d["verified"] is False, d' < <(hermod domain list --json)
 hermod domain check shop.example >"$T/c3.txt" 2>&1
 check "text output names the fix" grep -q "publish: k1-ed._domainkey.shop.example TXT v=DKIM1; k=ed25519; p=" "$T/c3.txt"
+# rotation: a new selector's key does not sign before its record is seen
+dnsmasq_start
+hermod domain add shop.example --account shop --selector k2 >/dev/null
+ok $? "domain add --selector k2 (rotation)"
+hermod domain check shop.example >"$T/c4.txt" 2>&1
+check "k2 not published yet: not verified, k1 still signs" test $? -eq 1 -a \
+    "$(cat "$T/var/dkim/shop.example.active")" = k1
+check "the new record is named with its fix" grep -q "publish: k2._domainkey.shop.example TXT" "$T/c4.txt"
 check "unknown domain refused" bash -c "! \"$HERMOD\" -c \"$T/hermod.conf\" domain check nope.example 2>/dev/null"
 done_testing

@@ -644,6 +644,34 @@ test_domain_setup(void **state)
 	}
 	dkim_keyring_free(ring);
 
+	/* rotation: a second key does not sign until it is made active */
+	assert_int_equal(dkim_domain_setup(dir, "shop.example", "sel2", DKIM_ALGO_ED25519,
+	    "mail.test.example", &r2, &err), 0);
+	dkim_records_free(&r2);
+	ring = dkim_keyring_new(dir);
+	buf_reset(&out);
+	assert_int_equal(dkim_keyring_sign(ring, "shop.example", NULL, test_msg, strlen(test_msg),
+	    1, &out, &err), 0);
+	assert_non_null(strstr(out.data, "s=sel1;"));
+	assert_null(strstr(out.data, "s=sel2;"));
+	dkim_keyring_free(ring);
+	assert_int_equal(dkim_keys_set_active(dir, "shop.example", "sel2", &err), 0);
+	ring = dkim_keyring_new(dir);
+	buf_reset(&out);
+	assert_int_equal(dkim_keyring_sign(ring, "shop.example", NULL, test_msg, strlen(test_msg),
+	    1, &out, &err), 0);
+	assert_non_null(strstr(out.data, "s=sel2;"));
+	assert_null(strstr(out.data, "s=sel1;"));
+	assert_non_null(strstr(out.data, "a=ed25519-sha256;"));
+	dkim_keyring_free(ring);
+	ring = dkim_keyring_new(dir);
+	dkim_keyring_set_selector(ring, "shop.example", "sel1");
+	buf_reset(&out);
+	assert_int_equal(dkim_keyring_sign(ring, "shop.example", NULL, test_msg, strlen(test_msg),
+	    1, &out, &err), 0);
+	assert_non_null(strstr(out.data, "s=sel1;"));
+	dkim_keyring_free(ring);
+
 	/* optional records and explicit SPF addresses */
 	{
 		const char *ips[] = { "192.0.2.1", "2001:db8::/64", NULL };
