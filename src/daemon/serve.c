@@ -8,6 +8,7 @@
 #include "deliver/deliver.h"
 #include "dkim/dkim_keys.h"
 #include "http/http_server.h"
+#include "net/io.h"
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
 #include "smtp/smtp_server.h"
@@ -110,6 +111,12 @@ on_signal(uv_signal_t *h, int signum)
 		deliver_stop(d->deliver, part_drained, d);
 	}
 	part_drained(d);
+}
+
+static void
+start_failed_drained(void *arg)
+{
+	(void)arg;
 }
 
 static SSL_CTX *
@@ -220,11 +227,20 @@ out:
 	 * exists (a session's last close callback reports to it). */
 	if (d.ctl)
 		ctl_stop(d.ctl);
+	/* A start that failed half way: stop what did start, so its handles
+	 * close through their own callbacks and nothing leaks. */
+	if (d.smtp && !d.draining)
+		smtp_server_drain(d.smtp, start_failed_drained, NULL);
+	if (d.http) {
+		http_server_stop(d.http, NULL, NULL);
+		d.http = NULL;
+	}
 	if (d.deliver)
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)
 		spool_close(d.spool);
 	if (d.loop) {
+		io_abort_all(d.loop);	/* lingering connections: freed by the run below */
 		uv_walk(d.loop, close_walk, NULL);
 		uv_run(d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(d.loop);
