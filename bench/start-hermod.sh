@@ -10,5 +10,5 @@ conf=$BENCH_RUN_DIR/hermod.conf
 sed -e "s/@MTA_PORT@/$BENCH_MTA_PORT/; s/@SINK_PORT@/$BENCH_SINK_PORT/; s|@DIR@|$BENCH_RUN_DIR|" \
 	"$here/relay.conf.in" >"$conf"
 "$H" -c "$conf" account create bench >/dev/null 2>&1 || true
-"$H" -c "$conf" domain add bench.example --account bench >/dev/null 2>&1 || true
+"$H" -c "$conf" domain add bench.example --account bench --algo ed25519 >/dev/null 2>&1 || true
 exec "$H" -c "$conf" serve

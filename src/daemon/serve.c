@@ -8,6 +8,7 @@
 #include "deliver/deliver.h"
 #include "dkim/dkim_keys.h"
 #include "http/http_server.h"
+#include "net/io.h"
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
 #include "smtp/smtp_server.h"
@@ -225,6 +226,7 @@ out:
 	if (d.spool)
 		spool_close(d.spool);
 	if (d.loop) {
+		io_abort_all(d.loop);	/* lingering connections: freed by the run below */
 		uv_walk(d.loop, close_walk, NULL);
 		uv_run(d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(d.loop);

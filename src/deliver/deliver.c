@@ -149,6 +149,9 @@ item_finish(struct conn *c)
 	if (c->item == NULL)
 		return;
 	sched_done(c->d->sched, c->item, c->retry_at);
+	/* A deferred item may now be the heap's earliest: re-arm the wake-up. */
+	if (c->retry_at)
+		pump_soon(c->d);
 	c->item = NULL;
 	c->retry_at = 0;
 	item_release(c);

@@ -102,6 +102,9 @@ struct http_req {
 	size_t		 njobs;
 	size_t		 pending;	/* spool commits outstanding */
 	int		 batch;
+	json_t		*json;		/* a large batch's request, kept while its chunks run */
+	void		*chunks;	/* the batch's work items (http_routes.c) */
+	size_t		 chunks_left;
 	char		*stored_answer;	/* idempotency record found in the store */
 	int		 stored_status;
 	int		 stored_mismatch; /* the store has the key with another body */

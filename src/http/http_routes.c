@@ -23,6 +23,11 @@
 #include "util/xalloc.h"
 
 #define HTTP_BATCH_MAX	500
+/* A batch larger than HTTP_BATCH_INLINE is prepared (validated, built,
+ * signed) in up to HTTP_BATCH_CHUNKS work items at once, so one client's
+ * batch uses every core, not one worker. */
+#define HTTP_BATCH_INLINE	64
+#define HTTP_BATCH_CHUNKS	4
 
 /* ---- sending ---- */
 
@@ -237,10 +242,81 @@ batch_work(struct http_req *r)
 	}
 	r->njobs = json_array_size(msgs);
 	r->jobs = xcalloc(r->njobs, sizeof *r->jobs);
+	if (r->njobs > HTTP_BATCH_INLINE) {
+		r->json = v;		/* batch_done() splits the work */
+		return;
+	}
 	for (i = 0; i < r->njobs; i++)
 		prepare_job(r, json_array_get(msgs, i), &r->jobs[i], &dc);
 	domcache_free(&dc);
 	json_decref(v);
+}
+
+struct batch_chunk {
+	uv_work_t	 work;
+	struct http_req	*r;
+	size_t		 start, end;
+};
+
+/* chunk_work() prepares jobs [start, end) on a worker. Chunks touch
+ * disjoint messages of the shared JSON tree (and only read the rest), so no
+ * lock is needed; each has its own domain cache. */
+static void
+chunk_work(uv_work_t *w)
+{
+	struct batch_chunk *c = w->data;
+	json_t *msgs = json_object_get(c->r->json, "messages");
+	struct domcache dc = { 0 };
+	size_t i;
+
+	for (i = c->start; i < c->end; i++)
+		prepare_job(c->r, json_array_get(msgs, i), &c->r->jobs[i], &dc);
+	domcache_free(&dc);
+}
+
+static void send_done(struct http_req *r);
+
+static void
+chunk_after(uv_work_t *w, int status)
+{
+	struct batch_chunk *c = w->data;
+	struct http_req *r = c->r;
+
+	if (--r->chunks_left > 0)
+		return;
+	json_decref(r->json);
+	r->json = NULL;
+	send_done(r);
+}
+
+/* batch_done() runs on the loop after authentication and the top-level
+ * checks: a large batch is prepared in chunks, then submitted. */
+static void
+batch_done(struct http_req *r)
+{
+	struct batch_chunk *chunks;
+	size_t n = r->njobs, k, nchunks;
+
+	if (r->json == NULL) {
+		send_done(r);
+		return;
+	}
+	nchunks = (n + HTTP_BATCH_INLINE - 1) / HTTP_BATCH_INLINE;
+	if (nchunks > HTTP_BATCH_CHUNKS)
+		nchunks = HTTP_BATCH_CHUNKS;
+	chunks = xcalloc(nchunks, sizeof *chunks);
+	r->chunks = chunks;
+	r->chunks_left = nchunks;
+	for (k = 0; k < nchunks; k++) {
+		chunks[k].r = r;
+		chunks[k].start = k * n / nchunks;
+		chunks[k].end = (k + 1) * n / nchunks;
+		chunks[k].work.data = &chunks[k];
+		if (uv_queue_work(r->srv->loop, &chunks[k].work, chunk_work, chunk_after) != 0) {
+			chunk_work(&chunks[k].work);	/* cannot happen with a live loop */
+			chunk_after(&chunks[k].work, 0);
+		}
+	}
 }
 
 static json_t *
@@ -633,7 +709,7 @@ healthz(struct http_req *r)
 const struct http_route http_routes[] = {
 	{ HTTP_GET, "/healthz", NULL, 0, NULL, healthz },
 	{ HTTP_POST, "/v1/messages", "send", 1, send_work, send_done },
-	{ HTTP_POST, "/v1/messages/batch", "send", 1, batch_work, send_done },
+	{ HTTP_POST, "/v1/messages/batch", "send", 1, batch_work, batch_done },
 	{ HTTP_GET, "/v1/messages/{id}", "send", 0, NULL, message_get },
 	{ HTTP_GET, "/v1/messages/{id}/raw", "send", 0, NULL, message_raw },
 	{ HTTP_GET, "/v1/events", "send", 0, NULL, events_list },

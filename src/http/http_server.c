@@ -412,6 +412,8 @@ req_free(struct http_req *r)
 	free(r->scope);
 	free(r->stored_answer);
 	free(r->raw);
+	free(r->chunks);
+	json_decref(r->json);
 	json_decref(r->resp);
 	for (i = 0; i < r->njobs; i++) {
 		struct http_job *j = &r->jobs[i];

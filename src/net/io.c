@@ -71,6 +71,7 @@ enum io_state {
 };
 
 struct io {
+	struct io	*next, *prev;	/* io_live: every io of this thread */
 	uv_loop_t	*loop;
 	uv_tcp_t	*tcp;
 	uv_timer_t	 timer;		/* connect timeout, inactivity, or linger */
@@ -127,6 +128,8 @@ static __thread char io_readbuf[IO_READ_CHUNK];
 /* Likewise for decrypted records, so that `in` grows by what arrived rather
  * than by a record's worth of reserve on every idle TLS connection. */
 static __thread char io_plainbuf[IO_TLS_CHUNK];
+/* Every io not yet freed, for io_abort_all() at exit. */
+static __thread struct io *io_live;
 
 static void
 io_set_error(struct io *io, const char *fmt, ...)
@@ -555,6 +558,12 @@ io_tick_schedule(struct io *io)
 static void
 io_free(struct io *io)
 {
+	if (io->prev)
+		io->prev->next = io->next;
+	else
+		io_live = io->next;
+	if (io->next)
+		io->next->prev = io->prev;
 	if (io->ssl)
 		SSL_free(io->ssl);	/* frees both BIOs */
 	buf_free(&io->in);
@@ -589,6 +598,10 @@ io_alloc(uv_loop_t *loop, uv_tcp_t *tcp)
 	io->timer.data = io->check.data = io->idle.data = io;
 	io->wreq.data = io->creq.data = io->sreq.data = io;
 	io->handles_open = 4;
+	io->next = io_live;
+	if (io_live)
+		io_live->prev = io;
+	io_live = io;
 	return io;
 }
 
@@ -695,6 +708,16 @@ io_abort(struct io *io)
 	if (io == NULL)
 		return;
 	io_finish(io);
+}
+
+void
+io_abort_all(uv_loop_t *loop)
+{
+	struct io *io;
+
+	for (io = io_live; io; io = io->next)
+		if (io->loop == loop)
+			io_finish(io);	/* frees from the close callbacks: the list holds */
 }
 
 /* --- creation --- */

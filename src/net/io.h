@@ -116,5 +116,9 @@ const char *io_error(const struct io *io);
  * not be used again. */
 void	io_close(struct io *io);
 void	io_abort(struct io *io);
+/* io_abort_all() aborts every io of loop still open or lingering, for a
+ * daemon that exits: run the loop afterwards so that they are freed (a
+ * uv_walk() closing their handles itself would leak them). */
+void	io_abort_all(uv_loop_t *loop);
 
 #endif

@@ -138,10 +138,14 @@ const struct spool_env *spool_get(struct spool *sp, const char *id);
 void	spool_foreach(struct spool *sp, int (*fn)(const struct spool_env *env, void *arg), void *arg);
 size_t	spool_count(struct spool *sp);
 
-/* spool_set_rcpt() records a recipient's new state (attempts, next_attempt and
- * last_reply included). When every recipient is final (delivered, bounced,
- * expired, dropped) the message leaves the spool. The record is appended and
- * made durable with the next group commit; cb (may be NULL) fires then. */
+/* spool_set_rcpt() records a recipient's new state, attempts, next_attempt
+ * and last_reply (r's addr, orcpt and notify are ignored). The index changes
+ * at once; the record is made durable with the next group commit and cb (may
+ * be NULL) fires then, with the error if that write failed (the change then
+ * holds in memory but a restart brings back the previous state). When every
+ * recipient is final (delivered, bounced, expired, dropped) the message
+ * leaves the spool before this returns (SPOOL_REMOVED fires from inside).
+ * 0, -ENOENT, -EINVAL (idx or state out of range), -ESHUTDOWN. */
 int	spool_set_rcpt(struct spool *sp, const char *id, size_t idx, const struct spool_rcpt *r,
 	    spool_commit_cb cb, void *arg);
 /* spool_hold(), spool_release(): set or clear SPOOL_F_HELD. spool_delete():
@@ -152,11 +156,15 @@ int	spool_delete(struct spool *sp, const char *id, spool_commit_cb cb, void *arg
 
 /* spool_read_cb gets the message bytes (valid during the call only) or err. */
 typedef void (*spool_read_cb)(int err, const char *id, const char *msg, size_t len, void *arg);
-/* spool_read() reads a message's bytes on the thread pool; cb on the loop. */
+/* spool_read() reads a message's bytes on the thread pool; cb on the loop.
+ * The bytes are read even if the message leaves the spool meanwhile. 0, or
+ * -ENOENT, -EIO, a libuv error (then cb never fires). */
 int	spool_read(struct spool *sp, const char *id, spool_read_cb cb, void *arg);
 
 /* spool_on_change() registers fn, called on the loop thread after a message is
- * added, released, held or removed (env is NULL on removal): the scheduler's feed. */
+ * added, released, held or removed (env is NULL on removal): the scheduler's
+ * feed. SPOOL_ADDED comes once the message is durable, right after its commit
+ * callback; the others from inside the call that caused them. */
 enum spool_change { SPOOL_ADDED, SPOOL_HELD, SPOOL_RELEASED, SPOOL_REMOVED };
 void	spool_on_change(struct spool *sp,
 	    void (*fn)(enum spool_change what, const char *id, const struct spool_env *env, void *arg),

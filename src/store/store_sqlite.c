@@ -19,7 +19,14 @@
  * the schema append a step; never edit a step that has shipped. A store newer
  * than this binary is refused rather than half-understood.
  *
- * Statements are prepared once per connection, on first use, and kept. */
+ * Statements are prepared once per connection, on first use, and kept.
+ *
+ * Files: this one holds the connection, the schema and every statement's SQL
+ * (one table, so a reviewer sees all the SQL at once); each area's rows live
+ * in store_sqlite_AREA.c (tenant: accounts, keys, domains; idem: HTTP
+ * Idempotency-Key records). A new area appends a migration and its
+ * statements here, adds its file, its ops in store_backend.h and its public
+ * functions in store.h/store.c. */
 #include "store/store_sqlite_int.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"

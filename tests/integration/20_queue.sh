@@ -4,7 +4,8 @@
 # JSON of SPEC.md, show, hold, release, delete, flush, bad ids; the control
 # socket's mode; the queue (hold included) across a clean restart and a
 # kill -9; and without a daemon, one clear line on stderr and exit 1.
-# Delivery goes to a relay port where nobody listens, so mail stays queued.
+# Delivery goes to a relay port where nobody listens, so mail stays queued,
+# deferred.
 . "$(dirname "$0")/lib.sh"
 
 # start: start_daemon, but give up as soon as the daemon exits.
@@ -21,6 +22,7 @@ start() {
 }
 
 RELAY=$(free_port)
+DELIVERY=yes
 write_config "[submission]
 trusted_networks = 127.0.0.0/8
 trusted_account = shop
@@ -103,10 +105,20 @@ ok $([ $? -eq 1 ] && grep -q "not a queue id" "$T/err"; echo $?) "a malformed id
 hermod queue frobnicate >/dev/null 2>&1
 ok $([ $? -ne 0 ]; echo $?) "an unknown subcommand fails"
 hermod queue flush "$ID2" >"$T/flush" 2>&1
-rc=$?
-ok $({ [ $rc -eq 0 ] && grep -q scheduled "$T/flush"; } ||
-    { [ $rc -eq 1 ] && grep -q "no delivery runs" "$T/flush"; }; echo $?) \
-    "queue flush ID answers (scheduled, or says no delivery runs)"
+ok $([ $? -eq 0 ] && grep -q "1 message scheduled" "$T/flush"; echo $?) "queue flush ID schedules it"
+# The relay refuses connections: the attempt is recorded, deferred, with why.
+for _ in $(seq 1 100); do
+	hermod queue show "$ID2" --json >"$T/show.json"
+	[ "$(jq '.recipients[0].attempts' "$T/show.json")" -ge 1 ] 2>/dev/null && break
+	sleep 0.1
+done
+ok $([ "$(jq -r '.recipients[0].state' "$T/show.json")" = deferred ] &&
+    [ "$(jq -r '.recipients[0].attempts' "$T/show.json")" -ge 1 ] &&
+    [ "$(jq -r '.recipients[0].last_reply' "$T/show.json")" != null ] &&
+    [ "$(jq -r '.recipients[0].next_attempt' "$T/show.json")" != null ]; echo $?) \
+    "after the attempt: deferred, with attempts, last_reply and next_attempt"
+hermod queue flush >"$T/flush" 2>&1
+ok $([ $? -eq 0 ] && grep -q "scheduled" "$T/flush"; echo $?) "queue flush (all) answers"
 
 # --- restart: clean, then kill -9; the queue and the hold survive
 hermod queue hold "$ID2" >/dev/null

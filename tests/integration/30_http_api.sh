@@ -251,6 +251,13 @@ MSGS=$(jq -nc '[range(500)] | map({from:"o@shop.example",to:["a@x.example"],text
 api POST /v1/messages/batch "$MSGS" -H "$(auth "$KEY")"
 ok $(is "$CODE" 200 && is "$(jb '[.results[] | select(.status == 202)] | length')" 500 &&
     is "$(queued)" $((before + 500)); echo $?) "batch of 500: all queued"
+MSGS=$(jq -nc '[range(200)] | map(if . % 7 == 3 then {from:"o@shop.example",to:["bad"],text:"x"} else {from:"o@shop.example",to:["a\(.)@x.example"],text:"m\(.)"} end) | {messages:.}')
+api POST /v1/messages/batch "$MSGS" -H "$(auth "$KEY")"
+ok $(is "$CODE" 200 && is "$(jb '[.results | to_entries[] | select(.value.index != .key)] | length')" 0 &&
+    is "$(jb '[.results[] | select(.status == 422) | .index % 7] | unique | join(",")')" 3 &&
+    is "$(jb '[.results[] | select(.status == 202)] | length')" 171 &&
+    is "$(jb '[.results[] | select(.status == 202) | select(.recipients[0].email != "a\(.index)@x.example")] | length')" 0; echo $?) \
+    "a batch of 200 prepared in parallel chunks: results in order, each its own"
 api POST /v1/messages/batch '{"messages":[]}' -H "$(auth "$KEY")"
 ok $(problem 422 messages; echo $?) "empty batch: 422"
 

@@ -950,6 +950,39 @@ test_close_bounded_for_pests(void **state)
 }
 
 static void
+test_abort_all(void **state)
+{
+	uv_loop_t loop;
+	struct srv s;
+	struct cli c = { .hello = "MAIL\r\n" };
+	int never = 0, cev = 0, i;
+
+	(void)state;
+	uv_loop_init(&loop);
+	srv_start(&s, &loop, "127.0.0.1:0", SRV_HOLD);
+	cli_connect(&c, &loop, "127.0.0.1", s.port);
+	run_until(&loop, &never, 200);
+	assert_non_null(s.io);
+	/* the server closes; the client ignores it (no EOF back): the server's
+	 * io lingers, the client's stays open */
+	c.closed = 1;
+	s.closed = 1;
+	io_close(s.io);
+	run_until(&loop, &never, 100);
+	for (i = 0; i <= IO_ERROR; i++)
+		cev += c.ev[i];
+	/* a daemon exiting: both go at once, no callback, nothing leaks */
+	io_abort_all(&loop);
+	listener_stop(s.l);
+	drain(&loop);
+	for (i = 0; i <= IO_ERROR; i++)
+		cev -= c.ev[i];
+	assert_int_equal(cev, 0);
+	assert_int_equal(s.after_close, 0);
+	buf_free(&c.got);
+}
+
+static void
 test_abort_in_callback(void **state)
 {
 	uv_loop_t loop;
@@ -1452,6 +1485,7 @@ main(void)
 		cmocka_unit_test(test_close_in_callback_tls),
 		cmocka_unit_test(test_close_bounded_for_pests),
 		cmocka_unit_test(test_abort_in_callback),
+		cmocka_unit_test(test_abort_all),
 		cmocka_unit_test(test_close_flushes_pending),
 		cmocka_unit_test(test_selfsigned),
 		cmocka_unit_test(test_selfsigned_errors),
