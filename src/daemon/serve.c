@@ -113,6 +113,12 @@ on_signal(uv_signal_t *h, int signum)
 	part_drained(d);
 }
 
+static void
+start_failed_drained(void *arg)
+{
+	(void)arg;
+}
+
 static SSL_CTX *
 load_tls(const struct config *cfg, char **err)
 {
@@ -221,6 +227,14 @@ out:
 	 * exists (a session's last close callback reports to it). */
 	if (d.ctl)
 		ctl_stop(d.ctl);
+	/* A start that failed half way: stop what did start, so its handles
+	 * close through their own callbacks and nothing leaks. */
+	if (d.smtp && !d.draining)
+		smtp_server_drain(d.smtp, start_failed_drained, NULL);
+	if (d.http) {
+		http_server_stop(d.http, NULL, NULL);
+		d.http = NULL;
+	}
 	if (d.deliver)
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)

@@ -85,12 +85,36 @@ queue_ctl_env_json(const struct spool_env *env)
 		json_object_set_new(jr, "attempts", json_integer(r->attempts));
 		json_object_set_new(jr, "next_attempt", time_or_null(r->next_attempt));
 		json_object_set_new(jr, "last_reply", str_or_null(r->last_reply));
+		/* DSN (RFC 3461) parameters kept with the recipient. */
+		if (r->notify) {
+			json_t *n = json_array();
+			if (r->notify & SPOOL_NOTIFY_NEVER)
+				json_array_append_new(n, json_string("NEVER"));
+			if (r->notify & SPOOL_NOTIFY_SUCCESS)
+				json_array_append_new(n, json_string("SUCCESS"));
+			if (r->notify & SPOOL_NOTIFY_FAILURE)
+				json_array_append_new(n, json_string("FAILURE"));
+			if (r->notify & SPOOL_NOTIFY_DELAY)
+				json_array_append_new(n, json_string("DELAY"));
+			json_object_set_new(jr, "notify", n);
+		}
+		if (r->orcpt)
+			json_object_set_new(jr, "orcpt", json_string(r->orcpt));
 		json_array_append_new(rcpts, jr);
 	}
 	json_object_set_new(o, "recipients", rcpts);
 	json_object_set_new(o, "size", json_integer((json_int_t)env->size));
 	json_object_set_new(o, "queued_at", time_or_null(env->queued_at));
 	json_object_set_new(o, "held", json_boolean(env->flags & SPOOL_F_HELD));
+	/* Present only when set: the DSN envelope and the body's needs. */
+	if (env->envid)
+		json_object_set_new(o, "envid", json_string(env->envid));
+	if (env->ret != SPOOL_RET_NONE)
+		json_object_set_new(o, "ret", json_string(env->ret == SPOOL_RET_FULL ? "FULL" : "HDRS"));
+	if (env->flags & SPOOL_F_SMTPUTF8)
+		json_object_set_new(o, "smtputf8", json_true());
+	if (env->flags & SPOOL_F_8BITMIME)
+		json_object_set_new(o, "8bitmime", json_true());
 	return o;
 }
 

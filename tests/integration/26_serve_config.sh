@@ -1,0 +1,38 @@
+#!/bin/bash
+# `hermod serve` refuses a bad configuration with FILE:LINE: key: what, and a
+# listener it cannot bind with one clear line; both exit non-zero and leave
+# nothing running (the sanitized build reports any leak on that path).
+. "$(dirname "$0")/lib.sh"
+
+write_config "[submission]
+max_message_size = huge"
+out=$("$HERMOD" -c "$T/hermod.conf" serve 2>&1); rc=$?
+line=$(grep -n 'max_message_size = huge' "$T/hermod.conf" | cut -d: -f1)
+ok $(( rc != 0 ? 0 : 1 )) "a bad value stops serve (exit $rc)"
+check "the error names FILE:LINE: key" grep -q "$T/hermod.conf:$line: submission.max_message_size: expected a size" <<<"$out"
+
+write_config "[delivery]
+colour = blue"
+out=$("$HERMOD" -c "$T/hermod.conf" serve 2>&1); rc=$?
+check "an unknown key stops serve with its name" grep -q "hermod.conf:[0-9]*: delivery.colour: unknown key" <<<"$out"
+
+out=$("$HERMOD" -c "$T/nonexistent.conf" serve 2>&1); rc=$?
+ok $(( rc != 0 ? 0 : 1 )) "a missing config file named with -c is an error: $out"
+
+write_config
+/usr/bin/python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $HTTP_PORT)); s.listen(); time.sleep(8)" &
+PIDS+=($!)
+sleep 0.5
+out=$("$HERMOD" -c "$T/hermod.conf" serve 2>&1); rc=$?
+ok $(( rc == 1 ? 0 : 1 )) "a port in use stops serve with exit 1 ($rc)"
+check "one clear line names the listener" grep -q "hermod: http: .*127.0.0.1:$HTTP_PORT: address already in use" <<<"$(tr 'A-Z' 'a-z' <<<"$out")"
+if grep -q "LeakSanitizer\|AddressSanitizer" <<<"$out"; then ok 1 "no sanitizer report on the failed start"; else ok 0 "no sanitizer report on the failed start"; fi
+
+# An empty file gives a working local server (every key has a default).
+: >"$T/empty.conf"
+"$HERMOD" -c "$T/empty.conf" init >/dev/null && [ -f "$T/var/hermod.db" ] && [ -f "$T/var/tls/cert.pem" ]
+ok $? "an empty config file is valid: init makes data_dir (var/, beside it) with store and TLS pair"
+done_testing
