@@ -122,7 +122,6 @@ struct sign_work {
 	uv_work_t		 req;
 	struct smtp_session	*s;
 	struct dkim_keyring	*ring;
-	struct buf		 sig;
 	int			 rc;
 	char			*err;
 };
@@ -132,8 +131,8 @@ sign_work(uv_work_t *req)
 {
 	struct sign_work *w = req->data;
 
-	w->rc = dkim_keyring_sign_from(w->ring, w->s->msg.data, w->s->msg.len, (long long)time(NULL),
-	    &w->sig, &w->err);
+	/* Signs s->msg in place; the session is busy, nothing else touches it. */
+	w->rc = dkim_keyring_sign_message(w->ring, &w->s->msg, (long long)time(NULL), &w->err);
 }
 
 static void
@@ -150,20 +149,8 @@ sign_after(uv_work_t *req, int status)
 		smtp_session_tx_reset(s);
 		s->state = S_READY;
 		smtp_session_reply(s, "451 4.3.0 Error: DKIM signing failed, try again later");
-	} else {
-		if (w->rc == 0 && w->sig.len > 0) {
-			/* The signature fields go on top, above Received:. */
-			struct buf signed_msg;
-			buf_init(&signed_msg);
-			buf_reserve(&signed_msg, w->sig.len + s->msg.len);
-			buf_append(&signed_msg, w->sig.data, w->sig.len);
-			buf_append(&signed_msg, s->msg.data, s->msg.len);
-			buf_free(&s->msg);
-			s->msg = signed_msg;
-		}
-		message_commit(s);
-	}
-	buf_free(&w->sig);
+	} else
+		message_commit(s);	/* signed, or DKIM_KEYS_NOKEY: unsigned */
 	free(w->err);
 	free(w);
 	if (s->closing) {
