@@ -53,6 +53,27 @@ on_read(char *dst, size_t size, size_t n, void *arg)
 	return k;
 }
 
+/* on_debug() keeps the server's last 4xx/5xx reply line, so a refusal can
+ * be shown as the server worded it ("550 5.7.1 ..."), not as libcurl's
+ * summary. */
+static int
+on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *arg)
+{
+	struct buf *last = arg;
+	size_t n = size;
+
+	(void)c;
+	if (type != CURLINFO_HEADER_IN)
+		return 0;
+	while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+		n--;
+	if (n >= 3 && (data[0] == '4' || data[0] == '5')) {
+		buf_reset(last);
+		buf_append(last, data, n > 300 ? 300 : n);
+	}
+	return 0;
+}
+
 /* read_message() reads stdin with every line end made CRLF; without -i a
  * line holding a single "." ends the message, as in sendmail. */
 static int
@@ -129,7 +150,7 @@ cli_sendmail(struct config *cfg, int argc, char **argv)
 {
 	const char *sender = NULL, *key = getenv("HERMOD_KEY"), *why = NULL;
 	int extract = 0, dot_ends = 1, i, rc = EX_TEMPFAIL;
-	struct buf msg = { 0 }, out = { 0 };
+	struct buf msg = { 0 }, out = { 0 }, last = { 0 };
 	struct mime_rcpt hdr = { 0 };
 	struct curl_slist *rcpts = NULL;
 	char *bad = NULL, *url = NULL, *ca = NULL, *from_line = NULL, *mail_from = NULL;
@@ -234,6 +255,9 @@ cli_sendmail(struct config *cfg, int argc, char **argv)
 	curl_easy_setopt(c, CURLOPT_READDATA, &up);
 	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)out.len);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug);
+	curl_easy_setopt(c, CURLOPT_DEBUGDATA, &last);
+	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);	/* feeds on_debug only */
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -258,7 +282,11 @@ cli_sendmail(struct config *cfg, int argc, char **argv)
 	} else {
 		long code = 0;
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-		cli_error("sendmail: %s%s%s", curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+		if (code >= 400 && last.len > 0)
+			cli_error("sendmail: refused: %s", last.data);
+		else
+			cli_error("sendmail: %s%s%s", curl_easy_strerror(cc), errbuf[0] ? ": " : "",
+			    errbuf);
 		rc = cc == CURLE_COULDNT_CONNECT ? EX_UNAVAILABLE :
 		    code >= 500 || cc == CURLE_LOGIN_DENIED ? EX_NOPERM : EX_TEMPFAIL;
 	}
@@ -269,6 +297,7 @@ out:
 	mime_rcpt_free(&hdr);
 	buf_free(&msg);
 	buf_free(&out);
+	buf_free(&last);
 	free(bad);
 	free(url);
 	free(ca);

@@ -152,6 +152,7 @@ struct dsn_rec {
 	struct spool_rcpt		 r;		/* the new state, strings owned */
 	struct smtp_client_reply	 reply;
 	int				 want_dsn;
+	enum dsn_action			 action;
 };
 
 struct dsn_job {
@@ -173,8 +174,8 @@ dsn_committed(int err, const char *id, void *arg)
 
 /* send_dsn() builds the DSN for the records that want one and submits it. */
 static void
-send_dsn(struct deliver *d, const struct spool_env *env, const struct dsn_rec *recs, size_t n,
-    const char *mx, const char *msg, size_t len)
+send_dsn_action(struct deliver *d, const struct spool_env *env, const struct dsn_rec *recs, size_t n,
+    const char *mx, const char *msg, size_t len, enum dsn_action action)
 {
 	struct dsn_rcpt *dr = xcalloc(n, sizeof(*dr));
 	char (*status)[16] = xcalloc(n, sizeof(*status));
@@ -189,17 +190,18 @@ send_dsn(struct deliver *d, const struct spool_env *env, const struct dsn_rec *r
 
 	for (size_t i = 0; i < n; i++) {
 		const struct smtp_client_reply *r = &recs[i].reply;
-		if (!recs[i].want_dsn)
+		if (!recs[i].want_dsn || recs[i].action != action)
 			continue;
 		snprintf(status[k], sizeof(status[k]), "%s", r->enhanced[0] ? r->enhanced :
-		    recs[i].r.state == SPOOL_RCPT_EXPIRED ? "4.4.7" : r->code >= 500 ? "5.0.0" : "4.0.0");
+		    recs[i].r.state == SPOOL_RCPT_EXPIRED ? "4.4.7" : r->code >= 500 ? "5.0.0" :
+		    r->code >= 400 || r->code == 0 ? "4.0.0" : "2.0.0");
 		if (recs[i].r.state == SPOOL_RCPT_EXPIRED)
 			status[k][0] = '5';	/* a failed action carries a 5.x.x status */
 		if (r->code)
 			diag[k] = xasprintf("%d %s%s%s", r->code, r->enhanced, r->enhanced[0] ? " " : "", r->text);
 		dr[k].addr = recs[i].r.addr;
 		dr[k].orcpt = recs[i].r.orcpt;
-		dr[k].action = DSN_FAILED;
+		dr[k].action = action;
 		dr[k].status = status[k];
 		dr[k].remote_mta = r->local == BOUNCE_LOCAL_NONE ? mx : NULL;
 		dr[k].diagnostic = diag[k];
@@ -256,6 +258,21 @@ out:
 	free(diag);
 	free(status);
 	free(dr);
+}
+
+/* send_dsn() sends one DSN per kind of action the records want. */
+static void
+send_dsn(struct deliver *d, const struct spool_env *env, const struct dsn_rec *recs, size_t n,
+    const char *mx, const char *msg, size_t len)
+{
+	static const enum dsn_action kinds[] = { DSN_FAILED, DSN_DELAYED, DSN_RELAYED };
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		for (size_t i = 0; i < n; i++)
+			if (recs[i].want_dsn && recs[i].action == kinds[k]) {
+				send_dsn_action(d, env, recs, n, mx, msg, len, kinds[k]);
+				break;
+			}
 }
 
 /* apply() writes the new states to the spool, the final ones last. */
@@ -360,7 +377,17 @@ deliver_outcomes(struct deliver *d, const char *id, const struct deliver_outcome
 			if (next == 0 || rec->r.next_attempt < next)
 				next = rec->r.next_attempt;
 		}
-		if (has_bi && dsn_wanted(env->mail_from, env->flags, cur->notify, DSN_FAILED)) {
+		/* NOTIFY: FAILURE (the default) for bounced and expired,
+		 * SUCCESS for delivered (reported as relayed: the next hop
+		 * gets no DSN request), DELAY once, at the first deferral. */
+		if (has_bi)
+			rec->action = DSN_FAILED;
+		else if (rec->r.state == SPOOL_RCPT_DELIVERED)
+			rec->action = DSN_RELAYED;
+		else
+			rec->action = DSN_DELAYED;
+		if ((has_bi || rec->r.state == SPOOL_RCPT_DELIVERED || rec->r.attempts == 1) &&
+		    dsn_wanted(env->mail_from, env->flags, cur->notify, rec->action)) {
 			rec->want_dsn = 1;
 			dsn = 1;
 		}

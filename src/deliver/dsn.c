@@ -28,6 +28,7 @@ dsn_wanted(const char *return_path, unsigned flags, unsigned notify, enum dsn_ac
 	case DSN_DELAYED:
 		return (notify & SPOOL_NOTIFY_DELAY) != 0;
 	case DSN_DELIVERED:
+	case DSN_RELAYED:
 		return (notify & SPOOL_NOTIFY_SUCCESS) != 0;
 	}
 	return 0;
@@ -66,6 +67,7 @@ action_name(enum dsn_action a)
 	case DSN_FAILED: return "failed";
 	case DSN_DELAYED: return "delayed";
 	case DSN_DELIVERED: return "delivered";
+	case DSN_RELAYED: return "relayed";
 	}
 	return "failed";
 }
@@ -100,14 +102,18 @@ dsn_build(const struct dsn_params *p, const struct dsn_rcpt *r, size_t n, struct
 	}
 	time_rfc5322(p->now, date, sizeof(date));
 	time_rfc5322(p->arrival, arrival, sizeof(arrival));
-	full = p->ret == SPOOL_RET_FULL || (p->ret == SPOOL_RET_NONE && p->msglen <= DSN_FULL_MAX);
+	/* RET applies to failures; success and delay reports carry the header
+	 * only unless RET=FULL asked for the whole (RFC 3461 4.3). */
+	full = p->ret == SPOOL_RET_FULL || (p->ret == SPOOL_RET_NONE && p->msglen <= DSN_FULL_MAX &&
+	    n && r[0].action == DSN_FAILED);
 	hdrlen = header_end(p->msg, p->msglen);
 
 	buf_printf(out, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", p->reporting_mta);
 	buf_printf(out, "To: <%s>\r\n", p->return_path);
 	buf_printf(out, "Subject: %s\r\n", n && r[0].action == DSN_DELAYED ?
-	    "Delayed Mail (still being retried)" : n && r[0].action == DSN_DELIVERED ?
-	    "Successful Mail Delivery Report" : "Undelivered Mail Returned to Sender");
+	    "Delayed Mail (still being retried)" : n && (r[0].action == DSN_DELIVERED ||
+	    r[0].action == DSN_RELAYED) ? "Successful Mail Delivery Report" :
+	    "Undelivered Mail Returned to Sender");
 	buf_printf(out, "Date: %s\r\n", date);
 	buf_printf(out, "Message-ID: <%s.dsn@%s>\r\n", p->token, p->reporting_mta);
 	buf_puts(out, "Auto-Submitted: auto-replied\r\n");	/* RFC 3834 */
@@ -126,6 +132,9 @@ dsn_build(const struct dsn_params *p, const struct dsn_rcpt *r, size_t n, struct
 		    "It is attached below.\r\n\r\n");
 	else if (n && r[0].action == DSN_DELAYED)
 		buf_puts(out, "Your message could not be delivered yet; delivery will be retried.\r\n\r\n");
+	else if (n && r[0].action == DSN_RELAYED)
+		buf_puts(out, "Your message was handed to the recipient's mail server, which\r\n"
+		    "sends no further delivery notifications.\r\n\r\n");
 	else
 		buf_puts(out, "Your message was delivered.\r\n\r\n");
 	for (size_t i = 0; i < n; i++) {

@@ -12,7 +12,9 @@
 
 #include "util/buf.h"
 
-enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_DELIVERED };
+/* DSN_RELAYED: handed to a next hop that takes no DSN request (we never pass
+ * one on), which is what NOTIFY=SUCCESS gets from us (RFC 3464 2.3.3). */
+enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_DELIVERED, DSN_RELAYED };
 
 struct dsn_rcpt {
 	const char	*addr;		/* the final recipient */

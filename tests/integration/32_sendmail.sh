@@ -47,7 +47,7 @@ ok $([ "$(hermod queue show --json "$ID" | jq -r .from)" = bounces@shop.example 
 # refusals
 printf 'From: x@other.example\nTo: a@x.example\n\nx\n' | sm -t 2>"$T/err"
 rc=$?
-ok $([ $rc -eq 77 ] && [ "$(wc -l <"$T/err")" -eq 1 ]; echo $?) "a From: on another account's domain: exit 77 ($rc: $(cat "$T/err"))"
+ok $([ $rc -eq 77 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "refused: 550 5.7.1" "$T/err"; echo $?) "a From: on another account's domain: exit 77 with the server's reply ($rc: $(cat "$T/err"))"
 printf 'From: orders@shop.example\nSubject: x\n\nx\n' | sm -t 2>"$T/err"
 ok $([ $? -eq 64 ] && grep -q "no recipients" "$T/err"; echo $?) "no recipients: exit 64"
 printf 'From: orders@shop.example\nTo: bad@@x\n\nx\n' | sm -t 2>"$T/err"

@@ -149,6 +149,12 @@ out=$(swaks --server 127.0.0.1 --port "$SUB_PORT" --helo client.test --from app@
 	--to f@flush.test --h-Subject flush 2>&1)
 check "flush test message accepted" grep -q '250 2.0.0 Ok: queued as' <<<"$out"
 check "first attempt deferred (421 greeting)" wait_event deferred f@flush.test
+# a restart keeps the deferred recipient and its next attempt (an hour away)
+stop_daemon
+ok $? "SIGTERM with a deferred message: exit 0"
+start_daemon || exit 1
+hermod queue list --json >"$T/qlist.json" 2>&1
+check "after the restart the message is still queued, deferred" grep -q '"state": *"deferred"' "$T/qlist.json"
 sleep 0.5
 check "still deferred, not retried yet" bash -c "! grep '\"recipient\":\"f@flush.test\"' '$T/serve.log' | grep -q '\"type\":\"delivered\"'"
 hermod queue flush >"$T/flush.out" 2>&1

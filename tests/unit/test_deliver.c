@@ -236,6 +236,8 @@ committed(int err, const char *id, void *arg)
 	*(int *)arg = err == 0 ? 1 : -1;
 }
 
+static unsigned next_notify;	/* NOTIFY for the next submit() */
+
 static void
 submit(uv_loop_t *loop, struct spool *sp, const char *from, unsigned flags, const char *const *rcpts,
     size_t n, const char *msg)
@@ -256,9 +258,11 @@ submit(uv_loop_t *loop, struct spool *sp, const char *from, unsigned flags, cons
 	for (size_t i = 0; i < n; i++) {
 		r[i].addr = (char *)rcpts[i];
 		r[i].state = SPOOL_RCPT_QUEUED;
+		r[i].notify = next_notify;
 	}
 	e.nrcpt = n;
 	e.rcpt = r;
+	next_notify = 0;
 	assert_int_equal(spool_submit(sp, &e, msg, strlen(msg), committed, &done), 0);
 	while (done == 0)
 		uv_run(loop, UV_RUN_ONCE);
@@ -364,6 +368,11 @@ test_delivery(void **state)
 	submit(&loop, sp, "a@shop.example", 0, r5, 5, msg);
 	const char *r6[] = { "u@ok.test" };
 	submit(&loop, sp, "a@shop.example", SPOOL_F_SMTPUTF8, r6, 1, msg);
+	/* NOTIFY=SUCCESS,DELAY: a "relayed" report for the delivery, one
+	 * "delayed" report at the first deferral */
+	const char *r7[] = { "w@ok.test", "q2@stall.test" };
+	next_notify = SPOOL_NOTIFY_SUCCESS | SPOOL_NOTIFY_DELAY;
+	submit(&loop, sp, "notify@ok.test", SPOOL_F_DSN, r7, 2, msg);
 
 	for (size_t i = 0; i < NMATRIX; i++) {
 		char *addr = xasprintf("m@%s.test", matrix[i].name);
@@ -397,9 +406,17 @@ test_delivery(void **state)
 			{ "delivered", "f@fallback.test" }, { "delivered", "i@implicit.test" },
 			{ "delivered", "t@tls.test" }, { "deferred", "d@drop.test" },
 			{ "deferred", "b@bad.test" }, { "delivered", "u@ok.test" },
+			{ "delivered", "w@ok.test" }, { "deferred", "q2@stall.test" },
 		};
 		for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]) && all; i++)
 			all = event_has(log, expect[i][0], expect[i][1], NULL);
+		if (all) {
+			/* ...and the delay report reached the return path */
+			char *okp = xasprintf("%s/ok.log", dir), *okl = slurp(okp);
+			all = strstr(okl, "Action: delayed") != NULL;
+			free(okl);
+			free(okp);
+		}
 		if (all)
 			break;
 	}
@@ -481,6 +498,13 @@ test_delivery(void **state)
 	assert_non_null(strstr(tl, "\"mech\": \"LOGIN\", \"user\": \"cmVsYXl1c2Vy\", \"pass\": \"czNjcmV0\""));
 	free(tl);
 	free(tp);
+	/* NOTIFY=SUCCESS and DELAY honoured (and no failure report asked) */
+	assert_non_null(strstr(ok, "Final-Recipient: rfc822; w@ok.test\\r\\nAction: relayed\\r\\nStatus: 2.0.0"));
+	assert_non_null(strstr(ok, "Final-Recipient: rfc822; q2@stall.test\\r\\nAction: delayed\\r\\n"));
+	{
+		const char *p1 = strstr(ok, "Action: delayed");
+		assert_null(p1 ? strstr(p1 + 1, "Action: delayed") : NULL);	/* once */
+	}
 	/* SMTPUTF8 needed, the server offers it: delivered */
 	assert_true(event_has(log, "delivered", "u@ok.test", NULL));
 	free(ok);

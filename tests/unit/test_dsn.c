@@ -27,6 +27,9 @@ test_wanted(void **state)
 	assert_false(dsn_wanted("a@b", SPOOL_F_DSN, SPOOL_NOTIFY_DELAY, DSN_FAILED));
 	assert_true(dsn_wanted("a@b", SPOOL_F_DSN, SPOOL_NOTIFY_FAILURE | SPOOL_NOTIFY_DELAY, DSN_FAILED));
 	assert_true(dsn_wanted("a@b", SPOOL_F_DSN, SPOOL_NOTIFY_SUCCESS, DSN_DELIVERED));
+	assert_true(dsn_wanted("a@b", SPOOL_F_DSN, SPOOL_NOTIFY_SUCCESS, DSN_RELAYED));
+	assert_false(dsn_wanted("a@b", SPOOL_F_DSN, 0, DSN_DELAYED));
+	assert_true(dsn_wanted("a@b", SPOOL_F_DSN, SPOOL_NOTIFY_DELAY, DSN_DELAYED));
 }
 
 static void
