@@ -62,6 +62,7 @@
 #define IO_LINGER_EOF_MS	2000	/* of which waiting for the peer's EOF after our FIN */
 #define IO_READ_CHUNK		(64 * 1024)
 #define IO_TLS_CHUNK		(16 * 1024)
+#define IO_TLS_BATCH		(1024 * 1024)	/* plaintext encrypted per write */
 
 enum io_state {
 	IO_S_CONNECTING,	/* io_connect() in progress */
@@ -88,6 +89,7 @@ struct io {
 
 	struct buf	 in;		/* plaintext received, not consumed */
 	struct buf	 out;		/* plaintext queued by io_write() */
+	size_t		 out_off;	/* TLS: the front of `out` already encrypted */
 	struct buf	 wire;		/* bytes for the socket, not yet handed to uv_write */
 	struct buf	 inflight;	/* bytes handed to uv_write */
 	size_t		 cap;
@@ -109,6 +111,7 @@ struct io {
 	BIO		*rbio;		/* ciphertext in: owned by ssl */
 	BIO		*wbio;		/* ciphertext out: owned by ssl */
 	unsigned	 tls_ready:1;	/* handshake done */
+	unsigned	 notify_sent:1;	/* close_notify queued */
 
 	struct sockaddr_storage peer;
 	char		 peer_ip[INET6_ADDRSTRLEN];
@@ -375,29 +378,35 @@ io_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 
 static void io_write_cb(uv_write_t *req, int status);
 
-/* io_tls_encrypt() turns the plaintext queued in `out` into records in the
- * write BIO, all of it at once so that replies share records. 0, or -1 with
- * the error recorded (the plaintext is dropped: the session is failing). */
+/* io_tls_encrypt() turns plaintext queued in `out` into records in the write
+ * BIO: all of it up to IO_TLS_BATCH, so that replies share records while a
+ * big message is not held three times over (plaintext, BIO, wire buffer).
+ * 0, or -1 with the error recorded (the plaintext is dropped: the session is
+ * failing). */
 static int
 io_tls_encrypt(struct io *io)
 {
-	size_t off = 0, chunk;
+	size_t chunk = io->out.len - io->out_off;
 	int n;
 
-	while (off < io->out.len) {
-		chunk = io->out.len - off;
-		if (chunk > 1 << 20)
-			chunk = 1 << 20;
-		ERR_clear_error();
-		n = SSL_write(io->ssl, io->out.data + off, (int)chunk);
-		if (n <= 0) {
-			io_set_tls_error(io, "write failed");
-			buf_reset(&io->out);
-			return -1;
-		}
-		off += (size_t)n;
+	if (chunk > IO_TLS_BATCH)
+		chunk = IO_TLS_BATCH;
+	ERR_clear_error();
+	n = SSL_write(io->ssl, io->out.data + io->out_off, (int)chunk);
+	if (n <= 0) {
+		io_set_tls_error(io, "write failed");
+		buf_reset(&io->out);
+		io->out_off = 0;
+		return -1;
 	}
-	buf_reset(&io->out);
+	io->out_off += (size_t)n;
+	if (io->out_off == io->out.len) {
+		buf_reset(&io->out);
+		io->out_off = 0;
+		/* shrink what a big message inflated */
+		if (io->out.cap > 256 * 1024)
+			buf_free(&io->out);
+	}
 	return 0;
 }
 
@@ -414,8 +423,8 @@ io_flush(struct io *io)
 	    io->dead)
 		return;
 	if (io->ssl) {
-		if (io->tls_ready && !io->failed && io->out.len && io_tls_encrypt(io) < 0 &&
-		    io->state == IO_S_OPEN) {
+		if (io->tls_ready && !io->failed && !io->notify_sent &&
+		    io->out.len > io->out_off && io_tls_encrypt(io) < 0 && io->state == IO_S_OPEN) {
 			io_fail(io, 0);
 			return;
 		}
@@ -461,7 +470,7 @@ io_flush(struct io *io)
 static size_t
 io_queued(struct io *io)
 {
-	size_t n = io->out.len + io->wire.len + io->inflight.len;
+	size_t n = io->out.len - io->out_off + io->wire.len + io->inflight.len;
 
 	if (io->wbio)
 		n += BIO_ctrl_pending(io->wbio);
@@ -659,6 +668,20 @@ io_linger_step(struct io *io)
 	}
 	if (io->writing)
 		return;
+	/* everything queued is out; under TLS the close_notify comes last (the
+	 * peer ignores anything after it) */
+	if (io->ssl && io->tls_ready && !io->failed && !io->notify_sent) {
+		io->notify_sent = 1;
+		ERR_clear_error();
+		SSL_shutdown(io->ssl);
+		io_flush(io);
+		if (io->dead) {
+			io_finish(io);
+			return;
+		}
+		if (io->writing)
+			return;
+	}
 	if (!io->shut_sent) {
 		io->shut_sent = 1;
 		if (uv_shutdown(&io->sreq, (uv_stream_t *)io->tcp, io_shutdown_cb) < 0) {
@@ -690,13 +713,6 @@ io_close(struct io *io)
 	io->pump_due = 0;
 	uv_timer_stop(&io->timer);
 	uv_timer_start(&io->timer, io_linger_timeout_cb, IO_LINGER_MS, 0);
-	if (io->ssl && io->tls_ready && !io->failed) {
-		/* what is queued goes before close_notify: the peer ignores
-		 * anything after it */
-		io_tls_encrypt(io);
-		ERR_clear_error();
-		SSL_shutdown(io->ssl);	/* queues close_notify in wbio */
-	}
 	io_update_reading(io);
 	/* the tick flushes and goes on with io_linger_step() */
 	io_tick_schedule(io);

@@ -164,6 +164,8 @@ drain(uv_loop_t *loop)
 
 /* --- the server side --- */
 
+static void srv_big_close(struct srv *s, struct io *io);
+
 static void
 srv_cb(struct io *io, enum io_event ev, void *arg)
 {
@@ -182,6 +184,8 @@ srv_cb(struct io *io, enum io_event ev, void *arg)
 		/* nothing typed before the upgrade may survive it */
 		if (in->len)
 			s->saw_inject = 1;
+		if (s->mode == SRV_BIG_CLOSE)
+			srv_big_close(s, io);
 		return;
 	case IO_ERROR:
 		snprintf(s->err, sizeof(s->err), "%s", io_error(io));
@@ -260,6 +264,20 @@ srv_cb(struct io *io, enum io_event ev, void *arg)
 	}
 }
 
+/* srv_big_close() writes BIG bytes of pattern and closes at once: io_close
+ * must still deliver all of it. */
+static void
+srv_big_close(struct srv *s, struct io *io)
+{
+	char *p = xmalloc(BIG);
+
+	fill_pattern(p, BIG);
+	io_write(io, p, BIG);
+	free(p);
+	s->closed = 1;
+	io_close(io);
+}
+
 static void
 srv_accept(struct io *io, void *arg)
 {
@@ -279,16 +297,10 @@ srv_accept(struct io *io, void *arg)
 	case SRV_TIMEOUT:
 		io_set_timeout(io, 100);
 		break;
-	case SRV_BIG_CLOSE: {
-		char *p = xmalloc(BIG);
-
-		fill_pattern(p, BIG);
-		io_write(io, p, BIG);
-		free(p);
-		s->closed = 1;
-		io_close(io);
+	case SRV_BIG_CLOSE:
+		if (!s->tls)
+			srv_big_close(s, io);
 		break;
-	}
 	default:
 		break;
 	}
@@ -1003,24 +1015,47 @@ test_abort_in_callback(void **state)
 }
 
 static void
-test_close_flushes_pending(void **state)
+close_flushes_pending(int tls)
 {
 	uv_loop_t loop;
 	struct srv s;
-	struct cli c = { .expect_big = BIG };
+	struct cli c = { .expect_big = BIG, .tls = tls };
+	char *err = NULL;
 
-	(void)state;
 	uv_loop_init(&loop);
 	/* the server writes 8 MiB and closes at once; the client sends nothing
-	 * but must read all of it, then EOF */
+	 * but must read all of it, then a clean EOF (under TLS: close_notify
+	 * after the last record) */
 	srv_start(&s, &loop, "127.0.0.1:0", SRV_BIG_CLOSE);
+	if (tls) {
+		s.tls = 1;
+		assert_non_null(s.ctx = tls_server_ctx(cert_path, key_path, &err));
+		assert_non_null(c.ctx = tls_client_ctx(&err));
+	}
 	cli_connect(&c, &loop, "127.0.0.1", s.port);
 	assert_int_equal(run_until(&loop, &c.closed, 20000), 0);
 	assert_int_equal(c.got_big, BIG);
 	assert_int_equal(c.bad_byte, 0);
 	assert_int_equal(c.ev[IO_CLOSED], 1);
+	assert_int_equal(c.ev[IO_ERROR], 0);
 	listener_stop(s.l);
 	drain(&loop);
+	SSL_CTX_free(s.ctx);
+	SSL_CTX_free(c.ctx);
+}
+
+static void
+test_close_flushes_pending(void **state)
+{
+	(void)state;
+	close_flushes_pending(0);
+}
+
+static void
+test_close_flushes_pending_tls(void **state)
+{
+	(void)state;
+	close_flushes_pending(1);
 }
 
 /* --- tests: TLS --- */
@@ -1487,6 +1522,7 @@ main(void)
 		cmocka_unit_test(test_abort_in_callback),
 		cmocka_unit_test(test_abort_all),
 		cmocka_unit_test(test_close_flushes_pending),
+		cmocka_unit_test(test_close_flushes_pending_tls),
 		cmocka_unit_test(test_selfsigned),
 		cmocka_unit_test(test_selfsigned_errors),
 		cmocka_unit_test(test_starttls),
