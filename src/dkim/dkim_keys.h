@@ -1,5 +1,6 @@
-/* dkim_keys: DKIM key files, the in-memory key ring, and the DNS records a
- * sending domain publishes (DKIM, SPF, DMARC, bounce MX, MTA-STS, TLS-RPT).
+/* dkim_keys: DKIM key files (dkim_keys.c), the in-memory key ring
+ * (dkim_keyring.c), and the DNS records a sending domain publishes
+ * (dkim_records.c: DKIM, SPF, DMARC, bounce MX, MTA-STS, TLS-RPT).
  *
  * Key files live at DATA_DIR/dkim/DOMAIN.SELECTOR.ALGO.pem (ALGO is "rsa" or
  * "ed25519"), mode 0600, PKCS#8 PEM. The records are built by a pure
@@ -11,6 +12,10 @@
 
 #include "dkim/dkim_sign.h"
 #include "util/buf.h"
+
+/* With both algorithms the Ed25519 key's selector is SELECTOR-ed: two keys
+ * cannot share one DNS name. */
+#define DKIM_ED_SUFFIX	"-ed"
 
 /* dkim_keys_path() returns DATA_DIR/dkim/DOMAIN.SELECTOR.ALGO.pem (caller
  * frees); algo is one DKIM_ALGO_ bit. */
