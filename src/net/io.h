@@ -110,7 +110,8 @@ const char *io_error(const struct io *io);
 /* io_close() writes what is pending (a TLS close_notify too), sends FIN and
  * waits for the peer's EOF, discarding input, so that our last reply is not
  * destroyed by a reset; all of it bounded by a 5 s linger, the wait for EOF
- * by 2 s. Then it frees.
+ * by 2 s. Then it frees. Plaintext queued while a TLS handshake is still
+ * running cannot be encrypted and is dropped.
  * io_abort() drops the connection at once. No callback fires after either
  * returns (both may be called from inside the callback); the io pointer must
  * not be used again. */
