@@ -10,8 +10,46 @@
 
 #include "deliver/deliver.h"
 #include "deliver/smtp_client.h"
+#include "spool/spool.h"
+#include "util/buf.h"
 
-struct conn;
+#define DELIVER_IDLE_MS		2000	/* an idle session waits this long for more mail */
+
+/* One outgoing connection (deliver_conn.c). */
+struct conn {
+	struct deliver		*d;
+	struct conn		*prev, *next;
+	struct sched_dest	*dest;
+	char			 domain[256];
+	const struct config_route *route;
+	struct sched_item	*item;		/* the item in hand, or NULL */
+
+	struct mx_query		*q;
+	uv_getaddrinfo_t	*gai;
+	struct mx_addr		*addrs;
+	size_t			 naddr, addr_i;
+	int			 no_tls;	/* retrying this address without STARTTLS */
+	struct smtp_client_reply last_fail;
+
+	struct smtp_client	*client;	/* the session, once ready */
+	struct smtp_client	*opening;	/* a session being set up */
+	char			 mx[256];	/* the host of the session */
+	unsigned		 nmsgs;
+	int			 idle;		/* session up, waiting for an item */
+	uv_timer_t		*idle_timer;
+
+	/* the item in hand */
+	size_t			*ridx;		/* pending recipient indices */
+	size_t			 nridx, rdone;
+	size_t			 batch;		/* recipients in the transaction in flight */
+	const char		**rcpt;
+	char			*mail_from;
+	struct buf		 msg;
+	int			 reading;	/* spool_read in flight: must not free */
+	int			 gone;		/* freed when the read returns */
+	uint64_t		 retry_at;
+	struct smtp_client_msg	 m;
+};
 
 struct deliver {
 	uv_loop_t		*loop;
@@ -33,6 +71,28 @@ struct deliver {
 	struct smtp_client	**quitting;	/* sessions saying QUIT, owned by nobody else */
 	size_t			 nquitting, quitcap;
 };
+
+/* deliver_conn_new() opens a connection for dest and gives it the first
+ * ready item. deliver_conn_wake() hands an idle one the next ready item.
+ * deliver_conn_end() QUITs and frees it (an item in hand is retried now);
+ * deliver_conn_cut() drops its session, lookup and item at once (orphan: the
+ * scheduler is going away too); deliver_conn_free() frees it (later, when a
+ * spool read is in flight); deliver_conn_release() frees the item's buffers. */
+void	deliver_conn_new(struct deliver *d, struct sched_dest *dest);
+void	deliver_conn_wake(struct conn *c);
+void	deliver_conn_end(struct conn *c);
+void	deliver_conn_cut(struct deliver *d, struct conn *c, int orphan);
+void	deliver_conn_free(struct conn *c);
+void	deliver_conn_release(struct conn *c);
+
+/* deliver_pump_soon() asks for a scheduling pass on the next loop turn. */
+void	deliver_pump_soon(struct deliver *d);
+
+static inline int
+deliver_rcpt_pending(const struct spool_rcpt *r)
+{
+	return r->state == SPOOL_RCPT_QUEUED || r->state == SPOOL_RCPT_DEFERRED;
+}
 
 /* deliver_outcome_orphan_jobs() detaches the DSN jobs still reading, so
  * their callbacks only free themselves (deliver_free()). */
