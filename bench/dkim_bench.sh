@@ -1,6 +1,9 @@
 #!/bin/bash
 # bench/dkim_bench.sh: hermod's DKIM signer beside `openssl speed` (the raw
 # private-key operation, the ceiling) on the same machine; prints the ratio.
+# Both single-thread rates are per CPU second (openssl speed divides by CPU
+# user time unless -elapsed; dkim_bench by the thread's CPU time), so other
+# work on the machine does not skew the ratio.
 #   bench/dkim_bench.sh [SECONDS_PER_CASE]
 set -eu
 cd "$(dirname "$0")/.."
@@ -15,6 +18,6 @@ rsa_ssl=$(echo "$speed" | awk '/^rsa 2048 bits/ {print $6}')
 ed_ssl=$(echo "$speed" | awk '/EdDSA \(Ed25519\)/ && $1 ~ /^[0-9]+$/ {print $7}')
 rsa_hm=$(echo "$out" | awk -F'[: ]+' '/^rsa-sha256/ {print $3}')
 ed_hm=$(echo "$out" | awk -F'[: ]+' '/^ed25519-sha256/ {print $2}')
-echo "openssl speed: rsa2048 ${rsa_ssl} sign/s, ed25519 ${ed_ssl} sign/s (1 thread)"
+echo "openssl speed: rsa2048 ${rsa_ssl} sign/s, ed25519 ${ed_ssl} sign/s (1 thread, per CPU second)"
 awk -v h="$rsa_hm" -v o="$rsa_ssl" 'BEGIN { printf "rsa-sha256: hermod %.0f / openssl %.0f = %.2f of the ceiling\n", h, o, h / o }'
 awk -v h="$ed_hm" -v o="$ed_ssl" 'BEGIN { printf "ed25519-sha256: hermod %.0f / openssl %.0f = %.2f of the ceiling\n", h, o, h / o }'
