@@ -18,7 +18,11 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +117,33 @@ on_signal(uv_signal_t *h, int signum)
 	part_drained(d);
 }
 
+/* drop_privileges(): started as root with server.user set, become that user
+ * once every port is bound and every file is open (STYLE 12); data_dir was
+ * handed to the user by cli_init_data_dir(). 0 or -1 (error printed). */
+static int
+drop_privileges(const struct config *cfg)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || cfg->user == NULL || cfg->user[0] == '\0')
+		return 0;
+	if ((pw = getpwnam(cfg->user)) == NULL) {
+		cli_error("server.user %s: no such user", cfg->user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		cli_error("server.user %s: cannot switch: %s", cfg->user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		cli_error("server.user %s: root privileges could be regained", cfg->user);
+		return -1;
+	}
+	log_info("serve", "running as %s (uid %d)", pw->pw_name, (int)pw->pw_uid);
+	return 0;
+}
+
 static void
 start_failed_drained(void *arg)
 {
@@ -199,6 +230,9 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("delivery: %s", err);
 		goto out;
 	}
+
+	if (drop_privileges(cfg) < 0)
+		goto out;
 
 	uv_signal_init(d.loop, &d.sigterm);
 	uv_signal_init(d.loop, &d.sigint);

@@ -31,6 +31,27 @@ ok $(( rc == 1 ? 0 : 1 )) "a port in use stops serve with exit 1 ($rc)"
 check "one clear line names the listener" grep -q "hermod: http: .*127.0.0.1:$HTTP_PORT: address already in use" <<<"$(tr 'A-Z' 'a-z' <<<"$out")"
 if grep -q "LeakSanitizer\|AddressSanitizer" <<<"$out"; then ok 1 "no sanitizer report on the failed start"; else ok 0 "no sanitizer report on the failed start"; fi
 
+# Least privilege: started as root with server.user, serve binds its ports,
+# then runs as that user; submission still works (data_dir was handed over).
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	write_config "[server]
+user = nobody
+[submission]
+trusted_networks = 127.0.0.1/32
+trusted_account = shop
+[delivery]
+enabled = no"
+	chmod 755 "$T"	# mktemp made it 0700: nobody must reach data_dir inside
+	hermod account create shop >/dev/null && hermod domain add shop.example --account shop >/dev/null
+	start_daemon || exit 1
+	uid=$(awk '/^Uid:/ {print $2}' /proc/$DAEMON_PID/status)
+	ok $(( uid == $(id -u nobody) ? 0 : 1 )) "serve runs as server.user after binding (uid $uid)"
+	out=$(swaks --server 127.0.0.1 --port "$SUB_PORT" --from a@shop.example --to r@x.example 2>&1)
+	check "as that user it still accepts mail (spool and store writable)" grep -q "250 2.0.0 Ok: queued" <<<"$out"
+	stop_daemon
+	ok $? "and exits 0 on SIGTERM"
+fi
+
 # An empty file gives a working local server (every key has a default).
 : >"$T/empty.conf"
 "$HERMOD" -c "$T/empty.conf" init >/dev/null && [ -f "$T/var/hermod.db" ] && [ -f "$T/var/tls/cert.pem" ]
