@@ -212,7 +212,7 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	}
 	/* an empty http.listen means no HTTP API (the relay benchmark) */
 	if (cfg->http_listen && cfg->http_listen[0] &&
-	    http_server_start(d.loop, cfg, d.spool, d.store, &d.http, &err) < 0) {
+	    http_server_start(d.loop, cfg, d.spool, d.store, d.keyring, &d.http, &err) < 0) {
 		cli_error("http: %s", err);
 		goto out;
 	}

@@ -527,7 +527,7 @@ on_sweep(uv_timer_t *t)
 
 int
 http_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struct store *st,
-    struct http_server **out, char **err)
+    struct dkim_keyring *keyring, struct http_server **out, char **err)
 {
 	struct http_server *srv;
 	const union MHD_DaemonInfo *di;
@@ -571,7 +571,7 @@ http_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, s
 		return -1;
 	}
 	srv->idem = http_idem_new();
-	srv->dkim = dkim_keyring_new(cfg->data_dir);
+	srv->dkim = keyring;	/* the daemon's: shared with SMTP, freed by serve */
 	srv->poll.data = srv;
 	uv_timer_init(loop, &srv->timer);
 	srv->timer.data = srv;
@@ -593,7 +593,6 @@ on_closed(uv_handle_t *h)
 	if (--srv->nclosing > 0)
 		return;
 	http_idem_free(srv->idem);
-	dkim_keyring_free(srv->dkim);
 	if (srv->stop_done != NULL)
 		srv->stop_done(srv->stop_arg);
 	free(srv);

@@ -13,6 +13,7 @@
 struct config;
 struct spool;
 struct store;
+struct dkim_keyring;
 struct http_server;
 
 /* http_server_start() listens on cfg->http_listen and serves the API with
@@ -20,7 +21,7 @@ struct http_server;
  * st must outlive the server. 0, or -1 with *err (caller frees); on failure
  * nothing is left running. */
 int	http_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp,
-	    struct store *st, struct http_server **out, char **err);
+	    struct store *st, struct dkim_keyring *keyring, struct http_server **out, char **err);
 
 /* http_server_stop() stops accepting, lets requests in flight finish (their
  * spool commits included), closes every handle and frees the server, then
