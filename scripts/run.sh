@@ -21,8 +21,13 @@ Send a first message, from another terminal:
        -d '{"from":"you@example.com","to":["someone@example.net"],"subject":"hi","text":"hello"}'
   ./build/hermod queue list
 
-(A domain sends once its DKIM record is in DNS; for a first try without DNS, put
-"[server]\nrequire_verified_domains = no" in ./hermod.conf.)  Ctrl-C stops hermod.
+A domain sends once its DKIM record is in DNS (./build/hermod domain check
+example.com). For a first try without DNS, stop hermod, write ./hermod.conf:
+
+  [server]
+  require_verified_domains = no
+
+and run `make run` again. Ctrl-C stops hermod.
 
 MSG
 exec $H serve
