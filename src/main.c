@@ -21,7 +21,7 @@ static const struct command commands[] = {
 	{ "init", cli_init, 1, "init                       create data_dir, the store and a TLS pair" },
 	{ "account", cli_account, 1, "account create NAME        create an account" },
 	{ "key", cli_key, 1, "key create --account NAME [--scope send|admin]" },
-	{ "domain", cli_domain, 1, "domain add DOMAIN --account NAME | check DOMAIN | list" },
+	{ "domain", cli_domain, 1, "domain add DOMAIN --account NAME | check DOMAIN | rotate DOMAIN | list" },
 	{ "queue", cli_queue, 1, "queue list|show ID|delete ID|hold ID|release ID|flush [ID] [--json]" },
 	{ "send", cli_send, 1, "send --key KEY --from A --to B --subject S --text T|--html H" },
 	{ "sendmail", cli_sendmail, 1, "sendmail [-t] [-i] [-f SENDER] [RCPT...]" },

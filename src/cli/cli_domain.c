@@ -18,12 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char domain_usage[] =
     "usage: hermod domain add DOMAIN --account NAME [--algo rsa|ed25519|rsa+ed25519] "
     "[--selector SEL] [--json]\n"
     "       hermod domain list [--account NAME] [--json]\n"
-    "       hermod domain check DOMAIN\n";
+    "       hermod domain check DOMAIN [--json]\n"
+    "       hermod domain rotate DOMAIN [--selector SEL] [--json]\n";
 
 /* HOOK(dkim): make (or find) the domain's DKIM key for algo and selector
  * (either NULL: the ones stored for the domain, else the defaults), record
@@ -192,6 +194,45 @@ out:
 	return rc;
 }
 
+/* domain_rotate() makes a new DKIM key under a new selector for a registered
+ * domain, with the same algorithms, and prints the records to publish. The
+ * old key keeps signing until `domain check` sees the new record in DNS;
+ * then the new one signs and the old selector's record may be removed. */
+static int
+domain_rotate(const struct config *cfg, struct store *st, const char *input, const char *selector,
+    int json)
+{
+	struct store_domain d = { 0 };
+	char *domain, *err = NULL, sel[64];
+	int rc;
+
+	if ((domain = auth_domain_normalize(input, &err)) == NULL) {
+		cli_error("domain rotate: %s", err ? err : "invalid domain");
+		free(err);
+		return 1;
+	}
+	rc = store_domain_get(st, domain, &d, &err);
+	if (rc != 0) {
+		rc = cli_error("domain rotate: %s", rc == STORE_NOTFOUND ?
+		    "no such domain (domain add registers it)" : err ? err : "store failed");
+		free(err);
+		free(domain);
+		return rc;
+	}
+	if (selector == NULL) {
+		/* hm + the time: a name no earlier rotation used */
+		snprintf(sel, sizeof(sel), "hm%lld", (long long)time(NULL));
+		selector = sel;
+	}
+	if (d.dkim_selector != NULL && strcmp(d.dkim_selector, selector) == 0)
+		rc = cli_error("domain rotate: %s already uses selector %s", domain, selector);
+	else
+		rc = domain_add(cfg, st, domain, d.account, d.dkim_algo, selector, json);
+	store_domain_free(&d);
+	free(domain);
+	return rc;
+}
+
 static int
 domain_list(struct store *st, const char *account, int json)
 {
@@ -291,14 +332,22 @@ cli_domain(struct config *cfg, int argc, char **argv)
 	} else if (!strcmp(sub, "check")) {
 		if (nargs != 1)
 			return cli_error("domain check: expected one DOMAIN");
+	} else if (!strcmp(sub, "rotate")) {
+		if (nargs != 1)
+			return cli_error("domain rotate: expected one DOMAIN");
+		if (selector != NULL && !auth_selector_valid(selector))
+			return cli_error("domain rotate: invalid --selector \"%s\": use DNS labels of "
+			    "a-z 0-9 -", selector);
 	} else
-		return cli_error("domain: unknown subcommand %s (add, list, check)", sub);
+		return cli_error("domain: unknown subcommand %s (add, list, check, rotate)", sub);
 	if (cli_store_open(cfg, &st) != 0)
 		return 1;
 	if (!strcmp(sub, "add"))
 		rc = domain_add(cfg, st, argv[1 + optind], account, algo, selector, json);
 	else if (!strcmp(sub, "check"))
 		rc = cli_domain_check(cfg, st, argv[1 + optind], json);
+	else if (!strcmp(sub, "rotate"))
+		rc = domain_rotate(cfg, st, argv[1 + optind], selector, json);
 	else
 		rc = domain_list(st, account, json);
 	store_close(st);

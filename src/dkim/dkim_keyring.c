@@ -102,10 +102,8 @@ dkim_keyring_set_selector(struct dkim_keyring *ring, const char *domain, const c
 	pthread_mutex_unlock(&ring->lock);
 }
 
-/* active_selector() reads DATA_DIR/dkim/DOMAIN.active: the selector that
- * `domain check` saw published, when its key files exist. */
-static char *
-active_selector(const char *data_dir, const char *domain)
+char *
+dkim_keys_active(const char *data_dir, const char *domain)
 {
 	char *path = xasprintf("%s/dkim/%s.active", data_dir, domain), *text = NULL;
 	char *rsa, *ed;
@@ -241,7 +239,7 @@ dkim_keyring_sign(struct dkim_keyring *ring, const char *domain, const char *sel
 			/* the selector domain check saw published, else the oldest
 			 * key: a new key never signs before its record is seen */
 			free(s->selector);
-			s->selector = active_selector(ring->data_dir, domain);
+			s->selector = dkim_keys_active(ring->data_dir, domain);
 			if (s->selector == NULL)
 				s->selector = oldest_selector(ring->data_dir, domain);
 			s->checked_ms = now_t;

@@ -44,6 +44,9 @@ void	dkim_keys_default_selector(char *out, size_t size, long long now);
  * Blocking. 0, or -1 with *err. */
 int	dkim_keys_set_active(const char *data_dir, const char *domain, const char *selector,
 	    char **err);
+/* dkim_keys_active() is the selector recorded by dkim_keys_set_active() when
+ * its key files exist (caller frees), else NULL. Blocking (reads a file). */
+char	*dkim_keys_active(const char *data_dir, const char *domain);
 
 /* The key ring: every domain's parsed keys, loaded from data_dir on first
  * use and kept for the life of the process (parsing PEM for each message is

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "auth/auth.h"
+#include "auth/auth_domain_check.h"
 #include "dkim/dkim_keys.h"
 #include "http/http_internal.h"
 #include "http/http_msg.h"
@@ -613,8 +614,26 @@ domain_get(struct http_req *r)
 	int rc = norm ? store_domain_get(r->srv->st, norm, &d, &err) : STORE_NOTFOUND;
 
 	if (rc == 0 && strcmp(d.account, r->account) == 0) {
-		http_req_answer(r, 200, domain_json(r, d.domain, d.verified, d.dkim_selector,
-		    d.dkim_algo));
+		/* Look every record up now (this runs on a worker) and report ok /
+		 * missing / wrong per record; the check also records whether the
+		 * domain is verified. If DNS cannot be asked, answer the records to
+		 * publish with the stored state and say why in "check_error". */
+		struct buf report;
+		char *cerr = NULL;
+		int verified = 0;
+		json_t *o = NULL;
+
+		buf_init(&report);
+		if (auth_domain_check(r->srv->cfg, r->srv->st, d.domain, 1, &report, &verified,
+		    &cerr) == 0)
+			o = json_loadb(report.data ? report.data : "", report.len, 0, NULL);
+		if (o == NULL) {
+			o = domain_json(r, d.domain, d.verified, d.dkim_selector, d.dkim_algo);
+			json_object_set_new(o, "check_error", json_string(cerr ? cerr : "DNS check failed"));
+		}
+		http_req_answer(r, 200, o);
+		buf_free(&report);
+		free(cerr);
 	} else if (rc == 0 || rc == STORE_NOTFOUND) {
 		http_req_problem(r, 404, "not-found", "Not Found", "no such domain in your account", NULL);
 	} else {

@@ -83,8 +83,46 @@ dnsmasq_start
 hermod domain add shop.example --account shop --selector k2 >/dev/null
 ok $? "domain add --selector k2 (rotation)"
 hermod domain check shop.example >"$T/c4.txt" 2>&1
-check "k2 not published yet: not verified, k1 still signs" test $? -eq 1 -a \
+check "k2 not published yet: k1 still signs and the domain stays verified" test $? -eq 0 -a \
     "$(cat "$T/var/dkim/shop.example.active")" = k1
+check "the report says the rotation is pending" grep -q "rotation pending: selector k1 still signs" "$T/c4.txt"
 check "the new record is named with its fix" grep -q "publish: k2._domainkey.shop.example TXT" "$T/c4.txt"
+# publish k2's record(s): the next check switches signing to k2
+hermod domain check shop.example --json >"$T/c5.json"
+mapfile -t k2recs < <(/usr/bin/python3 -c '
+import json, sys
+for x in json.load(open(sys.argv[1]))["records"]:
+    if x["name"].startswith("k2") and x["type"] == "TXT":
+        v = x["value"]
+        print("--txt-record=%s,%s" % (x["name"], ",".join(v[i:i + 255] for i in range(0, len(v), 255))))
+' "$T/c5.json")
+dnsmasq_start "${k2recs[@]}"
+hermod domain check shop.example >"$T/c6.txt" 2>&1
+check "k2 published: verified, and k2 signs from now on" test $? -eq 0 -a \
+    "$(cat "$T/var/dkim/shop.example.active")" = k2
+# hermod domain rotate: a fresh selector, same algorithms, old key still signs
+hermod domain rotate shop.example --json >"$T/rot.json"
+ok $? "domain rotate makes a new selector"
+check "rotate: new DKIM records to publish under an hm... selector" /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+names = [x["name"] for x in d["records"] if x["type"] == "TXT" and "_domainkey" in x["name"]]
+assert names and all(n.startswith("hm") for n in names), names
+' "$T/rot.json"
+check "rotate: the old key signs until the new record is seen" test "$(cat "$T/var/dkim/shop.example.active")" = k2
+
+# GET /v1/domains/{domain} runs the same check through the daemon's resolver.
+KEY=$(hermod key create --account shop --scope admin)
+start_daemon || exit 1
+curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$HTTP_PORT/v1/domains/shop.example" >"$T/get.json"
+check "GET /v1/domains/{domain}: each record ok / missing / wrong from DNS, rotation pending" /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+st = {x["name"]: x["status"] for x in d["records"]}
+assert st["_dmarc.shop.example"] == "ok", st
+assert any(n.startswith("hm") and s == "missing" for n, s in st.items()), st
+assert d["verified"] is True and d["rotation"] == "pending" and d["signing_selector"] == "k2", d
+' "$T/get.json"
+stop_daemon
 check "unknown domain refused" bash -c "! \"$HERMOD\" -c \"$T/hermod.conf\" domain check nope.example 2>/dev/null"
 done_testing
