@@ -100,6 +100,26 @@ auth_plain(struct smtp_session *s, const char *b64)
 	sodium_memzero(dec, sizeof(dec));
 }
 
+/* login_user() takes the base64 user name of AUTH LOGIN (initial response
+ * or continuation) and asks for the password. */
+static void
+login_user(struct smtp_session *s, const char *b64)
+{
+	unsigned char dec[512];
+	long n = b64_decode(b64, dec, sizeof(dec) - 1);
+
+	if (n < 0) {
+		smtp_session_error(s, "501 5.5.2 Error: invalid base64 in AUTH");
+		return;
+	}
+	dec[n] = '\0';
+	free(s->auth_user);
+	s->auth_user = xstrdup((char *)dec);
+	s->auth_step = AUTH_LOGIN_PASS;
+	s->state = S_AUTH;
+	smtp_session_reply(s, "334 UGFzc3dvcmQ6");
+}
+
 void
 smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *c)
 {
@@ -145,20 +165,8 @@ smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *c)
 			s->auth_step = AUTH_LOGIN_USER;
 			s->state = S_AUTH;
 			smtp_session_reply(s, "334 VXNlcm5hbWU6");
-		} else {
-			unsigned char dec[512];
-			long n = b64_decode(init, dec, sizeof(dec) - 1);
-			if (n < 0) {
-				smtp_session_error(s, "501 5.5.2 Error: invalid base64 in AUTH");
-				return;
-			}
-			dec[n] = '\0';
-			free(s->auth_user);
-			s->auth_user = xstrdup((char *)dec);
-			s->auth_step = AUTH_LOGIN_PASS;
-			s->state = S_AUTH;
-			smtp_session_reply(s, "334 UGFzc3dvcmQ6");
-		}
+		} else
+			login_user(s, init);
 	} else
 		smtp_session_error(s, "504 5.5.4 Error: unsupported authentication mechanism");
 }
@@ -178,18 +186,7 @@ smtp_auth_line(struct smtp_session *s, char *line)
 	if (step == AUTH_PLAIN_WAIT) {
 		auth_plain(s, line);
 	} else if (step == AUTH_LOGIN_USER) {
-		unsigned char dec[512];
-		long n = b64_decode(line, dec, sizeof(dec) - 1);
-		if (n < 0) {
-			smtp_session_error(s, "501 5.5.2 Error: invalid base64 in AUTH");
-			return;
-		}
-		dec[n] = '\0';
-		free(s->auth_user);
-		s->auth_user = xstrdup((char *)dec);
-		s->auth_step = AUTH_LOGIN_PASS;
-		s->state = S_AUTH;
-		smtp_session_reply(s, "334 UGFzc3dvcmQ6");
+		login_user(s, line);
 	} else if (step == AUTH_LOGIN_PASS) {
 		unsigned char dec[1024];
 		long n = b64_decode(line, dec, sizeof(dec) - 1);

@@ -53,11 +53,8 @@ commit_done(int err, const char *id, void *arg)
 	}
 	free(cm->message_id);
 	free(cm);
-	if (s->closing) {
-		if (s->handles == 0 && !s->busy)
-			smtp_session_free(s);
+	if (smtp_session_released(s))
 		return;
-	}
 	smtp_session_arm(s);
 	if (s->shutdown) {
 		smtp_session_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
@@ -153,11 +150,8 @@ sign_after(uv_work_t *req, int status)
 		message_commit(s);	/* signed, or DKIM_KEYS_NOKEY: unsigned */
 	free(w->err);
 	free(w);
-	if (s->closing) {
-		if (s->handles == 0 && !s->busy)
-			smtp_session_free(s);
+	if (smtp_session_released(s))
 		return;
-	}
 	smtp_session_process(s);
 }
 

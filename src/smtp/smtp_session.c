@@ -180,6 +180,19 @@ handle_closed(uv_handle_t *h)
 		smtp_session_free(s);
 }
 
+/* smtp_session_released() is for the end of an async completion: when the
+ * session is closing it frees it once nothing refers to it any more and
+ * returns 1 (the caller must not touch s), else 0. */
+int
+smtp_session_released(struct smtp_session *s)
+{
+	if (!s->closing)
+		return 0;
+	if (s->handles == 0 && !s->busy)
+		smtp_session_free(s);
+	return 1;
+}
+
 /* smtp_session_close() closes the connection (after pending replies) and frees the
  * session once no async work refers to it. */
 void
@@ -248,11 +261,8 @@ lookup_after(uv_work_t *req, int status)
 	free(lk->err);
 	free(lk->pending_line);
 	free(lk);
-	if (s->closing) {
-		if (s->handles == 0 && !s->busy)
-			smtp_session_free(s);
+	if (smtp_session_released(s))
 		return;
-	}
 	smtp_session_process(s);
 }
 

@@ -110,6 +110,7 @@ void	smtp_session_error(struct smtp_session *s, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	smtp_session_close(struct smtp_session *s, const char *result);
 void	smtp_session_free(struct smtp_session *s);
+int	smtp_session_released(struct smtp_session *s);
 void	smtp_session_process(struct smtp_session *s);
 void	smtp_session_arm(struct smtp_session *s);
 void	smtp_session_tx_reset(struct smtp_session *s);

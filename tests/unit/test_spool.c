@@ -864,7 +864,8 @@ test_crash_kill9(void **state)
 				assert_true(WIFSIGNALED(status));
 				pid = 0;
 			}
-			usleep(1000);
+			if (k < 0)
+				usleep(1000);
 		}
 		close(p[0]);
 		/* A partial line is an id the child was still writing: ignore it. */
@@ -1275,17 +1276,20 @@ test_crash_churn(void **state)
 					case 'U': if (n > f->min_attempts) f->min_attempts = n; break;
 					}
 				}
-				continue;
 			}
 			if (k == 0)
 				break;
+			/* The deadline is checked after every read, not only when the
+			 * pipe is empty: a child that writes faster than we parse
+			 * would otherwise never be killed. */
 			if (pid > 0 && time_mono_ms() - t0 >= (uint64_t)delay_ms) {
 				kill(pid, SIGKILL);
 				waitpid(pid, &status, 0);
 				assert_true(WIFSIGNALED(status));
 				pid = 0;
 			}
-			usleep(1000);
+			if (k < 0)
+				usleep(1000);
 		}
 		close(p[0]);
 	}
