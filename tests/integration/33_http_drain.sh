@@ -24,9 +24,20 @@ ok $([ "$accepted" -gt 100 ] && [ $((accepted + ${non2xx:-0})) -eq "$total" ]; e
 "$HERMOD" -c "$T/hermod.conf" serve >>"$T/serve.log" 2>&1 &
 DAEMON_PID=$!
 PIDS+=("$DAEMON_PID")
-wait_port "$HTTP_PORT" 30
-after=$(curl -s "$U/healthz" | jq .queued)
-ok $([ "$after" -eq $((before + accepted)) ]; echo $?) "after a restart the spool holds every 202'd message ($after = $before + $accepted)"
+after=
+for i in $(seq 1 600); do
+	kill -0 "$DAEMON_PID" 2>/dev/null || break	# exited: the log says why
+	after=$(curl -sf -m 2 "$U/healthz" | jq .queued 2>/dev/null)
+	[[ "$after" =~ ^[0-9]+$ ]] && break
+	after=
+	sleep 0.1
+done
+if [ -z "$after" ]; then
+	echo "# the daemon did not come back"
+	echo "# its log ends with:"
+	tail -15 "$T/serve.log" | sed 's/^/#   /'
+fi
+ok $([ -n "$after" ] && [ "$after" -eq $((before + accepted)) ]; echo $?) "after a restart the spool holds every 202'd message ($after = $before + $accepted)"
 ok $(! grep -q "Sanitizer" "$T/serve.log"; echo $?) "no sanitizer report"
 stop_daemon
 ok $? "SIGTERM: exit 0"

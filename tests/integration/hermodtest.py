@@ -43,7 +43,8 @@ def done():
 
 def free_port():
     for _ in range(200):
-        p = random.randint(20000, 60000)
+        # below the ephemeral range (32768-60999): see lib.sh free_port
+        p = random.randint(10000, 32000)
         s = socket.socket()
         try:
             s.bind(("127.0.0.1", p))

@@ -22,11 +22,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port: prints a TCP port on 127.0.0.1 that nobody listens on.
+# free_port: prints a TCP port on 127.0.0.1 that nobody listens on, below
+# the kernel's ephemeral range (32768-60999): a port in that range can be
+# taken as the local end of some client's connection (even a self-connect
+# of a client that retries a port while our daemon restarts), and the
+# daemon then cannot bind it again.
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % 22000))
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
 			echo "$p"
 			return

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,21 +79,25 @@ static const struct scenario matrix[] = {
 };
 #define NMATRIX (sizeof(matrix) / sizeof(matrix[0]))
 
+/* free_port() picks a port below the kernel's ephemeral range (32768-60999),
+ * where no client connection's local end can take it meanwhile; it must be
+ * free on 127.0.0.1 for type. */
 static int
 free_port(int type)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sin);
-	int fd = socket(AF_INET, type, 0), port;
+	for (int tries = 0; tries < 200; tries++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+		int fd = socket(AF_INET, type, 0), port = 10000 + rand() % 22000, ok;
 
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &sl) < 0)
-		port = -1;
-	else
-		port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin.sin_port = htons((uint16_t)port);
+		ok = fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return port;
+	}
+	return -1;
 }
 
 static pid_t
@@ -129,7 +134,11 @@ static int
 setup(void **state)
 {
 	char port[32], slow[96];
-	int dns = free_port(SOCK_DGRAM), silent = free_port(SOCK_DGRAM);
+	int dns, silent;
+
+	srand((unsigned)getpid() ^ (unsigned)time(NULL));
+	dns = free_port(SOCK_DGRAM);
+	silent = free_port(SOCK_DGRAM);
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/hermod-deliver.XXXXXX");
