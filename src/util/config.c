@@ -58,7 +58,7 @@ static const struct key keys[] = {
 	K("submission", "data_timeout", T_DURATION, sub_data_timeout, "3m"),
 	K("submission", "tls_timeout", T_DURATION, sub_tls_timeout, "30s"),
 	K("submission", "session_timeout", T_DURATION, sub_session_timeout, "30m"),
-	K("submission", "greet_pause", T_DURATION, sub_greet_pause, "0s"),
+	K("submission", "greet_pause", T_DURATION, sub_greet_pause, "1ms"),
 
 	K("inbound", "listen", T_LISTEN, in_listen, "127.0.0.1:2525"),
 
