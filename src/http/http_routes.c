@@ -42,13 +42,13 @@ struct domcache {
 };
 
 /* domain_check(): 1 when domain is one of the account's domains or a
- * subdomain of one (the rule SMTP applies too, auth_domain_allowed), 0 when
+ * subdomain of one (auth_domain_allowed, as for SMTP), 0 when
  * not, -1 when it is but not verified and server.require_verified_domains is
  * on, -2 when the store failed. */
 static int
 domain_check(struct http_req *r, const char *domain, struct domcache *dc)
 {
-	size_t i, dl = strlen(domain);
+	size_t i;
 	int found = 0, verified = 0;
 
 	if (!dc->loaded) {
@@ -63,10 +63,9 @@ domain_check(struct http_req *r, const char *domain, struct domcache *dc)
 	if (dc->failed)
 		return -2;
 	for (i = 0; i < dc->n; i++) {
-		const char *d = dc->v[i].domain;
-		size_t n = strlen(d);
-		if (strcasecmp(domain, d) == 0 ||
-		    (dl > n + 1 && domain[dl - n - 1] == '.' && strcasecmp(domain + dl - n, d) == 0)) {
+		/* the one rule for "a domain of the account" (SMTP uses it too) */
+		char *one[2] = { dc->v[i].domain, NULL };
+		if (auth_domain_allowed(one, domain)) {
 			found = 1;
 			verified |= dc->v[i].verified;
 		}

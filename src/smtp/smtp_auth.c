@@ -74,7 +74,6 @@ auth_plain(struct smtp_session *s, const char *b64)
 	unsigned char dec[1024];
 	long n = b64_decode(b64, dec, sizeof(dec) - 1);
 	const char *authz, *user, *pass;
-	size_t ul;
 
 	if (n < 0) {
 		smtp_session_error(s, "501 5.5.2 Error: invalid base64 in AUTH");
@@ -90,8 +89,6 @@ auth_plain(struct smtp_session *s, const char *b64)
 	}
 	user++;
 	pass++;
-	ul = strlen(user);
-	(void)ul;
 	if (authz[0] && strcmp(authz, user) != 0) {
 		smtp_session_error(s, "535 5.7.8 Error: authorization identity not allowed");
 		return;

@@ -396,7 +396,7 @@ domains_loaded(struct smtp_session *s, struct lookup *lk)
 }
 
 static void
-cmd_mail(struct smtp_session *s, struct smtp_cmd *c, const char *line)
+cmd_mail(struct smtp_session *s, struct smtp_cmd *c)
 {
 	if (s->account == NULL) {
 		smtp_session_error(s, "530 5.7.0 Authentication required");
@@ -406,7 +406,7 @@ cmd_mail(struct smtp_session *s, struct smtp_cmd *c, const char *line)
 		/* First MAIL of a trusted session: fetch the account's domains. */
 		struct lookup *lk = xcalloc(1, sizeof(*lk));
 		lk->account = xstrdup(s->account);
-		lk->pending_line = xstrdup(line);
+		lk->pending_line = xstrdup(s->cmdline);
 		lk->done = domains_loaded;
 		smtp_session_lookup(s, lk);
 		return;
@@ -685,8 +685,6 @@ cmd_starttls(struct smtp_session *s, struct smtp_cmd *c)
 #define F_LAST	0x01
 /* Commands that count as junk when repeated (NOOP floods etc.). */
 #define F_JUNK	0x02
-/* The handler takes the raw line as well (MAIL re-parses it later). */
-#define F_LINE	0x04
 
 struct command {
 	enum smtp_verb	 verb;
@@ -702,7 +700,7 @@ static const struct command commands[] = {
 	{ SMTP_CMD_HELO, "HELO", cmd_helo, ANY_CMD, F_LAST, NULL },
 	{ SMTP_CMD_STARTTLS, "STARTTLS", cmd_starttls, ST(S_READY), F_LAST, "503 5.5.1 Error: send EHLO first" },
 	{ SMTP_CMD_AUTH, "AUTH", smtp_auth_cmd, ST(S_READY), F_LAST, "503 5.5.1 Error: AUTH not allowed now" },
-	{ SMTP_CMD_MAIL, "MAIL", NULL, ST(S_READY), 0, "503 5.5.1 Error: send HELO/EHLO first or nested MAIL command" },
+	{ SMTP_CMD_MAIL, "MAIL", cmd_mail, ST(S_READY), 0, "503 5.5.1 Error: send HELO/EHLO first or nested MAIL command" },
 	{ SMTP_CMD_RCPT, "RCPT", cmd_rcpt, ST(S_MAIL) | ST(S_RCPT), 0, "503 5.5.1 Error: need MAIL command" },
 	{ SMTP_CMD_DATA, "DATA", cmd_data, ST(S_RCPT), F_LAST, "503 5.5.1 Error: need RCPT command" },
 	{ SMTP_CMD_BDAT, "BDAT", cmd_bdat, ST(S_RCPT), 0, "503 5.5.1 Error: need RCPT command" },
@@ -763,10 +761,9 @@ run_command(struct smtp_session *s, char *line, size_t len)
 		smtp_session_error(s, "501 5.5.4 Syntax error%s%s", why ? ": " : "", why ? why : "");
 		goto out;
 	}
-	if (c.verb == SMTP_CMD_MAIL)
-		cmd_mail(s, &c, copy);
-	else
-		cmd->fn(s, &c);
+	s->cmdline = copy;
+	cmd->fn(s, &c);
+	s->cmdline = NULL;
 	/* RFC 2920: after a command that ends a group (and after any command
 	 * when PIPELINING was not negotiated) nothing may be waiting. STARTTLS is
 	 * the exception: io already threw that input away. */

@@ -73,6 +73,9 @@ struct smtp_session {
 	int			 bdat_last;
 	int			 bdat_overflow;
 
+	const char		*cmdline;	/* the command being run, unparsed (MAIL
+						 * re-parses it once the account's
+						 * domains are loaded) */
 	int			 discarding;	/* dropping an over-long line */
 	unsigned		 errors;
 	unsigned		 junk;

@@ -52,6 +52,37 @@ enabled = no"
 	ok $? "and exits 0 on SIGTERM"
 fi
 
+# submission.max_connections: the session beyond the limit gets 421 and
+# the connection is closed; once one closes, the next client is served.
+write_config "[submission]
+max_connections = 3
+[delivery]
+enabled = no"
+start_daemon || exit 1
+out=$(/usr/bin/python3 - "$SUB_PORT" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def greet(s):
+    s.settimeout(10)
+    return s.recv(512).decode()
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+print("held:" + ",".join(greet(s)[:3] for s in held))
+extra = socket.create_connection(("127.0.0.1", port))
+print("extra:" + greet(extra)[:9])
+extra.settimeout(5)
+print("closed:" + str(extra.recv(512) == b""))
+held[0].close()
+time.sleep(0.5)
+again = socket.create_connection(("127.0.0.1", port))
+print("again:" + greet(again)[:3])
+PY
+)
+check "three sessions under max_connections = 3 get their greeting" grep -q "held:220,220,220" <<<"$out"
+check "the fourth gets 421 4.7.0 and is closed" grep -qx "extra:421 4.7.0" <<<"$(grep extra <<<"$out")"
+check "closed after the 421" grep -q "closed:True" <<<"$out"
+check "a slot that frees up is used again" grep -q "again:220" <<<"$out"
+stop_daemon
+
 # An empty file gives a working local server (every key has a default).
 : >"$T/empty.conf"
 "$HERMOD" -c "$T/empty.conf" init >/dev/null && [ -f "$T/var/hermod.db" ] && [ -f "$T/var/tls/cert.pem" ]
