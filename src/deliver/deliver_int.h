@@ -70,6 +70,9 @@ struct deliver {
 	struct dsn_job		*dsn_jobs;	/* DSNs waiting for the original's bytes */
 	struct smtp_client	**quitting;	/* sessions saying QUIT, owned by nobody else */
 	size_t			 nquitting, quitcap;
+	/* account pauses (src/account): non-NULL reason = hold its mail */
+	const char		*(*paused)(void *arg, const char *account);
+	void			*paused_arg;
 };
 
 /* deliver_conn_new() opens a connection for dest and gives it the first

@@ -21,9 +21,18 @@ typedef int (*queue_flush_hook)(const char *id, void *arg);
  * until then queue.flush answers that no delivery runs. */
 void	queue_ctl_set_flush_hook(queue_flush_hook fn, void *arg);
 
+/* queue_hold_reason_fn: why an account's mail waits though the message is
+ * not held by an admin (a paused account: src/account), or NULL. */
+typedef const char *(*queue_hold_reason_fn)(void *arg, const char *account);
+/* queue_ctl_set_hold_reason() is called by the daemon when it starts;
+ * queue_ctl_env_json() then reports such mail as held, with the reason. */
+void	queue_ctl_set_hold_reason(queue_hold_reason_fn fn, void *arg);
+
 /* queue_ctl_env_json() is the JSON of one queued message (SPEC.md): {"id",
  * "message_id", "account", "from", "recipients": [{"email", "state",
- * "attempts", "next_attempt", "last_reply"}], "size", "queued_at", "held"}. */
+ * "attempts", "next_attempt", "last_reply"}], "size", "queued_at", "held"},
+ * and "hold_reason" when the account is paused ("account paused (bounce
+ * rate 12.0% > 10%)"). */
 json_t *queue_ctl_env_json(const struct spool_env *env);
 
 #endif

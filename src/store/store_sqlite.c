@@ -24,7 +24,8 @@
  * Files: this one holds the connection, the schema and every statement's SQL
  * (one table, so a reviewer sees all the SQL at once); each area's rows live
  * in store_sqlite_AREA.c (tenant: accounts, keys, domains; idem: HTTP
- * Idempotency-Key records). A new area appends a migration and its
+ * Idempotency-Key records; limits: per-account limits and pause state,
+ * whose few statements are prepared per call in their file). A new area appends a migration and its
  * statements here, adds its file, its ops in store_backend.h and its public
  * functions in store.h/store.c. */
 #include "store/store_sqlite_int.h"
@@ -78,6 +79,19 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (account, key)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX idempotency_created ON idempotency(created);",
+	/* 3: per-account settings (src/account): limits overriding [limits]
+	 * (NULL: the config's default) and the reputation breaker's pause. A
+	 * row exists only once something was set. */
+	"CREATE TABLE account_settings ("
+	"  account TEXT PRIMARY KEY NOT NULL REFERENCES accounts(name),"
+	"  per_second INTEGER,"
+	"  per_hour INTEGER,"
+	"  per_day INTEGER,"
+	"  paused INTEGER NOT NULL DEFAULT 0,"
+	"  pause_reason TEXT,"
+	"  paused_at INTEGER,"
+	"  updated INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 #define STORE_SQLITE_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -378,4 +392,7 @@ const struct store_ops store_sqlite_ops = {
 	.idem_get = store_sqlite_idem_get,
 	.idem_put = store_sqlite_idem_put,
 	.idem_expire = store_sqlite_idem_expire,
+	.settings_list = store_sqlite_settings_list,
+	.limits_set = store_sqlite_limits_set,
+	.pause_set = store_sqlite_pause_set,
 };

@@ -99,6 +99,21 @@ struct config {
 	/* [webhooks] */
 	int	 allow_private_targets;
 
+	/* [limits]: default account limits, recipients per window; 0 = none */
+	uint64_t limit_per_second;
+	uint64_t limit_per_hour;
+	uint64_t limit_per_day;
+	uint64_t limits_refresh;	/* ms between re-reads of the store */
+
+	/* [reputation]: the breaker (src/account/account_rep.h) */
+	int	 rep_pause;		/* no: warn only, never pause */
+	uint64_t rep_window;		/* ms */
+	uint64_t rep_min_sample;
+	double	 rep_bounce_review;	/* fractions: 5% is 0.05 */
+	double	 rep_bounce_pause;
+	double	 rep_complaint_review;
+	double	 rep_complaint_pause;
+
 	struct config_route *routes;
 	size_t	 n_routes;
 };
