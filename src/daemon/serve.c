@@ -5,9 +5,11 @@
  * committed gets its reply), then close the spool and exit 0. */
 #include "cli/cli.h"
 #include "ctl/ctl.h"
+#include "daemon/serve_metrics.h"
 #include "deliver/deliver.h"
 #include "dkim/dkim_keys.h"
 #include "http/http_server.h"
+#include "metrics/metrics.h"
 #include "net/io.h"
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
@@ -188,6 +190,7 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	if (cli_init_data_dir(cfg) != 0)
 		return 1;
 	d.loop = uv_default_loop();
+	metrics_hermod_init();
 
 	if (store_open(&d.store, cfg->store_url, &err) < 0) {
 		cli_error("store: %s", err);
@@ -231,6 +234,8 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 
+	serve_metrics_start(d.spool, d.deliver);
+
 	if (drop_privileges(cfg) < 0)
 		goto out;
 
@@ -269,6 +274,7 @@ out:
 		http_server_stop(d.http, NULL, NULL);
 		d.http = NULL;
 	}
+	serve_metrics_stop();		/* the scrape hook reads both */
 	if (d.deliver)
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)

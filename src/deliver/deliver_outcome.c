@@ -12,6 +12,7 @@
 #include "deliver/deliver_int.h"
 #include "deliver/bounce.h"
 #include "deliver/dsn.h"
+#include "metrics/metrics.h"
 #include "queue/sched.h"
 #include "spool/spool.h"
 #include "util/buf.h"
@@ -393,6 +394,13 @@ deliver_outcomes(struct deliver *d, const char *id, const struct deliver_outcome
 		}
 		log_event(env, cur->addr, rec->r.state, rec->r.attempts, mx,
 		    r, has_bi ? &bi : NULL);
+		/* counted here, not in log_event(): a filtered log level must
+		 * not hide events from the metrics */
+		metrics_event(event_type(rec->r.state));
+		metrics_delivery_attempt(event_type(rec->r.state));
+		if (rec->r.state == SPOOL_RCPT_DELIVERED)
+			metrics_delivery_seconds(now > env->queued_at ?
+			    (double)(now - env->queued_at) / 1000.0 : 0.0);
 		if (sh->on_result)
 			sh->on_result(sh->ctx, deliver_domain(cur->addr), r->code,
 			    rec->r.state == SPOOL_RCPT_BOUNCED);
