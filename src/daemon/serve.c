@@ -7,6 +7,7 @@
 #include "ctl/ctl.h"
 #include "daemon/serve_metrics.h"
 #include "deliver/deliver.h"
+#include "events/events.h"
 #include "dkim/dkim_keys.h"
 #include "http/http_server.h"
 #include "metrics/metrics.h"
@@ -203,6 +204,11 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	free(path);
+	/* Events before anything that emits them; subscribers register first. */
+	if (events_start(d.loop, d.store, cfg, &err) < 0) {
+		cli_error("events: %s", err);
+		goto out;
+	}
 	if ((d.tls = load_tls(cfg, &err)) == NULL) {
 		cli_error("tls: %s", err);
 		goto out;
@@ -279,6 +285,7 @@ out:
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)
 		spool_close(d.spool);
+	events_stop();		/* after the last emitter, before the store closes */
 	if (d.loop) {
 		io_abort_all(d.loop);	/* lingering connections: freed by the run below */
 		uv_walk(d.loop, close_walk, NULL);
