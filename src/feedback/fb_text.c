@@ -167,8 +167,11 @@ rcpt_diag(struct fb_rcpt *rc, struct diag *d)
 	const char *s = d->b.data, *h;
 	size_t n = d->b.len, at;
 
-	if (n == 0)
+	if (n == 0) {
+		buf_free(&d->b);
+		memset(d, 0, sizeof(*d));
 		return;
+	}
 	at = fb_smtp_scan(s, n, &rc->smtp_code, rc->status);
 	if (rc->smtp_code == 0)
 		at = 0;
