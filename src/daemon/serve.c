@@ -5,11 +5,13 @@
  * committed gets its reply), then close the spool and exit 0. */
 #include "cli/cli.h"
 #include "ctl/ctl.h"
+#include "daemon/serve_metrics.h"
 #include "deliver/deliver.h"
 #include "events/events.h"
 #include "dkim/dkim_keys.h"
 #include "feedback/verp.h"
 #include "http/http_server.h"
+#include "metrics/metrics.h"
 #include "net/io.h"
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
@@ -195,6 +197,7 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("verp: %s", err);
 		goto out;
 	}
+	metrics_hermod_init();
 
 	if (store_open(&d.store, cfg->store_url, &err) < 0) {
 		cli_error("store: %s", err);
@@ -244,6 +247,8 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	} else
 		deliver_set_verp(d.deliver, &d.verp);
 
+	serve_metrics_start(d.spool, d.deliver);
+
 	if (drop_privileges(cfg) < 0)
 		goto out;
 
@@ -282,6 +287,7 @@ out:
 		http_server_stop(d.http, NULL, NULL);
 		d.http = NULL;
 	}
+	serve_metrics_stop();		/* the scrape hook reads both */
 	if (d.deliver)
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)

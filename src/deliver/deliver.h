@@ -45,6 +45,9 @@ int	deliver_flush(struct deliver *d, const char *id);
  * outlive d; NULL turns it off (the envelope sender as submitted). */
 struct verp_key;
 void	deliver_set_verp(struct deliver *d, const struct verp_key *key);
+/* deliver_counts() reports the scheduler's item counts (one item is a
+ * message's recipients at one domain): for metrics and `hermod queue`. */
+void	deliver_counts(struct deliver *d, struct sched_counts *out);
 
 /* deliver_set_shaper() plugs traffic shaping in (NULL: allow everything). */
 void	deliver_set_shaper(struct deliver *d, const struct shaper_ops *ops);

@@ -726,6 +726,7 @@ healthz(struct http_req *r)
 
 const struct http_route http_routes[] = {
 	{ HTTP_GET, "/healthz", NULL, 0, NULL, healthz },
+	{ HTTP_GET, "/metrics", NULL, 0, http_metrics_work, http_metrics_done },
 	{ HTTP_POST, "/v1/messages", "send", 1, send_work, send_done },
 	{ HTTP_POST, "/v1/messages/batch", "send", 1, batch_work, batch_done },
 	{ HTTP_GET, "/v1/messages/{id}", "send", 0, NULL, message_get },
