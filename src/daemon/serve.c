@@ -7,10 +7,13 @@
 #include "account/account_state.h"
 #include "cli/cli.h"
 #include "ctl/ctl.h"
+#include "daemon/serve_metrics.h"
 #include "deliver/deliver.h"
 #include "events/events.h"
 #include "dkim/dkim_keys.h"
+#include "feedback/verp.h"
 #include "http/http_server.h"
+#include "metrics/metrics.h"
 #include "net/io.h"
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
@@ -45,6 +48,7 @@ struct daemon {
 	struct deliver		*deliver;
 	struct account_state	*accounts;
 	SSL_CTX			*tls;
+	struct verp_key		 verp;		/* signs return paths; the inbound listener checks them */
 	uv_signal_t		 sigterm, sigint;
 	uv_timer_t		 drain_timer;
 	int			 draining;
@@ -212,6 +216,11 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	if (cli_init_data_dir(cfg) != 0)
 		return 1;
 	d.loop = uv_default_loop();
+	if (verp_key_load(cfg->data_dir, &d.verp, &err) < 0) {
+		cli_error("verp: %s", err);
+		goto out;
+	}
+	metrics_hermod_init();
 
 	if (store_open(&d.store, cfg->store_url, &err) < 0) {
 		cli_error("store: %s", err);
@@ -270,11 +279,14 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("delivery: %s", err);
 		goto out;
 	} else {
+		deliver_set_verp(d.deliver, &d.verp);
 		/* paused accounts' mail is held from the first pump on */
 		struct account_hold_hooks hk = { account_hold, account_release, d.deliver };
 		deliver_set_account_gate(d.deliver, account_paused, d.accounts);
 		account_state_set_hold_hooks(d.accounts, &hk);
 	}
+
+	serve_metrics_start(d.spool, d.deliver);
 
 	if (drop_privileges(cfg) < 0)
 		goto out;
@@ -320,6 +332,7 @@ out:
 		account_state_set_hold_hooks(d.accounts, &none);
 	}
 	queue_ctl_set_hold_reason(NULL, NULL);
+	serve_metrics_stop();		/* the scrape hook reads both */
 	if (d.deliver)
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)
@@ -340,6 +353,7 @@ out:
 		dkim_keyring_free(d.keyring);
 	if (d.tls)
 		SSL_CTX_free(d.tls);
+	sodium_memzero(&d.verp, sizeof(d.verp));
 	free(err);
 	return rc;
 }

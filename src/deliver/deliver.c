@@ -184,6 +184,12 @@ deliver_flush(struct deliver *d, const char *id)
 }
 
 void
+deliver_counts(struct deliver *d, struct sched_counts *out)
+{
+	sched_counts(d->sched, out);
+}
+
+void
 deliver_set_shaper(struct deliver *d, const struct shaper_ops *ops)
 {
 	sched_set_shaper(d->sched, ops);
@@ -239,6 +245,12 @@ deliver_release_account(struct deliver *d, const char *account)
 	log_info("deliver", "account %s resumed: %zu held messages released", account, w.n);
 	deliver_pump_soon(d);
 	return w.n;
+}
+
+void
+deliver_set_verp(struct deliver *d, const struct verp_key *key)
+{
+	d->verp = key;
 }
 
 int
