@@ -15,6 +15,7 @@
 #include "smtp/smtp_server.h"
 #include "spool/spool.h"
 #include "store/store.h"
+#include "suppress/suppress.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -41,6 +42,7 @@ struct daemon {
 	struct http_server	*http;		/* freed by http_server_stop() */
 	struct ctl		*ctl;
 	struct deliver		*deliver;
+	struct suppress		*suppress;
 	SSL_CTX			*tls;
 	uv_signal_t		 sigterm, sigint;
 	uv_timer_t		 drain_timer;
@@ -68,6 +70,7 @@ finish(void *arg)
 	if (d->ctl)
 		ctl_stop(d->ctl);
 	d->ctl = NULL;
+	suppress_stop(d->suppress);
 	uv_stop(d->loop);
 }
 
@@ -201,6 +204,12 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	free(path);
+	/* The suppression lists: loaded before the loop runs; their event
+	 * subscriber registers before events_start(). */
+	if (suppress_start(d.loop, cfg, d.store, &d.suppress, &err) < 0) {
+		cli_error("suppressions: %s", err);
+		goto out;
+	}
 	/* Events before anything that emits them; subscribers register first. */
 	if (events_start(d.loop, d.store, cfg, &err) < 0) {
 		cli_error("events: %s", err);
@@ -216,12 +225,15 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("submission: %s", err);
 		goto out;
 	}
+	smtp_server_set_suppress(d.smtp, d.suppress);
 	/* an empty http.listen means no HTTP API (the relay benchmark) */
 	if (cfg->http_listen && cfg->http_listen[0] &&
 	    http_server_start(d.loop, cfg, d.spool, d.store, d.keyring, &d.http, &err) < 0) {
 		cli_error("http: %s", err);
 		goto out;
 	}
+	if (d.http)
+		http_server_set_suppress(d.http, d.suppress);
 	path = cli_ctl_path(cfg);
 	if (ctl_start(d.loop, path, &d.ctl, &err) < 0) {
 		free(path);
@@ -230,12 +242,15 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	}
 	free(path);
 	queue_ctl_register(d.ctl, d.spool);
+	suppress_register_ctl(d.suppress, d.ctl);
 	if (!cfg->delivery_enabled)
 		log_warn("serve", "delivery.enabled = no: mail is queued, not delivered");
 	else if (deliver_start(d.loop, cfg, d.spool, &d.deliver, &err) < 0) {
 		cli_error("delivery: %s", err);
 		goto out;
 	}
+	if (d.deliver)
+		deliver_set_suppress(d.deliver, d.suppress);
 
 	if (drop_privileges(cfg) < 0)
 		goto out;
@@ -279,6 +294,7 @@ out:
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)
 		spool_close(d.spool);
+	suppress_stop(d.suppress);
 	events_stop();		/* after the last emitter, before the store closes */
 	if (d.loop) {
 		io_abort_all(d.loop);	/* lingering connections: freed by the run below */
@@ -288,6 +304,7 @@ out:
 	}
 	if (d.smtp)
 		smtp_server_free(d.smtp);
+	suppress_free(d.suppress);	/* after the loop: its work has finished */
 	if (d.store)
 		store_close(d.store);
 	if (d.keyring)

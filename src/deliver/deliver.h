@@ -19,6 +19,7 @@
 struct config;
 struct spool;
 struct deliver;
+struct suppress;
 
 /* deliver_start() starts delivering what sp holds and whatever is queued
  * later; cfg and sp must outlive it. Registers the spool's change callback
@@ -38,6 +39,10 @@ void	deliver_free(struct deliver *d);
 /* deliver_flush() makes message id (or every message, id NULL) due now;
  * held mail keeps waiting. The number of messages scheduled, or -ENOENT. */
 int	deliver_flush(struct deliver *d, const char *id);
+
+/* deliver_set_suppress() makes delivery drop, before the transaction, a
+ * recipient whose address was suppressed after its message was queued. */
+void	deliver_set_suppress(struct deliver *d, struct suppress *sp);
 
 /* deliver_set_shaper() plugs traffic shaping in (NULL: allow everything). */
 void	deliver_set_shaper(struct deliver *d, const struct shaper_ops *ops);
