@@ -20,6 +20,7 @@
 #include "smtp/smtp_server.h"
 #include "spool/spool.h"
 #include "store/store.h"
+#include "suppress/suppress.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -47,6 +48,7 @@ struct daemon {
 	struct ctl		*ctl;
 	struct deliver		*deliver;
 	struct account_state	*accounts;
+	struct suppress		*suppress;
 	SSL_CTX			*tls;
 	struct verp_key		 verp;		/* signs return paths; the inbound listener checks them */
 	uv_signal_t		 sigterm, sigint;
@@ -75,6 +77,7 @@ finish(void *arg)
 	if (d->ctl)
 		ctl_stop(d->ctl);
 	d->ctl = NULL;
+	suppress_stop(d->suppress);
 	uv_stop(d->loop);
 }
 
@@ -239,6 +242,12 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("accounts: %s", err);
 		goto out;
 	}
+	/* The suppression lists: loaded before the loop runs; their event
+	 * subscriber registers before events_start(). */
+	if (suppress_start(d.loop, cfg, d.store, &d.suppress, &err) < 0) {
+		cli_error("suppressions: %s", err);
+		goto out;
+	}
 	/* Events before anything that emits them; subscribers register first. */
 	if (events_start(d.loop, d.store, cfg, &err) < 0) {
 		cli_error("events: %s", err);
@@ -255,14 +264,17 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	smtp_server_set_accounts(d.smtp, d.accounts);
+	smtp_server_set_suppress(d.smtp, d.suppress);
 	/* an empty http.listen means no HTTP API (the relay benchmark) */
 	if (cfg->http_listen && cfg->http_listen[0] &&
 	    http_server_start(d.loop, cfg, d.spool, d.store, d.keyring, &d.http, &err) < 0) {
 		cli_error("http: %s", err);
 		goto out;
 	}
-	if (d.http)
+	if (d.http) {
 		http_server_set_accounts(d.http, d.accounts);
+		http_server_set_suppress(d.http, d.suppress);
+	}
 	path = cli_ctl_path(cfg);
 	if (ctl_start(d.loop, path, &d.ctl, &err) < 0) {
 		free(path);
@@ -273,6 +285,7 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	queue_ctl_register(d.ctl, d.spool);
 	queue_ctl_set_hold_reason(account_paused, d.accounts);
 	account_ctl_register(d.ctl, d.accounts);
+	suppress_register_ctl(d.suppress, d.ctl);
 	if (!cfg->delivery_enabled)
 		log_warn("serve", "delivery.enabled = no: mail is queued, not delivered");
 	else if (deliver_start(d.loop, cfg, d.spool, &d.deliver, &err) < 0) {
@@ -285,6 +298,8 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		deliver_set_account_gate(d.deliver, account_paused, d.accounts);
 		account_state_set_hold_hooks(d.accounts, &hk);
 	}
+	if (d.deliver)
+		deliver_set_suppress(d.deliver, d.suppress);
 
 	serve_metrics_start(d.spool, d.deliver);
 
@@ -337,6 +352,7 @@ out:
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)
 		spool_close(d.spool);
+	suppress_stop(d.suppress);
 	events_stop();		/* after the last emitter, before the store closes */
 	account_state_close(d.accounts);	/* freed by the loop run below */
 	if (d.loop) {
@@ -347,6 +363,7 @@ out:
 	}
 	if (d.smtp)
 		smtp_server_free(d.smtp);
+	suppress_free(d.suppress);	/* after the loop: its work has finished */
 	if (d.store)
 		store_close(d.store);
 	if (d.keyring)

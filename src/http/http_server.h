@@ -15,6 +15,7 @@ struct spool;
 struct store;
 struct dkim_keyring;
 struct http_server;
+struct suppress;
 
 /* http_server_start() listens on cfg->http_listen and serves the API with
  * sp (submissions) and st (keys, domains, idempotency records). cfg, sp and
@@ -34,6 +35,10 @@ void	http_server_stop(struct http_server *srv, void (*done)(void *arg), void *ar
  * answers. Call right after http_server_start(). */
 struct account_state;
 void	http_server_set_accounts(struct http_server *srv, struct account_state *a);
+/* http_server_set_suppress() gives the server the suppression lists
+ * (src/suppress): sends drop suppressed recipients, /v1/suppressions
+ * works. Call before the loop runs. */
+void	http_server_set_suppress(struct http_server *srv, struct suppress *sp);
 
 /* http_route_names() lists "METHOD /path" for every route the server
  * serves, NULL-ended (path parameters as {name}): the OpenAPI test keeps

@@ -29,6 +29,7 @@ struct smtp_listener_ctx {
 	const char		*name;		/* "submission", "submissions" for logs */
 	struct smtp_server	*server;
 	struct account_state	*accounts;	/* account limits (src/account); NULL: none */
+	struct suppress		*suppress;	/* suppression lists; NULL: none */
 };
 
 /* smtp_session_new() starts a session on io (greeting, or the TLS handshake

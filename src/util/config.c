@@ -108,6 +108,8 @@ static const struct key keys[] = {
 	K("reputation", "bounce_pause", T_RATE, rep_bounce_pause, "10%"),
 	K("reputation", "complaint_review", T_RATE, rep_complaint_review, "0.1%"),
 	K("reputation", "complaint_pause", T_RATE, rep_complaint_pause, "0.5%"),
+	K("suppressions", "soft_bounce_count", T_UINT, soft_bounce_count, "5"),
+	K("suppressions", "soft_bounce_span", T_DURATION, soft_bounce_span, "72h"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
