@@ -393,9 +393,13 @@ deliver_outcomes(struct deliver *d, const char *id, const struct deliver_outcome
 		}
 		log_event(env, cur->addr, rec->r.state, rec->r.attempts, mx,
 		    r, has_bi ? &bi : NULL);
-		if (sh->on_result)
-			sh->on_result(sh->ctx, deliver_domain(cur->addr), r->code,
-			    rec->r.state == SPOOL_RCPT_BOUNCED);
+		if (sh->on_result) {
+			struct shaper_reply sr = {
+				.code = r->code, .enhanced = r->enhanced, .text = r->text, .mx = mx,
+				.permanent = rec->r.state == SPOOL_RCPT_BOUNCED,
+			};
+			sh->on_result(sh->ctx, deliver_domain(cur->addr), &sr, now);
+		}
 	}
 	if (dsn && msg == NULL) {
 		struct dsn_job *j = xcalloc(1, sizeof(*j));
