@@ -5,9 +5,12 @@
  * committed gets its reply), then close the spool and exit 0. */
 #include "cli/cli.h"
 #include "ctl/ctl.h"
+#include "daemon/serve_metrics.h"
 #include "deliver/deliver.h"
+#include "events/events.h"
 #include "dkim/dkim_keys.h"
 #include "http/http_server.h"
+#include "metrics/metrics.h"
 #include "net/io.h"
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
@@ -188,6 +191,7 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	if (cli_init_data_dir(cfg) != 0)
 		return 1;
 	d.loop = uv_default_loop();
+	metrics_hermod_init();
 
 	if (store_open(&d.store, cfg->store_url, &err) < 0) {
 		cli_error("store: %s", err);
@@ -200,6 +204,11 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	free(path);
+	/* Events before anything that emits them; subscribers register first. */
+	if (events_start(d.loop, d.store, cfg, &err) < 0) {
+		cli_error("events: %s", err);
+		goto out;
+	}
 	if ((d.tls = load_tls(cfg, &err)) == NULL) {
 		cli_error("tls: %s", err);
 		goto out;
@@ -230,6 +239,8 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("delivery: %s", err);
 		goto out;
 	}
+
+	serve_metrics_start(d.spool, d.deliver);
 
 	if (drop_privileges(cfg) < 0)
 		goto out;
@@ -269,10 +280,12 @@ out:
 		http_server_stop(d.http, NULL, NULL);
 		d.http = NULL;
 	}
+	serve_metrics_stop();		/* the scrape hook reads both */
 	if (d.deliver)
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)
 		spool_close(d.spool);
+	events_stop();		/* after the last emitter, before the store closes */
 	if (d.loop) {
 		io_abort_all(d.loop);	/* lingering connections: freed by the run below */
 		uv_walk(d.loop, close_walk, NULL);

@@ -12,6 +12,8 @@
 #include "deliver/deliver_int.h"
 #include "deliver/bounce.h"
 #include "deliver/dsn.h"
+#include "events/events.h"
+#include "metrics/metrics.h"
 #include "queue/sched.h"
 #include "spool/spool.h"
 #include "util/buf.h"
@@ -22,7 +24,6 @@
 #include "util/xalloc.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,88 +62,47 @@ deliver_retry_at(const struct config *cfg, uint32_t attempts, uint64_t queued_at
 	return at;
 }
 
-/* json_field() is the compact JSON of key in the API's meta_json, or NULL. */
-static char *
-json_field(const char *meta, const char *key)
-{
-	json_t *root, *v;
-	char *s = NULL;
-
-	if (meta == NULL || (root = json_loads(meta, 0, NULL)) == NULL)
-		return NULL;
-	if ((v = json_object_get(root, key)) != NULL)
-		s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	json_decref(root);
-	return s;
-}
-
-static const char *
-event_type(enum spool_rcpt_state st)
+static enum event_type
+event_type_of(enum spool_rcpt_state st)
 {
 	switch (st) {
-	case SPOOL_RCPT_DELIVERED: return "delivered";
-	case SPOOL_RCPT_BOUNCED: return "bounced";
-	case SPOOL_RCPT_EXPIRED: return "expired";
-	default: return "deferred";
+	case SPOOL_RCPT_DELIVERED: return EVENT_DELIVERED;
+	case SPOOL_RCPT_BOUNCED: return EVENT_BOUNCED;
+	case SPOOL_RCPT_EXPIRED: return EVENT_EXPIRED;
+	default: return EVENT_DEFERRED;
 	}
 }
 
-/* log_event() writes one event (SPEC.md Events) as the "event" member of a
- * log line; the events store of a later issue takes the same object. */
+/* emit_event() reports one recipient's outcome (SPEC.md Events). */
 static void
-log_event(const struct spool_env *env, const char *rcpt, enum spool_rcpt_state st, uint32_t attempt,
-    const char *mx, const struct smtp_client_reply *r, const struct bounce_info *bi)
+emit_event(const struct spool_env *env, const char *rcpt, size_t idx, enum spool_rcpt_state st,
+    uint32_t attempt, const char *mx, const struct smtp_client_reply *r,
+    const struct bounce_info *bi)
 {
-	struct buf b = { 0 };
-	char id[ID_LEN + 1], when[40];
-	char *tags, *meta;
-	struct log_line *l = log_begin(LOG_INFO, "event");
+	struct event e = {
+		.type = event_type_of(st),
+		.account = env->account,
+		.message_id = env->id,
+		.header_message_id = env->message_id,
+		.recipient = rcpt,
+		.rcpt_index = (int)idx,
+		.meta_json = env->meta_json,
+		.attempt = attempt,
+		.mx = mx,
+	};
 
-	if (l == NULL)
-		return;	/* filtered out: build nothing */
-	tags = json_field(env->meta_json, "tags");
-	meta = json_field(env->meta_json, "metadata");
-	id_new(id);
-	time_iso8601(time_now_ms(), 0, when, sizeof(when));
-	buf_printf(&b, "{\"id\":\"%s\",\"type\":\"%s\",\"time\":\"%s\",\"account\":", id, event_type(st),
-	    when);
-	buf_json_str(&b, env->account ? env->account : "", env->account ? strlen(env->account) : 0);
-	buf_puts(&b, ",\"message_id\":");
-	if (env->message_id)
-		buf_json_str(&b, env->message_id, strlen(env->message_id));
-	else
-		buf_puts(&b, "null");
-	buf_puts(&b, ",\"recipient\":");
-	buf_json_str(&b, rcpt, strlen(rcpt));
-	buf_printf(&b, ",\"tags\":%s,\"metadata\":%s,\"attempt\":%u,\"mx\":", tags ? tags : "[]",
-	    meta ? meta : "{}", attempt);
-	if (mx)
-		buf_json_str(&b, mx, strlen(mx));
-	else
-		buf_puts(&b, "null");
 	if (r && r->code) {
-		buf_printf(&b, ",\"smtp\":{\"code\":%d,\"enhanced\":", r->code);
-		if (r->enhanced[0])
-			buf_json_str(&b, r->enhanced, strlen(r->enhanced));
-		else
-			buf_puts(&b, "null");
-		buf_puts(&b, ",\"text\":");
-		buf_json_str(&b, r->text, strlen(r->text));
-		buf_puts(&b, "}");
-	} else {
-		buf_puts(&b, ",\"smtp\":null");
+		e.smtp_code = r->code;
+		e.smtp_enhanced = r->enhanced;
+		e.smtp_text = r->text;
+	} else if (r && r->text[0]) {
+		e.reason = r->text;	/* a local failure: no reply, a sentence */
 	}
-	if (bi)
-		buf_printf(&b, ",\"bounce\":{\"class\":\"%s\",\"category\":\"%s\"}",
-		    bounce_class_name(bi->cls), bounce_category_name(bi->category));
-	buf_puts(&b, "}");
-	log_str(l, "msg", event_type(st));
-	log_str(l, "queue_id", env->id);
-	log_raw(l, "event", b.data);
-	log_end(l);
-	buf_free(&b);
-	free(tags);
-	free(meta);
+	if (bi) {
+		e.bounce_class = bounce_class_name(bi->cls);
+		e.bounce_category = bounce_category_name(bi->category);
+	}
+	events_emit(&e);
 }
 
 /* --- DSNs ----------------------------------------------------------------- */
@@ -391,8 +351,12 @@ deliver_outcomes(struct deliver *d, const char *id, const struct deliver_outcome
 			rec->want_dsn = 1;
 			dsn = 1;
 		}
-		log_event(env, cur->addr, rec->r.state, rec->r.attempts, mx,
+		emit_event(env, cur->addr, o[i].idx, rec->r.state, rec->r.attempts, mx,
 		    r, has_bi ? &bi : NULL);
+		metrics_delivery_attempt(event_type_name(event_type_of(rec->r.state)));
+		if (rec->r.state == SPOOL_RCPT_DELIVERED)
+			metrics_delivery_seconds(now > env->queued_at ?
+			    (double)(now - env->queued_at) / 1000.0 : 0.0);
 		if (sh->on_result) {
 			struct shaper_reply sr = {
 				.code = r->code, .enhanced = r->enhanced, .text = r->text, .mx = mx,

@@ -66,6 +66,7 @@ static const struct key keys[] = {
 	K("http", "public_url", T_STR, http_public_url, "http://127.0.0.1:8025"),
 	K("http", "max_body_size", T_SIZE, http_max_body_size, "40M"),
 	K("http", "timeout", T_DURATION, http_timeout, "60s"),
+	K("http", "metrics_public", T_BOOL, http_metrics_public, "yes"),
 
 	K("store", "url", T_URL, store_url, "sqlite:var/hermod.db"),
 

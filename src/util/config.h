@@ -91,6 +91,7 @@ struct config {
 	char	*http_public_url;
 	uint64_t http_max_body_size;
 	uint64_t http_timeout;
+	int	 http_metrics_public;	/* GET /metrics without an API key */
 
 	/* [store] */
 	char	*store_url;		/* sqlite:/abs/path or postgres://... */
