@@ -9,6 +9,7 @@
 #include "deliver/deliver.h"
 #include "events/events.h"
 #include "dkim/dkim_keys.h"
+#include "feedback/verp.h"
 #include "http/http_server.h"
 #include "metrics/metrics.h"
 #include "net/io.h"
@@ -44,6 +45,7 @@ struct daemon {
 	struct ctl		*ctl;
 	struct deliver		*deliver;
 	SSL_CTX			*tls;
+	struct verp_key		 verp;		/* signs return paths; the inbound listener checks them */
 	uv_signal_t		 sigterm, sigint;
 	uv_timer_t		 drain_timer;
 	int			 draining;
@@ -191,6 +193,10 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	if (cli_init_data_dir(cfg) != 0)
 		return 1;
 	d.loop = uv_default_loop();
+	if (verp_key_load(cfg->data_dir, &d.verp, &err) < 0) {
+		cli_error("verp: %s", err);
+		goto out;
+	}
 	metrics_hermod_init();
 
 	if (store_open(&d.store, cfg->store_url, &err) < 0) {
@@ -238,7 +244,8 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	else if (deliver_start(d.loop, cfg, d.spool, &d.deliver, &err) < 0) {
 		cli_error("delivery: %s", err);
 		goto out;
-	}
+	} else
+		deliver_set_verp(d.deliver, &d.verp);
 
 	serve_metrics_start(d.spool, d.deliver);
 
@@ -300,6 +307,7 @@ out:
 		dkim_keyring_free(d.keyring);
 	if (d.tls)
 		SSL_CTX_free(d.tls);
+	sodium_memzero(&d.verp, sizeof(d.verp));
 	free(err);
 	return rc;
 }

@@ -185,6 +185,12 @@ deliver_set_shaper(struct deliver *d, const struct shaper_ops *ops)
 	sched_set_shaper(d->sched, ops);
 }
 
+void
+deliver_set_verp(struct deliver *d, const struct verp_key *key)
+{
+	d->verp = key;
+}
+
 /* --- shaping ----------------------------------------------------------------- */
 
 /* shape_kick() unparks a domain the shaper has news about (its provider). */

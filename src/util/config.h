@@ -85,6 +85,9 @@ struct config {
 
 	/* [inbound] */
 	char	*in_listen;
+	char	*in_bounce_domain;	/* one bounce domain for all; NULL: bounce.DOMAIN */
+	char	*in_feedback_addresses;	/* local parts taken at every bounce domain */
+	uint64_t in_max_message_size;
 
 	/* [http] */
 	char	*http_listen;
