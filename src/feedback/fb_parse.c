@@ -448,7 +448,7 @@ bounce_text(const struct fb_mime *m, struct buf *out)
 		buf_putc(out, c == '\0' ? ' ' : c);
 	}
 	if (out->data == NULL)
-		buf_reserve(out, 1);
+		buf_append(out, "", 0);	/* allocated and NUL-terminated */
 	out->data[out->len] = '\0';
 	buf_free(&raw);
 }
