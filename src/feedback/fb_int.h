@@ -87,6 +87,12 @@ size_t	fb_smtp_scan(const char *s, size_t n, int *code, char status[16]);
  * 5, then 1-3 and 1-3 digits) into status; returns its length or 0. */
 size_t	fb_enhanced(const char *s, size_t n, char status[16]);
 
+/* fb_reply_join() rewrites in place a multi-line SMTP reply whose lines
+ * were joined with spaces ("550-5.1.1 a 550-5.1.1 b 550 5.1.1 c") as one
+ * ("550 5.1.1 a b c"): the code and status that open each line go. A text
+ * that does not open with a code is left alone. */
+void	fb_reply_join(char *s);
+
 /* fb_addr() returns a new string with the address in s: comments, an
  * address type ("rfc822;", "utf-8;" whose \x{...} escapes are decoded),
  * angle brackets and blanks removed, the domain lower-cased. NULL if empty. */

@@ -43,8 +43,8 @@ str_set(char **dst, const char *v, size_t n)
 	buf_free(&b);
 }
 
-/* typed_set() sets *dst from a "type; value" field (Reporting-MTA: dns;
- * host): comments and the type go, the value stays. */
+/* typed_set() sets *dst from a "type; host" field (Reporting-MTA: dns;
+ * host): comments, the type and a final dot go, the name stays. */
 static void
 typed_set(char **dst, const char *v, size_t n)
 {
@@ -61,6 +61,9 @@ typed_set(char **dst, const char *v, size_t n)
 		len -= (size_t)(semi + 1 - p);
 		p = fb_trim(semi + 1, &len);
 	}
+	/* A host name may be written absolute ("mx.example."). */
+	while (len > 0 && p[len - 1] == '.')
+		len--;
 	free(*dst);
 	*dst = len ? xstrndup(p, len) : NULL;
 	buf_free(&u);
@@ -118,6 +121,8 @@ diag_set(struct fb_rcpt *rc, const char *v, size_t n)
 	}
 	free(rc->diagnostic);
 	rc->diagnostic = len ? xstrndup(p, len) : NULL;
+	if (rc->diagnostic != NULL)
+		fb_reply_join(rc->diagnostic);
 	/* The code must open the text ("smtp; 550 ..."); other types
 	 * ("X-Postfix; ...", "X-Unix; ...") may carry one too. */
 	if (len >= 3 && (p[0] == '2' || p[0] == '4' || p[0] == '5') && isdigit((unsigned char)p[1]) &&

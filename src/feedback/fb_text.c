@@ -202,11 +202,15 @@ rcpt_diag(struct fb_rcpt *rc, struct diag *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* rcpt_new() adds the recipient addr (taken over; NULL is no address) or
+ * finds it among those already read; NULL when there is none to add. */
 static struct fb_rcpt *
 rcpt_new(struct fb_report *r, char *addr, const char *action)
 {
 	struct fb_rcpt *rc;
 
+	if (addr == NULL)
+		return NULL;
 	for (size_t i = 0; i < r->nrcpt; i++)
 		if (strcmp(r->rcpts[i].recipient, addr) == 0) {
 			free(addr);

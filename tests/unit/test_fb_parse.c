@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "deliver/dsn.h"
+#include "feedback/fb_int.h"
 #include "feedback/fb_parse.h"
 #include "spool/spool.h"
 #include "util/buf.h"
@@ -349,6 +350,66 @@ test_own_dsn(void **state)
 	buf_free(&b);
 }
 
+/* The small readers the parser is built from, on their edge cases. */
+static void
+test_readers(void **state)
+{
+	static const struct { const char *in, *out; } joins[] = {
+		{ "550-5.1.1 a 550-5.1.1 b 550 5.1.1 c", "550 5.1.1 a b c" },
+		{ "550-a 550 b", "550 a b" },
+		{ "550 5.1.1 a 5501 x 550-5.1.2 y", "550 5.1.1 a 5501 x 550-5.1.2 y" },
+		{ "no code 550-5.1.1 x", "no code 550-5.1.1 x" },
+		{ "550-5.1.1", "550 5.1.1" },
+	};
+	static const struct { const char *in, *out; } addrs[] = {
+		{ "rfc822;User@EXAMPLE.com", "User@example.com" },
+		{ " RFC822 ; <a@B.example> (comment)", "a@b.example" },
+		{ "\"x y\"@Q.example", "\"x y\"@q.example" },
+		{ "utf-8; \\x{E9}t\\x{E9}@X.example", "\xc3\xa9t\xc3\xa9@x.example" },
+		{ "Name <a@b.example> trailing", "a@b.example" },
+		{ "a@b.example junk", "a@b.example" },
+		{ "rfc822;", NULL },
+		{ "(only a comment)", NULL },
+	};
+	char st[16];
+	int code;
+	size_t at;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(joins) / sizeof(joins[0]); i++) {
+		char *s = strdup(joins[i].in);
+
+		fb_reply_join(s);
+		assert_string_equal(s, joins[i].out);
+		free(s);
+	}
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		char *a = fb_addr(addrs[i].in, strlen(addrs[i].in));
+
+		if (addrs[i].out == NULL)
+			assert_null(a);
+		else
+			assert_string_equal(a, addrs[i].out);
+		free(a);
+	}
+	/* Codes: not inside numbers, addresses or IPs; the status after it. */
+	at = fb_smtp_scan("host 192.0.2.25 said: 550-5.1.1 no", 35, &code, st);
+	assert_int_equal(code, 550);
+	assert_string_equal(st, "5.1.1");
+	assert_int_equal(at, 22);
+	fb_smtp_scan("id 12550 and 5501 and x550 only", 31, &code, st);
+	assert_int_equal(code, 0);
+	assert_string_equal(st, "");
+	fb_smtp_scan("(#5.1.2)", 8, &code, st);
+	assert_int_equal(code, 0);
+	assert_string_equal(st, "5.1.2");
+	assert_int_equal(fb_enhanced("5.1.1", 5, st), 5);
+	assert_int_equal(fb_enhanced("5.1.1.1", 7, st), 0);
+	assert_int_equal(fb_enhanced("5.1234.1", 8, st), 0);
+	assert_int_equal(fb_enhanced("3.1.1", 5, st), 0);
+	assert_int_equal(fb_enhanced("4.7.26", 6, st), 6);
+}
+
 int
 main(void)
 {
@@ -359,6 +420,7 @@ main(void)
 		cmocka_unit_test(test_rfc3464_multi),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_own_dsn),
+		cmocka_unit_test(test_readers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
