@@ -9,6 +9,7 @@
 #include "deliver/deliver.h"
 #include "events/events.h"
 #include "dkim/dkim_keys.h"
+#include "feedback/verp.h"
 #include "http/http_server.h"
 #include "metrics/metrics.h"
 #include "net/io.h"
@@ -17,6 +18,7 @@
 #include "smtp/smtp_server.h"
 #include "spool/spool.h"
 #include "store/store.h"
+#include "suppress/suppress.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -43,7 +45,9 @@ struct daemon {
 	struct http_server	*http;		/* freed by http_server_stop() */
 	struct ctl		*ctl;
 	struct deliver		*deliver;
+	struct suppress		*suppress;
 	SSL_CTX			*tls;
+	struct verp_key		 verp;		/* signs return paths; the inbound listener checks them */
 	uv_signal_t		 sigterm, sigint;
 	uv_timer_t		 drain_timer;
 	int			 draining;
@@ -70,6 +74,7 @@ finish(void *arg)
 	if (d->ctl)
 		ctl_stop(d->ctl);
 	d->ctl = NULL;
+	suppress_stop(d->suppress);
 	uv_stop(d->loop);
 }
 
@@ -191,6 +196,10 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	if (cli_init_data_dir(cfg) != 0)
 		return 1;
 	d.loop = uv_default_loop();
+	if (verp_key_load(cfg->data_dir, &d.verp, &err) < 0) {
+		cli_error("verp: %s", err);
+		goto out;
+	}
 	metrics_hermod_init();
 
 	if (store_open(&d.store, cfg->store_url, &err) < 0) {
@@ -204,6 +213,12 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	free(path);
+	/* The suppression lists: loaded before the loop runs; their event
+	 * subscriber registers before events_start(). */
+	if (suppress_start(d.loop, cfg, d.store, &d.suppress, &err) < 0) {
+		cli_error("suppressions: %s", err);
+		goto out;
+	}
 	/* Events before anything that emits them; subscribers register first. */
 	if (events_start(d.loop, d.store, cfg, &err) < 0) {
 		cli_error("events: %s", err);
@@ -219,12 +234,15 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("submission: %s", err);
 		goto out;
 	}
+	smtp_server_set_suppress(d.smtp, d.suppress);
 	/* an empty http.listen means no HTTP API (the relay benchmark) */
 	if (cfg->http_listen && cfg->http_listen[0] &&
 	    http_server_start(d.loop, cfg, d.spool, d.store, d.keyring, &d.http, &err) < 0) {
 		cli_error("http: %s", err);
 		goto out;
 	}
+	if (d.http)
+		http_server_set_suppress(d.http, d.suppress);
 	path = cli_ctl_path(cfg);
 	if (ctl_start(d.loop, path, &d.ctl, &err) < 0) {
 		free(path);
@@ -233,12 +251,16 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	}
 	free(path);
 	queue_ctl_register(d.ctl, d.spool);
+	suppress_register_ctl(d.suppress, d.ctl);
 	if (!cfg->delivery_enabled)
 		log_warn("serve", "delivery.enabled = no: mail is queued, not delivered");
 	else if (deliver_start(d.loop, cfg, d.spool, &d.deliver, &err) < 0) {
 		cli_error("delivery: %s", err);
 		goto out;
-	}
+	} else
+		deliver_set_verp(d.deliver, &d.verp);
+	if (d.deliver)
+		deliver_set_suppress(d.deliver, d.suppress);
 
 	serve_metrics_start(d.spool, d.deliver);
 
@@ -285,6 +307,7 @@ out:
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)
 		spool_close(d.spool);
+	suppress_stop(d.suppress);
 	events_stop();		/* after the last emitter, before the store closes */
 	if (d.loop) {
 		io_abort_all(d.loop);	/* lingering connections: freed by the run below */
@@ -294,12 +317,14 @@ out:
 	}
 	if (d.smtp)
 		smtp_server_free(d.smtp);
+	suppress_free(d.suppress);	/* after the loop: its work has finished */
 	if (d.store)
 		store_close(d.store);
 	if (d.keyring)
 		dkim_keyring_free(d.keyring);
 	if (d.tls)
 		SSL_CTX_free(d.tls);
+	sodium_memzero(&d.verp, sizeof(d.verp));
 	free(err);
 	return rc;
 }

@@ -184,6 +184,12 @@ deliver_set_shaper(struct deliver *d, const struct shaper_ops *ops)
 	sched_set_shaper(d->sched, ops);
 }
 
+void
+deliver_set_verp(struct deliver *d, const struct verp_key *key)
+{
+	d->verp = key;
+}
+
 int
 deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struct deliver **out,
     char **err)

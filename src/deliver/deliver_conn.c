@@ -8,6 +8,7 @@
  * they achieve. */
 #include "deliver/deliver_int.h"
 #include "deliver/mx.h"
+#include "feedback/verp.h"
 #include "queue/sched.h"
 #include "spool/spool.h"
 #include "util/config.h"
@@ -190,12 +191,27 @@ static int
 item_collect(struct conn *c, const struct spool_env *env)
 {
 	const char *dom = sched_dest_domain(c->dest);
+	size_t *drop = NULL, ndrop = 0;
 
 	c->ridx = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*c->ridx));
 	c->nridx = c->rdone = 0;
-	for (size_t i = 0; i < env->nrcpt; i++)
-		if (deliver_rcpt_pending(&env->rcpt[i]) && strcasecmp(deliver_domain(env->rcpt[i].addr), dom) == 0)
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		if (!deliver_rcpt_pending(&env->rcpt[i]) ||
+		    strcasecmp(deliver_domain(env->rcpt[i].addr), dom) != 0)
+			continue;
+		/* suppressed since it was queued: dropped, never delivered */
+		if (deliver_outcome_suppressed(c->d, env, i)) {
+			if (drop == NULL)
+				drop = xcalloc(env->nrcpt, sizeof(*drop));
+			drop[ndrop++] = i;
+		} else {
 			c->ridx[c->nridx++] = i;
+		}
+	}
+	/* env is not used past here: dropping may remove the message */
+	if (ndrop > 0)
+		deliver_outcome_drop(c->d, sched_item_id(c->item), drop, ndrop);
+	free(drop);
 	return c->nridx ? 0 : -1;
 }
 
@@ -268,6 +284,11 @@ send_batch(struct conn *c)
 		conn_next_item(c);
 		return;
 	}
+	/* VERP: one recipient per transaction, since the return path names
+	 * it (Postfix's VERP does the same); the null return path of DSNs
+	 * has nothing to name and keeps the batches. */
+	if (d->verp != NULL && env->mail_from[0] != '\0')
+		max = 1;
 	c->batch = c->nridx - c->rdone < max ? c->nridx - c->rdone : max;
 	free(c->rcpt);
 	c->rcpt = xcalloc(c->batch, sizeof(*c->rcpt));
@@ -275,7 +296,13 @@ send_batch(struct conn *c)
 	for (size_t i = 0; i < c->batch; i++)
 		c->rcpt[i] = xstrdup(env->rcpt[c->ridx[c->rdone + i]].addr);
 	free(c->mail_from);
-	c->mail_from = xstrdup(env->mail_from);
+	if (max == 1) {
+		char rp[VERP_ADDR_MAX];
+		verp_return_path(d->verp, d->cfg->in_bounce_domain, env->mail_from, sched_item_id(c->item),
+		    c->ridx[c->rdone], rp);
+		c->mail_from = xstrdup(rp);
+	} else
+		c->mail_from = xstrdup(env->mail_from);
 	c->m.mail_from = c->mail_from;
 	c->m.flags = env->flags;
 	c->m.data = c->msg.data;

@@ -61,6 +61,9 @@ static const struct key keys[] = {
 	K("submission", "greet_pause", T_DURATION, sub_greet_pause, "1ms"),
 
 	K("inbound", "listen", T_LISTEN, in_listen, "127.0.0.1:2525"),
+	K("inbound", "bounce_domain", T_STR, in_bounce_domain, ""),
+	K("inbound", "feedback_addresses", T_STR, in_feedback_addresses, "fbl abuse postmaster"),
+	K("inbound", "max_message_size", T_SIZE, in_max_message_size, "10M"),
 
 	K("http", "listen", T_LISTEN, http_listen, "127.0.0.1:8025"),
 	K("http", "public_url", T_STR, http_public_url, "http://127.0.0.1:8025"),
@@ -92,6 +95,9 @@ static const struct key keys[] = {
 	K("delivery", "max_connections", T_UINT, max_connections, "500"),
 
 	K("webhooks", "allow_private_targets", T_BOOL, allow_private_targets, "no"),
+
+	K("suppressions", "soft_bounce_count", T_UINT, soft_bounce_count, "5"),
+	K("suppressions", "soft_bounce_span", T_DURATION, soft_bounce_span, "72h"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

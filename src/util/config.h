@@ -63,6 +63,9 @@ struct config {
 
 	/* [inbound] */
 	char	*in_listen;
+	char	*in_bounce_domain;	/* one bounce domain for all; NULL: bounce.DOMAIN */
+	char	*in_feedback_addresses;	/* local parts taken at every bounce domain */
+	uint64_t in_max_message_size;
 
 	/* [http] */
 	char	*http_listen;
@@ -99,6 +102,11 @@ struct config {
 
 	/* [webhooks] */
 	int	 allow_private_targets;
+
+	/* [suppressions] soft bounces suppress an address once there are
+	 * soft_bounce_count of them spread over at least soft_bounce_span */
+	uint64_t soft_bounce_count;
+	uint64_t soft_bounce_span;	/* ms */
 
 	struct config_route *routes;
 	size_t	 n_routes;
