@@ -30,6 +30,7 @@
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
 #include "queue/sched.h"
+#include "shape/shape.h"
 #include "spool/spool.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -75,7 +76,7 @@ pump(uv_timer_t *t)
 		if (c->idle && sched_dest_ready(c->dest) > 0)
 			deliver_conn_wake(c);
 	}
-	while ((dest = sched_want_connection(d->sched)) != NULL)
+	while ((dest = sched_want_connection(d->sched, now)) != NULL)
 		deliver_conn_new(d, dest);
 	next = sched_next_due(d->sched);
 	if (next != UINT64_MAX)
@@ -190,6 +191,48 @@ deliver_set_verp(struct deliver *d, const struct verp_key *key)
 	d->verp = key;
 }
 
+/* --- shaping ----------------------------------------------------------------- */
+
+/* shape_kick() unparks a domain the shaper has news about (its provider). */
+static void
+shape_kick(void *arg, const char *domain)
+{
+	struct deliver *d = arg;
+	struct sched_dest *dest = sched_dest_find(d->sched, domain);
+
+	if (dest)
+		sched_unpark(d->sched, dest);
+	deliver_pump_soon(d);
+}
+
+static char *
+why_hook(const char *id, const char *domain, void *arg)
+{
+	struct deliver *d = arg;
+	char text[512];
+
+	if (d->shape == NULL || !shape_why(d->shape, id, domain, time_now_ms(), text, sizeof(text)))
+		return NULL;
+	return xstrdup(text);
+}
+
+static size_t
+dest_ready(const char *domain, void *arg)
+{
+	struct deliver *d = arg;
+	struct sched_dest *dest = sched_dest_find(d->sched, domain);
+
+	return dest ? sched_dest_ready(dest) : 0;
+}
+
+static json_t *
+dest_hook(void *arg)
+{
+	struct deliver *d = arg;
+
+	return shape_destinations(d->shape, time_now_ms(), dest_ready, d);
+}
+
 int
 deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struct deliver **out,
     char **err)
@@ -216,7 +259,20 @@ deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struc
 		log_warn("deliver", "no TLS client context: %s", tls_err ? tls_err : "?");
 		free(tls_err);
 	}
+	if (shape_new(cfg, sp, &d->shape, err) < 0) {
+		mx_resolver_free(d->mx);
+		if (d->ssl)
+			SSL_CTX_free(d->ssl);
+		free(d);
+		return -1;
+	}
 	d->sched = sched_new(&lim);
+	{
+		struct shaper_ops ops;
+		shape_attach(d->shape, d->mx, shape_kick, d);
+		shape_ops(d->shape, &ops);
+		sched_set_shaper(d->sched, &ops);
+	}
 	d->wake = xmalloc(sizeof(*d->wake));
 	d->pump = xmalloc(sizeof(*d->pump));
 	uv_timer_init(loop, d->wake);
@@ -225,6 +281,8 @@ deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struc
 	spool_foreach(sp, foreach_cb, d);
 	spool_on_change(sp, on_change, d);
 	queue_ctl_set_flush_hook(flush_hook, d);
+	queue_ctl_set_why_hook(why_hook, d);
+	queue_ctl_set_dest_hook(dest_hook, d);
 	{
 		struct sched_counts c;
 		struct log_line *l = log_begin(LOG_INFO, "deliver");
@@ -266,12 +324,14 @@ deliver_stop(struct deliver *d, void (*done)(void *arg), void *arg)
 	uv_timer_stop(d->pump);
 	d->pump_armed = 0;
 	queue_ctl_set_flush_hook(NULL, NULL);
+	queue_ctl_set_why_hook(NULL, NULL);
+	queue_ctl_set_dest_hook(NULL, NULL);
 	/* Only transactions in flight are waited for: sessions being set up,
 	 * DNS lookups and idle sessions end now (their items are retried at
 	 * the next start). */
 	for (struct conn *c = d->conns, *next; c; c = next) {
 		next = c->next;
-		if (c->idle)
+		if (c->idle || c->pacing)
 			deliver_conn_end(c);
 		else if (!c->reading && !(c->client && c->item)) {
 			deliver_conn_cut(d, c, 0);
@@ -303,6 +363,8 @@ deliver_free(struct deliver *d)
 	d->stop_done = NULL;
 	spool_on_change(d->sp, NULL, NULL);
 	queue_ctl_set_flush_hook(NULL, NULL);
+	queue_ctl_set_why_hook(NULL, NULL);
+	queue_ctl_set_dest_hook(NULL, NULL);
 	for (c = d->conns; c; c = next) {
 		next = c->next;
 		deliver_conn_cut(d, c, 1);
@@ -327,6 +389,8 @@ deliver_free(struct deliver *d)
 	while (d->nquitting > 0)
 		smtp_client_abort(d->quitting[--d->nquitting]);
 	free(d->quitting);
+	sched_set_shaper(d->sched, NULL);
+	shape_free(d->shape);	/* before the resolver: it cancels its lookups */
 	mx_resolver_free(d->mx);
 	sched_free(d->sched);
 	uv_close((uv_handle_t *)d->wake, handle_close_free);

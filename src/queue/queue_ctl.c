@@ -18,6 +18,24 @@
 
 static queue_flush_hook flush_fn;
 static void *flush_arg;
+static queue_why_hook why_fn;
+static void *why_arg;
+static queue_dest_hook dest_fn;
+static void *dest_arg;
+
+void
+queue_ctl_set_why_hook(queue_why_hook fn, void *arg)
+{
+	why_fn = fn;
+	why_arg = arg;
+}
+
+void
+queue_ctl_set_dest_hook(queue_dest_hook fn, void *arg)
+{
+	dest_fn = fn;
+	dest_arg = arg;
+}
 
 void
 queue_ctl_set_flush_hook(queue_flush_hook fn, void *arg)
@@ -100,6 +118,14 @@ queue_ctl_env_json(const struct spool_env *env)
 		}
 		if (r->orcpt)
 			json_object_set_new(jr, "orcpt", json_string(r->orcpt));
+		if (why_fn && (r->state == SPOOL_RCPT_QUEUED || r->state == SPOOL_RCPT_DEFERRED) &&
+		    !(env->flags & SPOOL_F_HELD) && r->addr && strrchr(r->addr, '@')) {
+			char *why = why_fn(env->id, strrchr(r->addr, '@') + 1, why_arg);
+			if (why) {
+				json_object_set_new(jr, "waiting", str_or_null(why));
+				free(why);
+			}
+		}
 		json_array_append_new(rcpts, jr);
 	}
 	json_object_set_new(o, "recipients", rcpts);
@@ -335,9 +361,22 @@ h_flush(struct ctl_request *req, json_t *args, void *arg)
 	ctl_reply(req, json_pack("{s:i}", "scheduled", n), NULL);
 }
 
+static void
+h_destinations(struct ctl_request *req, json_t *args, void *arg)
+{
+	(void)args;
+	(void)arg;
+	if (dest_fn == NULL) {
+		ctl_reply(req, NULL, "destinations: no delivery runs in this daemon");
+		return;
+	}
+	ctl_reply(req, dest_fn(dest_arg), NULL);
+}
+
 void
 queue_ctl_register(struct ctl *c, struct spool *sp)
 {
+	ctl_register(c, "queue.destinations", h_destinations, sp);
 	ctl_register(c, "queue.list", h_list, sp);
 	ctl_register(c, "queue.show", h_show, sp);
 	ctl_register(c, "queue.delete", h_delete, sp);
