@@ -430,7 +430,8 @@ conn_start_item(struct conn *c)
 	}
 	if (sh->send_wait) {
 		uint64_t until = 0;
-		switch (sh->send_wait(sh->ctx, c->domain, sched_item_id(c->item), now, &until)) {
+		enum shaper_verdict v = sh->send_wait(sh->ctx, c->domain, sched_item_id(c->item), now, &until);
+		switch (v) {
 		case SHAPER_GO:
 			break;
 		case SHAPER_WAIT_ITEM:
@@ -440,6 +441,7 @@ conn_start_item(struct conn *c)
 			conn_next_item(c);
 			return;
 		case SHAPER_WAIT_DEST:
+		case SHAPER_SUSPENDED:
 			/* the destination waits: the message goes back to the head
 			 * of its queue untouched, the destination is parked, and a
 			 * ready session paces itself when the wait is short */
@@ -448,7 +450,8 @@ conn_start_item(struct conn *c)
 			c->retry_at = 0;
 			deliver_conn_release(c);
 			sched_park(d->sched, c->dest, until);
-			if (c->client && until <= now + DELIVER_PACE_MS && !d->stopping) {
+			if (v == SHAPER_WAIT_DEST && c->client && until <= now + DELIVER_PACE_MS &&
+			    !d->stopping) {
 				conn_pace(c, until - now);
 				return;
 			}

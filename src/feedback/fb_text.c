@@ -380,8 +380,9 @@ read_postfix(const struct text *t, struct fb_report *r)
 	return r->nrcpt ? 0 : -1;
 }
 
-/* diag_after() joins the non-blank lines after the line holding marker
- * (leading blank lines skipped) into d. */
+/* diag_after() joins into d what follows marker: the rest of its line
+ * ("The response was: 550 ...") and the lines after, up to a blank line
+ * (blank lines right after the marker skipped). */
 static int
 diag_after(const struct text *t, const char *marker, struct diag *d)
 {
@@ -397,15 +398,6 @@ diag_after(const struct text *t, const char *marker, struct diag *d)
 			if (started)
 				break;
 			continue;
-		}
-		/* The marker's own line may go on after it: skip that part. */
-		if (!started && l < m + strlen(marker)) {
-			size_t skip = (size_t)(m + strlen(marker) - l);
-
-			l += skip;
-			ll -= skip;
-			if (blank(l, ll))
-				continue;
 		}
 		started = 1;
 		diag_line(d, l, ll);

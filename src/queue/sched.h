@@ -41,7 +41,9 @@ struct sched_limits {
  * then (O(log n), so refused destinations cost nothing per decision).
  * send_wait() is asked before each message is handed to a connection:
  * SHAPER_GO, SHAPER_WAIT_DEST (the destination must wait until *until: the
- * message goes back to the head of its queue, not an attempt) or
+ * message goes back to the head of its queue, not an attempt; a session may
+ * stay open and pace itself), SHAPER_SUSPENDED (the same, but the session
+ * closes: the receiver asked us to go away) or
  * SHAPER_WAIT_ITEM (this message alone waits until *until, e.g. a warm-up
  * cap; not an attempt either). on_result() sees each recipient outcome (code
  * 0 for a local failure without a reply). max_messages() caps the messages
@@ -49,6 +51,7 @@ struct sched_limits {
 enum shaper_verdict {
 	SHAPER_GO,
 	SHAPER_WAIT_DEST,
+	SHAPER_SUSPENDED,
 	SHAPER_WAIT_ITEM,
 };
 

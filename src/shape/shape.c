@@ -420,7 +420,7 @@ send_wait(void *ctx, const char *domain, const char *id, uint64_t now, uint64_t 
 
 	if (k->suspended_until > now) {
 		*until = k->suspended_until;
-		return SHAPER_WAIT_DEST;
+		return SHAPER_SUSPENDED;
 	}
 	if ((t = shape_warmup_wait(sh, k, env, now, NULL)) != 0) {
 		*until = t;

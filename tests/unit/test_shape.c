@@ -331,7 +331,7 @@ test_shaper_decisions(void **state)
 	/* a 421 4.7.28 suspends for 10 s: connections and messages wait */
 	ops.on_result(sh, "a.example", &r, now + 2000);
 	assert_int_equal(ops.connect_wait(sh, "a.example", 0, now + 3000), now + 12000);
-	assert_int_equal(ops.send_wait(sh, "a.example", "Y", now + 3000, &until), SHAPER_WAIT_DEST);
+	assert_int_equal(ops.send_wait(sh, "a.example", "Y", now + 3000, &until), SHAPER_SUSPENDED);
 	assert_int_equal(until, now + 12000);
 	assert_int_equal(shape_why(sh, "Y", "a.example", now + 3000, why, sizeof(why)), 1);
 	assert_non_null(strstr(why, "suspended: a.example until"));
