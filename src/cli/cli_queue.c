@@ -50,6 +50,8 @@ print_entry(json_t *m)
 	    json_is_true(json_object_get(m, "held")) ? '!' : ' ',
 	    (long long)json_integer_value(json_object_get(m, "size")),
 	    jstr(m, "queued_at", "-"), *from ? from : "<>");
+	if (json_is_string(json_object_get(m, "hold_reason")))
+		printf("%52s held: %s\n", "", jstr(m, "hold_reason", ""));
 	json_array_foreach(rcpts, i, r) {
 		const char *state = jstr(r, "state", "?");
 		const char *reply = jstr(r, "last_reply", NULL);
@@ -82,7 +84,10 @@ print_show(json_t *m)
 	printf("from:        %s\n", *from ? from : "<>");
 	printf("size:        %lld\n", (long long)json_integer_value(json_object_get(m, "size")));
 	printf("queued at:   %s\n", jstr(m, "queued_at", "-"));
-	printf("held:        %s\n", json_is_true(json_object_get(m, "held")) ? "yes" : "no");
+	if (json_is_string(json_object_get(m, "hold_reason")))
+		printf("held:        %s\n", jstr(m, "hold_reason", ""));
+	else
+		printf("held:        %s\n", json_is_true(json_object_get(m, "held")) ? "yes" : "no");
 	printf("recipients:\n");
 	json_array_foreach(rcpts, i, r) {
 		printf("  %s: %s, %lld attempt%s", jstr(r, "email", "?"), jstr(r, "state", "?"),

@@ -106,10 +106,19 @@ deliver_pump_soon(struct deliver *d)
 
 /* --- the spool feed ------------------------------------------------------- */
 
+/* account_paused() tells whether env's account is paused (its mail waits). */
+static int
+account_paused(struct deliver *d, const struct spool_env *env)
+{
+	return d->paused != NULL && env->account != NULL &&
+	    d->paused(d->paused_arg, env->account) != NULL;
+}
+
 static void
 add_env(struct deliver *d, const struct spool_env *env)
 {
 	uint64_t now = time_now_ms();
+	int held = (env->flags & SPOOL_F_HELD) != 0 || account_paused(d, env);
 
 	/* One item per distinct recipient domain, due at the earliest of its
 	 * recipients' next attempts. nrcpt is small (max_recipients). */
@@ -131,7 +140,7 @@ add_env(struct deliver *d, const struct spool_env *env)
 			    strcasecmp(deliver_domain(env->rcpt[k].addr), dom) == 0 &&
 			    env->rcpt[k].next_attempt < at)
 				at = env->rcpt[k].next_attempt;
-		sched_add(d->sched, env->id, dom, at, (env->flags & SPOOL_F_HELD) != 0, now);
+		sched_add(d->sched, env->id, dom, at, held, now);
 	}
 }
 
@@ -156,7 +165,9 @@ on_change(enum spool_change what, const char *id, const struct spool_env *env, v
 		sched_hold_message(d->sched, id);
 		break;
 	case SPOOL_RELEASED:
-		sched_release_message(d->sched, id, time_now_ms());
+		/* an admin's release does not lift an account's pause */
+		if (env == NULL || !account_paused(d, env))
+			sched_release_message(d->sched, id, time_now_ms());
 		break;
 	case SPOOL_REMOVED:
 		sched_remove_message(d->sched, id);
@@ -193,6 +204,58 @@ void
 deliver_set_shaper(struct deliver *d, const struct shaper_ops *ops)
 {
 	sched_set_shaper(d->sched, ops);
+}
+
+void
+deliver_set_account_gate(struct deliver *d, const char *(*paused)(void *arg, const char *account),
+    void *arg)
+{
+	d->paused = paused;
+	d->paused_arg = arg;
+}
+
+struct account_walk {
+	struct deliver	*d;
+	const char	*account;
+	int		 release;
+	size_t		 n;
+};
+
+static int
+account_walk_cb(const struct spool_env *env, void *arg)
+{
+	struct account_walk *w = arg;
+
+	if (env->account == NULL || strcmp(env->account, w->account) != 0)
+		return 0;
+	if (!w->release)
+		w->n += sched_hold_message(w->d->sched, env->id) > 0;
+	else if (!(env->flags & SPOOL_F_HELD))
+		w->n += sched_release_message(w->d->sched, env->id, time_now_ms()) > 0;
+	return 0;
+}
+
+/* One walk over the queue per pause or resume: rare, and cheaper than an
+ * index by account that every submission would have to keep. */
+size_t
+deliver_hold_account(struct deliver *d, const char *account)
+{
+	struct account_walk w = { d, account, 0, 0 };
+
+	spool_foreach(d->sp, account_walk_cb, &w);
+	log_info("deliver", "account %s paused: %zu queued messages held", account, w.n);
+	return w.n;
+}
+
+size_t
+deliver_release_account(struct deliver *d, const char *account)
+{
+	struct account_walk w = { d, account, 1, 0 };
+
+	spool_foreach(d->sp, account_walk_cb, &w);
+	log_info("deliver", "account %s resumed: %zu held messages released", account, w.n);
+	deliver_pump_soon(d);
+	return w.n;
 }
 
 void

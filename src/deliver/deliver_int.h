@@ -82,6 +82,9 @@ struct deliver {
 	const struct verp_key	*verp;		/* NULL: no VERP (deliver_set_verp) */
 	struct deliver_quit	*quitting;	/* sessions saying QUIT, owned by nobody else */
 	size_t			 nquitting, quitcap;
+	/* account pauses (src/account): non-NULL reason = hold its mail */
+	const char		*(*paused)(void *arg, const char *account);
+	void			*paused_arg;
 	struct suppress		*suppress;	/* suppression lists; NULL: none */
 };
 

@@ -18,6 +18,16 @@
 
 static queue_flush_hook flush_fn;
 static void *flush_arg;
+static queue_hold_reason_fn hold_fn;
+static void *hold_arg;
+
+void
+queue_ctl_set_hold_reason(queue_hold_reason_fn fn, void *arg)
+{
+	hold_fn = fn;
+	hold_arg = arg;
+}
+
 static queue_why_hook why_fn;
 static void *why_arg;
 static queue_dest_hook dest_fn;
@@ -131,7 +141,16 @@ queue_ctl_env_json(const struct spool_env *env)
 	json_object_set_new(o, "recipients", rcpts);
 	json_object_set_new(o, "size", json_integer((json_int_t)env->size));
 	json_object_set_new(o, "queued_at", time_or_null(env->queued_at));
-	json_object_set_new(o, "held", json_boolean(env->flags & SPOOL_F_HELD));
+	{
+		const char *paused = hold_fn && env->account ? hold_fn(hold_arg, env->account) : NULL;
+
+		json_object_set_new(o, "held", json_boolean((env->flags & SPOOL_F_HELD) || paused));
+		if (paused) {
+			char *r = xasprintf("account paused (%s)", paused);
+			json_object_set_new(o, "hold_reason", json_string(r));
+			free(r);
+		}
+	}
 	/* Present only when set: the DSN envelope and the body's needs. */
 	if (env->envid)
 		json_object_set_new(o, "envid", json_string(env->envid));

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 enum key_type { T_STR, T_PATH, T_BOOL, T_SIZE, T_DURATION, T_UINT, T_NETS, T_DURLIST, T_TLS,
-	T_LISTEN, T_URL };
+	T_LISTEN, T_URL, T_RATE };
 
 struct key {
 	const char	*section;
@@ -95,6 +95,19 @@ static const struct key keys[] = {
 	K("delivery", "max_connections", T_UINT, max_connections, "500"),
 
 	K("webhooks", "allow_private_targets", T_BOOL, allow_private_targets, "no"),
+
+	K("limits", "per_second", T_UINT, limit_per_second, "0"),
+	K("limits", "per_hour", T_UINT, limit_per_hour, "0"),
+	K("limits", "per_day", T_UINT, limit_per_day, "0"),
+	K("limits", "refresh", T_DURATION, limits_refresh, "10s"),
+
+	K("reputation", "pause", T_BOOL, rep_pause, "yes"),
+	K("reputation", "window", T_DURATION, rep_window, "7d"),
+	K("reputation", "min_sample", T_UINT, rep_min_sample, "200"),
+	K("reputation", "bounce_review", T_RATE, rep_bounce_review, "5%"),
+	K("reputation", "bounce_pause", T_RATE, rep_bounce_pause, "10%"),
+	K("reputation", "complaint_review", T_RATE, rep_complaint_review, "0.1%"),
+	K("reputation", "complaint_pause", T_RATE, rep_complaint_pause, "0.5%"),
 
 	K("shaping", "file", T_PATH, shaping_file, ""),
 	K("suppressions", "soft_bounce_count", T_UINT, soft_bounce_count, "5"),
@@ -419,6 +432,23 @@ set_value(struct config *cfg, const struct key *k, const char *v)
 		if (errno || *end)
 			return "expected a whole number";
 		*(uint64_t *)p = x;
+		return NULL;
+	}
+	case T_RATE: {
+		/* "5%" or a fraction "0.05"; 0 turns the threshold off */
+		char *end;
+		double x;
+		if (!isdigit((unsigned char)v[0]))
+			return "expected a rate such as 5% or 0.05";
+		errno = 0;
+		x = strtod(v, &end);
+		if (errno == 0 && *end == '%' && end[1] == '\0')
+			x /= 100;
+		else if (errno || *end)
+			return "expected a rate such as 5% or 0.05";
+		if (x < 0 || x > 1)
+			return "a rate is between 0% and 100%";
+		*(double *)p = x;
 		return NULL;
 	}
 	case T_TLS:

@@ -125,8 +125,24 @@ struct config {
 	/* [webhooks] */
 	int	 allow_private_targets;
 
+	/* [limits]: default account limits, recipients per window; 0 = none */
+	uint64_t limit_per_second;
+	uint64_t limit_per_hour;
+	uint64_t limit_per_day;
+	uint64_t limits_refresh;	/* ms between re-reads of the store */
+
+	/* [reputation]: the breaker (src/account/account_rep.h) */
+	int	 rep_pause;		/* no: warn only, never pause */
+	uint64_t rep_window;		/* ms */
+	uint64_t rep_min_sample;
+	double	 rep_bounce_review;	/* fractions: 5% is 0.05 */
+	double	 rep_bounce_pause;
+	double	 rep_complaint_review;
+	double	 rep_complaint_pause;
+
 	/* [shaping] */
 	char	*shaping_file;		/* more blocks (etc/shaping.conf), absolute, or NULL */
+
 	/* [suppressions] soft bounces suppress an address once there are
 	 * soft_bounce_count of them spread over at least soft_bounce_span */
 	uint64_t soft_bounce_count;
