@@ -133,8 +133,10 @@ diag_set(struct fb_rcpt *rc, const char *v, size_t n)
 	} else if (smtp || rc->status[0] == '\0') {
 		int code;
 
+		/* Elsewhere in the text a number is a code only in an
+		 * SMTP diagnostic ("smtp; host said: 550 ..."). */
 		fb_smtp_scan(p, len, &code, st);
-		if (code != 0 && rc->smtp_code == 0)
+		if (smtp && code != 0 && rc->smtp_code == 0)
 			rc->smtp_code = code;
 		if (rc->status[0] == '\0' && st[0])
 			memcpy(rc->status, st, sizeof(st));
