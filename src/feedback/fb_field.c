@@ -178,7 +178,7 @@ fb_uncomment(const char *s, size_t n, struct buf *out)
 		buf_putc(out, c);
 	}
 	if (out->data == NULL)
-		buf_reserve(out, 1);
+		buf_append(out, "", 0);	/* allocated and NUL-terminated */
 }
 
 size_t

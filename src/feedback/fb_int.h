@@ -99,13 +99,13 @@ void	fb_reply_join(char *s);
 char   *fb_addr(const char *s, size_t n);
 
 /* fb_text_parse() recognises a plain-text bounce (text, n octets, LF line
- * ends) given the message's Subject and From (may be ""), and fills r's
+ * ends) given the message's Subject (may be ""), and fills r's
  * kind, format and recipients. *orig and *origlen are set to the returned
  * original's header block quoted in the text, if any. Returns 0 when it
  * recognised the text and found at least one recipient, else -1 (r then
  * has no recipients). */
-int	fb_text_parse(const char *subject, const char *from, const char *text, size_t n,
-	    struct fb_report *r, const char **orig, size_t *origlen);
+int	fb_text_parse(const char *subject, const char *text, size_t n, struct fb_report *r,
+	    const char **orig, size_t *origlen);
 
 /* fb_rcpt_add() appends a zeroed recipient to r (NULL past FB_PARSE_MAX_RCPTS). */
 struct fb_rcpt *fb_rcpt_add(struct fb_report *r);

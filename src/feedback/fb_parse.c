@@ -133,8 +133,10 @@ diag_set(struct fb_rcpt *rc, const char *v, size_t n)
 	} else if (smtp || rc->status[0] == '\0') {
 		int code;
 
+		/* Elsewhere in the text a number is a code only in an
+		 * SMTP diagnostic ("smtp; host said: 550 ..."). */
 		fb_smtp_scan(p, len, &code, st);
-		if (code != 0 && rc->smtp_code == 0)
+		if (smtp && code != 0 && rc->smtp_code == 0)
 			rc->smtp_code = code;
 		if (rc->status[0] == '\0' && st[0])
 			memcpy(rc->status, st, sizeof(st));
@@ -448,7 +450,7 @@ bounce_text(const struct fb_mime *m, struct buf *out)
 		buf_putc(out, c == '\0' ? ' ' : c);
 	}
 	if (out->data == NULL)
-		buf_reserve(out, 1);
+		buf_append(out, "", 0);	/* allocated and NUL-terminated */
 	out->data[out->len] = '\0';
 	buf_free(&raw);
 }
@@ -457,23 +459,20 @@ bounce_text(const struct fb_mime *m, struct buf *out)
 static int
 text_read(const char *msg, size_t len, const struct fb_mime *m, struct fb_report *r)
 {
-	struct buf subj = { 0 }, from = { 0 }, text = { 0 };
+	struct buf subj = { 0 }, text = { 0 };
 	const char *orig = NULL;
 	size_t origlen = 0;
 	int rc;
 
 	fb_header_get(msg, len, "subject", &subj);
-	fb_header_get(msg, len, "from", &from);
 	bounce_text(m, &text);
-	rc = fb_text_parse(subj.data ? subj.data : "", from.data ? from.data : "", text.data,
-	    text.len, r, &orig, &origlen);
+	rc = fb_text_parse(subj.data ? subj.data : "", text.data, text.len, r, &orig, &origlen);
 	if (rc == 0) {
 		part_orig(m, 0, r);
 		if (r->orig_headers == NULL && orig != NULL)
 			orig_read(orig, origlen, r);
 	}
 	buf_free(&subj);
-	buf_free(&from);
 	buf_free(&text);
 	return rc;
 }

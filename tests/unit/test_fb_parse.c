@@ -410,6 +410,63 @@ test_readers(void **state)
 	assert_int_equal(fb_enhanced("4.7.26", 6, st), 6);
 }
 
+/* parse_one() parses a bare message/delivery-status body with one
+ * recipient group and returns that recipient (the report in *r). */
+static const struct fb_rcpt *
+parse_one(const char *group, struct fb_report *r)
+{
+	char *m = NULL;
+	int n = asprintf(&m, "Content-Type: message/delivery-status\n\nReporting-MTA: dns; t.example\n\n%s",
+	    group);
+
+	assert_true(n > 0);
+	assert_int_equal(fb_parse(m, strlen(m), r), 0);
+	free(m);
+	assert_int_equal(r->nrcpt, 1);
+	return &r->rcpts[0];
+}
+
+/* Per-recipient fields: which text is a code, which status wins. */
+static void
+test_fields(void **state)
+{
+	struct fb_report r;
+	const struct fb_rcpt *p;
+
+	(void)state;
+	/* A number inside a non-SMTP diagnostic is not a reply code. */
+	p = parse_one("Final-Recipient: rfc822; a@t.example\nAction: failed\n"
+	    "Diagnostic-Code: X-Unix; gave up after 450 tries\n", &r);
+	assert_int_equal(p->smtp_code, 0);
+	assert_string_equal(p->diagnostic, "gave up after 450 tries");
+	fb_report_free(&r);
+	/* In an SMTP one it is, and its status fills a missing Status. */
+	p = parse_one("Final-Recipient: rfc822; a@t.example\nAction: failed\n"
+	    "Diagnostic-Code: smtp; host mx said: 550 5.7.1 blocked\n", &r);
+	assert_int_equal(p->smtp_code, 550);
+	assert_string_equal(p->status, "5.7.1");
+	fb_report_free(&r);
+	/* The Status field wins over the diagnostic's, in either order. */
+	p = parse_one("Final-Recipient: rfc822; a@t.example\nDiagnostic-Code: smtp; 550 5.1.1 x\n"
+	    "Status: 5.1.10\nAction: Failed (comment)\n", &r);
+	assert_string_equal(p->status, "5.1.10");
+	assert_string_equal(p->action, "failed");
+	fb_report_free(&r);
+	p = parse_one("Final-Recipient: rfc822; a@t.example\nStatus: 5.0.0\n"
+	    "Diagnostic-Code: smtp; 550 5.1.1 x\n", &r);
+	assert_string_equal(p->status, "5.0.0");
+	fb_report_free(&r);
+	/* Original-Recipient alone names the recipient; MTA names lose
+	 * their type, comments and final dot. */
+	p = parse_one("Original-Recipient: rfc822;Only@Orig.Example\nAction: delayed\n"
+	    "Remote-MTA: DNS; mx.orig.example. (primary)\n", &r);
+	assert_string_equal(p->recipient, "Only@orig.example");
+	assert_string_equal(p->original_recipient, "Only@orig.example");
+	assert_string_equal(p->remote_mta, "mx.orig.example");
+	assert_string_equal(r.reporting_mta, "t.example");
+	fb_report_free(&r);
+}
+
 int
 main(void)
 {
@@ -421,6 +478,7 @@ main(void)
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_own_dsn),
 		cmocka_unit_test(test_readers),
+		cmocka_unit_test(test_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
