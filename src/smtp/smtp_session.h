@@ -14,6 +14,7 @@ struct io;
 struct spool;
 struct store;
 struct smtp_session;
+struct smtp_inbound_ops;
 
 /* What a session needs from its server. */
 struct smtp_listener_ctx {
@@ -26,6 +27,7 @@ struct smtp_listener_ctx {
 	int			 implicit_tls;	/* the listener is TLS from the first byte */
 	const char		*name;		/* "submission", "submissions" for logs */
 	struct smtp_server	*server;
+	const struct smtp_inbound_ops *inbound;	/* the inbound listener's policy, or NULL */
 };
 
 /* smtp_session_new() starts a session on io (greeting, or the TLS handshake
