@@ -175,8 +175,8 @@ smtp_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, s
 
 	srv->loop = loop;
 	srv->cfg = cfg;
-	srv->plain = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 0, "submission", srv, NULL };
-	srv->implicit = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 1, "submissions", srv, NULL };
+	srv->plain = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 0, "submission", srv, NULL, NULL };
+	srv->implicit = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 1, "submissions", srv, NULL, NULL };
 	if (cfg->sub_listen && cfg->sub_listen[0] &&
 	    listener_start(loop, cfg->sub_listen, on_accept, &srv->plain, &srv->l_plain, err) < 0)
 		goto fail;
@@ -205,7 +205,7 @@ smtp_server_start_inbound(uv_loop_t *loop, const struct config *cfg, SSL_CTX *tl
 
 	srv->loop = loop;
 	srv->cfg = cfg;
-	srv->plain = (struct smtp_listener_ctx){ loop, cfg, NULL, NULL, tls, NULL, 0, "inbound", srv, ops };
+	srv->plain = (struct smtp_listener_ctx){ loop, cfg, NULL, NULL, tls, NULL, 0, "inbound", srv, ops, NULL };
 	if (listener_start(loop, cfg->in_listen, on_accept, &srv->plain, &srv->l_plain, err) < 0) {
 		free(srv);
 		return -1;
@@ -255,4 +255,11 @@ size_t
 smtp_server_sessions(const struct smtp_server *srv)
 {
 	return srv->nconns;
+}
+
+void
+smtp_server_set_suppress(struct smtp_server *srv, struct suppress *sp)
+{
+	srv->plain.suppress = sp;
+	srv->implicit.suppress = sp;
 }

@@ -14,6 +14,7 @@ struct dkim_keyring;
 struct spool;
 struct store;
 struct smtp_server;
+struct suppress;
 
 /* smtp_server_start() binds cfg's submission.listen (STARTTLS offered when
  * tls is not NULL) and submission.listen_tls (implicit TLS; needs tls). Empty
@@ -55,6 +56,9 @@ struct smtp_inbound_ops {
  * server. 0, or -1 with *err. */
 int	smtp_server_start_inbound(uv_loop_t *loop, const struct config *cfg, SSL_CTX *tls,
 	    const struct smtp_inbound_ops *ops, struct smtp_server **out, char **err);
+/* smtp_server_set_suppress() makes RCPT refuse (550 5.7.1) the addresses
+ * on the account's suppression list. */
+void	smtp_server_set_suppress(struct smtp_server *srv, struct suppress *sp);
 
 /* smtp_server_drain() stops accepting; sessions finish the command in hand,
  * idle ones are told 421 and closed. done(arg) fires once no session is left

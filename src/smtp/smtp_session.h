@@ -28,6 +28,7 @@ struct smtp_listener_ctx {
 	const char		*name;		/* "submission", "submissions" for logs */
 	struct smtp_server	*server;
 	const struct smtp_inbound_ops *inbound;	/* the inbound listener's policy, or NULL */
+	struct suppress		*suppress;	/* suppression lists; NULL: none */
 };
 
 /* smtp_session_new() starts a session on io (greeting, or the TLS handshake

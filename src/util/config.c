@@ -95,6 +95,9 @@ static const struct key keys[] = {
 	K("delivery", "max_connections", T_UINT, max_connections, "500"),
 
 	K("webhooks", "allow_private_targets", T_BOOL, allow_private_targets, "no"),
+
+	K("suppressions", "soft_bounce_count", T_UINT, soft_bounce_count, "5"),
+	K("suppressions", "soft_bounce_span", T_DURATION, soft_bounce_span, "72h"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
