@@ -48,6 +48,7 @@ struct inbound {
 	struct smtp_inbound_ops	 ops;
 	struct smtp_server	*srv;
 	char			*dir;		/* data_dir/inbound */
+	char			 start_id[ID_LEN + 1]; /* reports named before it are a previous run's */
 	unsigned		 jobs;		/* worker jobs in flight */
 	int			 sessions_gone;	/* draining: the listener is done */
 	void			(*drained)(void *arg);
@@ -99,7 +100,9 @@ proc_work(uv_work_t *req)
 		size_t n = 0;
 		while ((e = readdir(d)) != NULL) {
 			char *p;
-			if (e->d_name[0] == '.')
+			/* Ids sort by time: a report that arrives during the
+			 * scan has its own job already. */
+			if (e->d_name[0] == '.' || strcmp(e->d_name, j->in->start_id) >= 0)
 				continue;
 			p = xasprintf("%s/%s", newdir, e->d_name);
 			process_one(j->in, p);
@@ -350,6 +353,7 @@ inbound_start(uv_loop_t *loop, const struct config *cfg, struct store *st, SSL_C
 	in->st = st;
 	in->key = key;
 	in->dir = xasprintf("%s/inbound", cfg->data_dir);
+	id_new(in->start_id);
 	/* Blocking, once, before the loop runs: like the spool's own setup. */
 	if (make_dirs(in->dir, err) < 0)
 		goto fail;

@@ -157,6 +157,19 @@ tap(codes == ["250", "250", "354"] and r and r[-1].startswith("521"), "bare LF i
 tap(f.read() == b"", "and the connection is closed")
 c.close()
 
+# A report a crash left in inbound/new is processed at the next start.
+d.stop()
+left = os.path.join(inbound_dir, "new", "00000000000000000001")
+with open(left, "wb") as fh:
+    fh.write(b"hermod-inbound 1\r\nclient 127.0.0.1\r\nhelo x\r\nfrom \r\nto fbl@bounce.shop.test\r\n\r\n"
+             b"From: a@isp.example\r\nSubject: left over\r\n\r\nnot a report\r\n")
+d.start()
+moved = os.path.join(inbound_dir, "unmatched", "00000000000000000001")
+for _ in range(100):
+    if os.path.exists(moved):
+        break
+    time.sleep(0.1)
+tap(os.path.exists(moved) and not os.path.exists(left), "a report left in new/ is processed at start")
 d.stop()
 rx.terminate()
 rx.wait()
