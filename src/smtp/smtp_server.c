@@ -175,8 +175,11 @@ smtp_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, s
 
 	srv->loop = loop;
 	srv->cfg = cfg;
-	srv->plain = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 0, "submission", srv, NULL, NULL };
-	srv->implicit = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 1, "submissions", srv, NULL, NULL };
+	/* Designated: the context grows a field per feature. */
+	srv->plain = (struct smtp_listener_ctx){ .loop = loop, .cfg = cfg, .spool = sp, .store = st,
+	    .tls = tls, .keyring = keyring, .implicit_tls = 0, .name = "submission", .server = srv };
+	srv->implicit = (struct smtp_listener_ctx){ .loop = loop, .cfg = cfg, .spool = sp, .store = st,
+	    .tls = tls, .keyring = keyring, .implicit_tls = 1, .name = "submissions", .server = srv };
 	if (cfg->sub_listen && cfg->sub_listen[0] &&
 	    listener_start(loop, cfg->sub_listen, on_accept, &srv->plain, &srv->l_plain, err) < 0)
 		goto fail;
@@ -205,7 +208,8 @@ smtp_server_start_inbound(uv_loop_t *loop, const struct config *cfg, SSL_CTX *tl
 
 	srv->loop = loop;
 	srv->cfg = cfg;
-	srv->plain = (struct smtp_listener_ctx){ loop, cfg, NULL, NULL, tls, NULL, 0, "inbound", srv, ops, NULL };
+	srv->plain = (struct smtp_listener_ctx){ .loop = loop, .cfg = cfg, .tls = tls, .name = "inbound",
+	    .server = srv, .inbound = ops };
 	if (listener_start(loop, cfg->in_listen, on_accept, &srv->plain, &srv->l_plain, err) < 0) {
 		free(srv);
 		return -1;
@@ -249,6 +253,13 @@ smtp_server_free(struct smtp_server *srv)
 	free(srv->conns);
 	free(srv->fails);
 	free(srv);
+}
+
+void
+smtp_server_set_accounts(struct smtp_server *srv, struct account_state *a)
+{
+	srv->plain.accounts = a;
+	srv->implicit.accounts = a;
 }
 
 size_t

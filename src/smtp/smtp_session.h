@@ -17,6 +17,8 @@ struct smtp_session;
 struct smtp_inbound_ops;
 
 /* What a session needs from its server. */
+struct account_state;
+
 struct smtp_listener_ctx {
 	uv_loop_t		*loop;
 	const struct config	*cfg;
@@ -28,6 +30,7 @@ struct smtp_listener_ctx {
 	const char		*name;		/* "submission", "submissions" for logs */
 	struct smtp_server	*server;
 	const struct smtp_inbound_ops *inbound;	/* the inbound listener's policy, or NULL */
+	struct account_state	*accounts;	/* account limits (src/account); NULL: none */
 	struct suppress		*suppress;	/* suppression lists; NULL: none */
 };
 
