@@ -14,6 +14,7 @@
 #include "dkim/dkim_keys.h"
 #include "http/http_internal.h"
 #include "http/http_msg.h"
+#include "http/http_webhooks.h"
 #include "mime/mime_build.h"
 #include "spool/spool.h"
 #include "store/store.h"
@@ -734,6 +735,9 @@ const struct http_route http_routes[] = {
 	{ HTTP_GET, "/v1/domains", "send", 0, domains_list, NULL },
 	{ HTTP_POST, "/v1/domains", "admin", 0, domain_add, NULL },
 	{ HTTP_GET, "/v1/domains/{domain}", "send", 0, domain_get, NULL },
+	{ HTTP_GET, "/v1/webhooks", "send", 0, http_webhooks_list, NULL },
+	{ HTTP_POST, "/v1/webhooks", "admin", 0, http_webhooks_create, NULL },
+	{ HTTP_DELETE, "/v1/webhooks/{id}", "admin", 0, http_webhooks_delete, NULL },
 	{ HTTP_OTHER, NULL, NULL, 0, NULL, NULL },
 };
 
