@@ -4,6 +4,7 @@
  * The events store sits between the two (a writer thread inserting batches,
  * then waking the loop), so subscribers only ever see stored events. */
 #include "events/events.h"
+#include "metrics/metrics.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -211,6 +212,8 @@ events_emit(const struct event *e)
 	r->time = (int64_t)time_now_ms();
 	copy_event(&r->ev, e);
 	r->json = event_rec_json(r, &r->json_len);
+	/* counted before the log level can filter the line out */
+	metrics_event(event_type_name(r->type));
 
 	if ((l = log_begin(LOG_INFO, "event")) != NULL) {
 		log_str(l, "msg", event_type_name(r->type));

@@ -46,6 +46,7 @@ commit_done(int err, const char *id, void *arg)
 		log_int(l, "recipients", (int64_t)cm->nrcpt);
 		log_end(l);
 		s->messages++;
+		s->recipients += cm->nrcpt;
 		smtp_session_reply(s, "250 2.0.0 Ok: queued as %s", id);
 	} else {
 		log_error("smtp.accept", "spool write failed: %s", strerror(-err));
