@@ -103,6 +103,9 @@ static const struct key keys[] = {
 	K("webhooks", "max_connections", T_UINT, wh_max_connections, "32"),
 	K("webhooks", "max_connections_per_endpoint", T_UINT, wh_max_connections_per_endpoint, "4"),
 	K("webhooks", "disable_on_gone", T_BOOL, wh_disable_on_gone, "yes"),
+
+	K("suppressions", "soft_bounce_count", T_UINT, soft_bounce_count, "5"),
+	K("suppressions", "soft_bounce_span", T_DURATION, soft_bounce_span, "72h"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -113,6 +113,11 @@ struct config {
 	uint64_t wh_max_connections_per_endpoint;
 	int	 wh_disable_on_gone;	/* 410 Gone disables the subscription */
 
+	/* [suppressions] soft bounces suppress an address once there are
+	 * soft_bounce_count of them spread over at least soft_bounce_span */
+	uint64_t soft_bounce_count;
+	uint64_t soft_bounce_span;	/* ms */
+
 	struct config_route *routes;
 	size_t	 n_routes;
 };
