@@ -105,6 +105,13 @@ int	store_sqlite_idem_put(void *impl, const char *account, const char *key,
 	    int64_t expired_before, char **err);
 int	store_sqlite_idem_expire(void *impl, int64_t before, char **err);
 
+/* store_sqlite_limits.c: per-account limits and pause state. */
+int	store_sqlite_settings_list(void *impl, const char *account,
+	    struct store_account_settings **out, size_t *n, char **err);
+int	store_sqlite_limits_set(void *impl, const char *account, int64_t per_second,
+	    int64_t per_hour, int64_t per_day, int64_t now, char **err);
+int	store_sqlite_pause_set(void *impl, const char *account, int paused, const char *reason,
+	    int64_t now, char **err);
 /* store_sqlite_suppress.c: suppression lists, their journal, soft bounces. */
 int	store_sqlite_suppress_add(void *impl, const char *account, const char *address,
 	    const char *reason, const char *source, const char *who, int announced, int64_t now,
