@@ -15,6 +15,7 @@
 #include "http/http_internal.h"
 #include "http/http_msg.h"
 #include "http/http_webhooks.h"
+#include "metrics/metrics.h"
 #include "mime/mime_build.h"
 #include "spool/spool.h"
 #include "store/store.h"
@@ -387,6 +388,7 @@ on_committed(int err, const char *id, void *arg)
 		j->status = 202;
 		j->result = accepted_body(j, id);
 		http_suppress_events(r, j, id);
+		metrics_accepted("http", j->nrcpt);
 		log_str(l, "msg", "accepted");
 		log_str(l, "id", id);
 		log_str(l, "message_id", j->message_id);
