@@ -944,7 +944,10 @@ on_io(struct io *io, enum io_event ev, void *arg)
 		smtp_session_close(s, s->state == S_DATA || s->state == S_BDAT ? "lost-in-data" : "disconnected");
 		break;
 	case IO_ERROR:
-		smtp_session_close(s, s->state == S_TLS || s->state == S_GREET ? "tls-error" : "io-error");
+		/* before the greeting only an implicit-TLS handshake can fail;
+		 * on a plain listener that is a client resetting the connection */
+		smtp_session_close(s, s->state == S_TLS || (s->state == S_GREET && s->lc->implicit_tls) ?
+		    "tls-error" : "io-error");
 		break;
 	case IO_DRAINED:
 	case IO_CONNECTED:
