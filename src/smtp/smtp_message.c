@@ -167,6 +167,10 @@ message_end(struct smtp_session *s)
 	char date[64], idbuf[ID_LEN + 1], *msgid = NULL;
 	const char *proto;
 
+	if (s->lc->inbound != NULL) {
+		smtp_inbound_message_end(s);
+		return;
+	}
 	if (s->data.size > s->cfg->max_message_size || s->bdat_overflow) {
 		message_reject(s, "552 5.3.4 Error: message too large (%s)", "max_message_size");
 		return;
@@ -278,7 +282,7 @@ smtp_message_data(struct smtp_session *s, struct buf *in)
 	size_t used = 0;
 	enum smtp_data_rc rc;
 
-	rc = smtp_data_feed(&s->data, in->data, in->len, &used, &s->msg, s->cfg->max_message_size);
+	rc = smtp_data_feed(&s->data, in->data, in->len, &used, &s->msg, smtp_session_max_size(s));
 	buf_consume(in, used);
 	if (rc == SMTP_DATA_ERROR) {
 		/* A bare CR or LF: a smuggling attempt or a broken client. Nothing
@@ -303,7 +307,7 @@ smtp_message_bdat(struct smtp_session *s, struct buf *in)
 	if (n == 0 && s->bdat_left > 0)
 		return -1;
 	total = s->data.size + n;
-	if (total > s->cfg->max_message_size)
+	if (total > smtp_session_max_size(s))
 		s->bdat_overflow = 1;
 	else {
 		/* BDAT is counted, not dot-stuffed, but a bare CR or LF must not
