@@ -14,6 +14,7 @@
 #include "dkim/dkim_keys.h"
 #include "http/http_internal.h"
 #include "http/http_msg.h"
+#include "metrics/metrics.h"
 #include "mime/mime_build.h"
 #include "spool/spool.h"
 #include "store/store.h"
@@ -386,6 +387,7 @@ on_committed(int err, const char *id, void *arg)
 		j->status = 202;
 		j->result = accepted_body(j, id);
 		http_suppress_events(r, j, id);
+		metrics_accepted("http", j->nrcpt);
 		log_str(l, "msg", "accepted");
 		log_str(l, "id", id);
 		log_str(l, "message_id", j->message_id);

@@ -8,6 +8,7 @@
  * once the message is durable. */
 #include "smtp/smtp_session_int.h"
 #include "dkim/dkim_keys.h"
+#include "metrics/metrics.h"
 #include "mime/mime_addr.h"
 #include "mime/mime_header.h"
 #include "net/io.h"
@@ -47,6 +48,7 @@ commit_done(int err, const char *id, void *arg)
 		log_end(l);
 		s->messages++;
 		s->recipients += cm->nrcpt;
+		metrics_accepted("smtp", cm->nrcpt);
 		smtp_session_reply(s, "250 2.0.0 Ok: queued as %s", id);
 	} else {
 		log_error("smtp.accept", "spool write failed: %s", strerror(-err));
