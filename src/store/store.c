@@ -540,20 +540,52 @@ store_suppress_changes_expire(struct store *st, int64_t before, char **err)
 }
 
 int
+store_suppress_soft_many(struct store *st, struct store_soft_bounce *v, size_t n, int64_t now,
+    int64_t gap_ms, char **err)
+{
+	struct store_soft_bounce *norm = xcalloc(n ? n : 1, sizeof(*norm));
+	size_t ok = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char *a = NULL;
+		v[i].count = 0;
+		v[i].first = now;
+		v[i].rc = -1;
+		norm[i] = v[i];
+		norm[i].address = NULL;
+		if (auth_account_name_valid(v[i].account) &&
+		    (a = suppress_addr_normalize(v[i].address, NULL)) != NULL) {
+			norm[i].address = a;
+			norm[i].rc = 0;
+			ok++;
+		}
+	}
+	if (ok > 0)
+		rc = st->ops->suppress_soft(st->impl, norm, n, now, gap_ms, err);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0 && norm[i].rc == 0) {
+			v[i].count = norm[i].count;
+			v[i].first = norm[i].first;
+			v[i].rc = 0;
+		}
+		free((char *)norm[i].address);
+	}
+	free(norm);
+	return rc;
+}
+
+int
 store_suppress_soft(struct store *st, const char *account, const char *address, int64_t now,
     int64_t gap_ms, int64_t *count, int64_t *first, char **err)
 {
-	char *a;
-	int rc;
+	struct store_soft_bounce one = { .account = account, .address = address };
+	int rc = store_suppress_soft_many(st, &one, 1, now, gap_ms, err);
 
-	*count = 0;
-	*first = now;
-	if (!auth_account_name_valid(account))
-		return STORE_NOTFOUND;
-	if ((a = suppress_addr(address, err)) == NULL)
-		return -1;
-	rc = st->ops->suppress_soft(st->impl, account, a, now, gap_ms, count, first, err);
-	free(a);
+	*count = one.count;
+	*first = one.first;
+	if (rc == 0 && one.rc != 0)
+		return fail(err, xasprintf("invalid address \"%s\"", address ? address : ""));
 	return rc;
 }
 

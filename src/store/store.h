@@ -249,6 +249,19 @@ int	store_suppress_changes_expire(struct store *st, int64_t before, char **err);
  * *count and *first get the record after the update. */
 int	store_suppress_soft(struct store *st, const char *account, const char *address,
 	    int64_t now, int64_t gap_ms, int64_t *count, int64_t *first, char **err);
+/* store_suppress_soft_many() records one soft bounce for each of v[0..n)
+ * in one transaction (one fsync for a burst of deferrals, not one each),
+ * as store_suppress_soft() would: each gets its count and first, or rc -1
+ * for an address that cannot be normalised (the others still count). */
+struct store_soft_bounce {
+	const char	*account;
+	const char	*address;
+	int64_t		 count;		/* out */
+	int64_t		 first;		/* out */
+	int		 rc;		/* out: 0, or -1 */
+};
+int	store_suppress_soft_many(struct store *st, struct store_soft_bounce *v, size_t n,
+	    int64_t now, int64_t gap_ms, char **err);
 /* store_suppress_soft_clear() forgets address's soft bounces (a delivery
  * came through): 0, or STORE_NOTFOUND. */
 int	store_suppress_soft_clear(struct store *st, const char *account, const char *address,

@@ -75,8 +75,10 @@ struct store_ops {
 		    struct store_suppress_change **out, size_t *n, char **err);
 	int	(*suppress_announce)(void *impl, int64_t seq, char **err);
 	int	(*suppress_changes_expire)(void *impl, int64_t before, char **err);
-	int	(*suppress_soft)(void *impl, const char *account, const char *address, int64_t now,
-		    int64_t gap_ms, int64_t *count, int64_t *first, char **err);
+	/* suppress_soft() records v[i] for each i with v[i].rc == 0 (addresses
+	 * normalised), in one transaction. */
+	int	(*suppress_soft)(void *impl, struct store_soft_bounce *v, size_t n, int64_t now,
+		    int64_t gap_ms, char **err);
 	int	(*suppress_soft_clear)(void *impl, const char *account, const char *address,
 		    char **err);
 	int	(*suppress_soft_each)(void *impl, void (*fn)(const char *account,

@@ -129,8 +129,8 @@ int	store_sqlite_suppress_changes(void *impl, int64_t after, int unannounced_onl
 	    size_t limit, struct store_suppress_change **out, size_t *n, char **err);
 int	store_sqlite_suppress_announce(void *impl, int64_t seq, char **err);
 int	store_sqlite_suppress_changes_expire(void *impl, int64_t before, char **err);
-int	store_sqlite_suppress_soft(void *impl, const char *account, const char *address,
-	    int64_t now, int64_t gap_ms, int64_t *count, int64_t *first, char **err);
+int	store_sqlite_suppress_soft(void *impl, struct store_soft_bounce *v, size_t n,
+	    int64_t now, int64_t gap_ms, char **err);
 int	store_sqlite_suppress_soft_clear(void *impl, const char *account, const char *address,
 	    char **err);
 int	store_sqlite_suppress_soft_each(void *impl, void (*fn)(const char *account,
