@@ -121,13 +121,6 @@ free_all(struct account_state *a)
 	free(a);
 }
 
-static void
-maybe_free(struct account_state *a)
-{
-	if (a->closing && a->busy == 0)
-		free_all(a);
-}
-
 /* ---- pause and resume in memory ---- */
 
 static void
@@ -308,7 +301,6 @@ out:
 	free(j->reason);
 	free(j->err);
 	free(j);
-	maybe_free(a);
 }
 
 static int
@@ -551,7 +543,13 @@ account_state_close(struct account_state *a)
 	uv_timer_stop(a->timer);
 	uv_close((uv_handle_t *)a->timer, timer_closed);
 	a->timer = NULL;
-	maybe_free(a);
+}
+
+void
+account_state_free(struct account_state *a)
+{
+	if (a != NULL)
+		free_all(a);
 }
 
 void
