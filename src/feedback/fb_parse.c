@@ -4,8 +4,10 @@
  * carries one: message/delivery-status or message/global-delivery-status
  * (RFC 3464, 6533), message/feedback-report (RFC 5965), with the returned
  * original from the message/rfc822 or text/rfc822-headers leaf that follows
- * it. A message with neither goes to the text readers (fb_text.c), which
- * know the wording of the mail systems that send no DSN. Field groups are
+ * it (when a message holds both kinds, the one its multipart/report
+ * report-type names wins). A message with neither, or a DSN that names no
+ * recipient, goes to the text readers (fb_text.c), which know the wording
+ * of the mail systems that send no usable DSN. Field groups are
  * read leniently (comments, folds, types, odd case, blank lines that are not
  * quite blank) because the reports come from every MTA ever written; every
  * read is capped, so any input costs time linear in its size. */
