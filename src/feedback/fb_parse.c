@@ -484,7 +484,7 @@ fb_parse(const char *msg, size_t len, struct fb_report *out)
 	struct fb_mime *m;
 	enum fb_kind kind = FB_NONE;
 	size_t i, at = 0;
-	int rc = 0;
+	int rc = 0, chosen_named = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (msg == NULL)
@@ -496,13 +496,17 @@ fb_parse(const char *msg, size_t len, struct fb_report *out)
 	/* The report the multipart/report announces, else the first. */
 	for (i = 0; i < m->nparts; i++) {
 		enum fb_kind k;
+		int named;
 
 		if (!is_report_part(m->parts[i].type, &k))
 			continue;
-		if (kind == FB_NONE || (strcmp(m->report_type, "feedback-report") == 0 && k == FB_ARF &&
-		    kind != FB_ARF)) {
+		named = k == FB_ARF ? strcmp(m->report_type, "feedback-report") == 0 :
+		    strcmp(m->report_type, "delivery-status") == 0 ||
+		    strcmp(m->report_type, "global-delivery-status") == 0;
+		if (kind == FB_NONE || (named && !chosen_named)) {
 			kind = k;
 			at = i;
+			chosen_named = named;
 		}
 	}
 	if (kind != FB_NONE) {
