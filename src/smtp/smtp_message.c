@@ -8,6 +8,7 @@
  * once the message is durable. */
 #include "smtp/smtp_session_int.h"
 #include "dkim/dkim_keys.h"
+#include "events/events.h"
 #include "mime/mime_addr.h"
 #include "mime/mime_header.h"
 #include "net/io.h"
@@ -46,6 +47,8 @@ commit_done(int err, const char *id, void *arg)
 		log_int(l, "recipients", (int64_t)cm->nrcpt);
 		log_end(l);
 		s->messages++;
+		/* durable now: one queued event per recipient (events.h) */
+		events_emit_queued(spool_get(s->lc->spool, id));
 		smtp_session_reply(s, "250 2.0.0 Ok: queued as %s", id);
 	} else {
 		log_error("smtp.accept", "spool write failed: %s", strerror(-err));

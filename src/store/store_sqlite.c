@@ -378,4 +378,13 @@ const struct store_ops store_sqlite_ops = {
 	.idem_get = store_sqlite_idem_get,
 	.idem_put = store_sqlite_idem_put,
 	.idem_expire = store_sqlite_idem_expire,
+	.events_open = store_sqlite_events_open,
+	.events_close = store_sqlite_events_close,
+	.events_insert = store_sqlite_events_insert,
+	.events_after = store_sqlite_events_after,
+	.event_recipient = store_sqlite_event_recipient,
+	.event_find_message = store_sqlite_event_find_message,
+	.events_query = store_sqlite_events_query,
+	.events_prune = store_sqlite_events_prune,
+	.events_stats = store_sqlite_events_stats,
 };

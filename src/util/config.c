@@ -90,6 +90,8 @@ static const struct key keys[] = {
 	K("delivery", "max_recipients_per_transaction", T_UINT, max_recipients_per_transaction, "50"),
 	K("delivery", "max_connections", T_UINT, max_connections, "500"),
 
+	K("events", "retention", T_DURATION, events_retention, "30d"),
+
 	K("webhooks", "allow_private_targets", T_BOOL, allow_private_targets, "no"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -96,6 +96,9 @@ struct config {
 	uint64_t max_recipients_per_transaction;
 	uint64_t max_connections;
 
+	/* [events] */
+	uint64_t events_retention;	/* ms; older events are deleted */
+
 	/* [webhooks] */
 	int	 allow_private_targets;
 
