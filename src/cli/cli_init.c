@@ -4,6 +4,7 @@
  * step is idempotent, so running it again, or on every start, changes
  * nothing that exists. Also the store opener the admin commands share. */
 #include "cli/cli.h"
+#include "feedback/verp.h"
 #include "net/tls.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <sodium.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +172,18 @@ cli_init_data_dir(struct config *cfg)
 	store_close(st);
 	if (tls_pair(cfg) != 0)
 		return 1;
+	{
+		/* the VERP signing key (data_dir/verp.key), made once */
+		struct verp_key k;
+		char *err = NULL;
+		int rc = verp_key_load(cfg->data_dir, &k, &err);
+		sodium_memzero(&k, sizeof(k));
+		if (rc != 0) {
+			cli_error("%s", err);
+			free(err);
+			return 1;
+		}
+	}
 	return chown_data_dir(cfg);
 }
 

@@ -5,10 +5,13 @@
  * committed gets its reply), then close the spool and exit 0. */
 #include "cli/cli.h"
 #include "ctl/ctl.h"
+#include "daemon/serve_metrics.h"
 #include "deliver/deliver.h"
 #include "events/events.h"
 #include "dkim/dkim_keys.h"
+#include "feedback/verp.h"
 #include "http/http_server.h"
+#include "metrics/metrics.h"
 #include "net/io.h"
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
@@ -42,6 +45,7 @@ struct daemon {
 	struct ctl		*ctl;
 	struct deliver		*deliver;
 	SSL_CTX			*tls;
+	struct verp_key		 verp;		/* signs return paths; the inbound listener checks them */
 	uv_signal_t		 sigterm, sigint;
 	uv_timer_t		 drain_timer;
 	int			 draining;
@@ -189,6 +193,11 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	if (cli_init_data_dir(cfg) != 0)
 		return 1;
 	d.loop = uv_default_loop();
+	if (verp_key_load(cfg->data_dir, &d.verp, &err) < 0) {
+		cli_error("verp: %s", err);
+		goto out;
+	}
+	metrics_hermod_init();
 
 	if (store_open(&d.store, cfg->store_url, &err) < 0) {
 		cli_error("store: %s", err);
@@ -235,7 +244,10 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	else if (deliver_start(d.loop, cfg, d.spool, &d.deliver, &err) < 0) {
 		cli_error("delivery: %s", err);
 		goto out;
-	}
+	} else
+		deliver_set_verp(d.deliver, &d.verp);
+
+	serve_metrics_start(d.spool, d.deliver);
 
 	if (drop_privileges(cfg) < 0)
 		goto out;
@@ -275,6 +287,7 @@ out:
 		http_server_stop(d.http, NULL, NULL);
 		d.http = NULL;
 	}
+	serve_metrics_stop();		/* the scrape hook reads both */
 	if (d.deliver)
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)
@@ -294,6 +307,7 @@ out:
 		dkim_keyring_free(d.keyring);
 	if (d.tls)
 		SSL_CTX_free(d.tls);
+	sodium_memzero(&d.verp, sizeof(d.verp));
 	free(err);
 	return rc;
 }

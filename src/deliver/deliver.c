@@ -173,9 +173,21 @@ deliver_flush(struct deliver *d, const char *id)
 }
 
 void
+deliver_counts(struct deliver *d, struct sched_counts *out)
+{
+	sched_counts(d->sched, out);
+}
+
+void
 deliver_set_shaper(struct deliver *d, const struct shaper_ops *ops)
 {
 	sched_set_shaper(d->sched, ops);
+}
+
+void
+deliver_set_verp(struct deliver *d, const struct verp_key *key)
+{
+	d->verp = key;
 }
 
 int

@@ -39,6 +39,16 @@ void	deliver_free(struct deliver *d);
  * held mail keeps waiting. The number of messages scheduled, or -ENOENT. */
 int	deliver_flush(struct deliver *d, const char *id);
 
+/* deliver_set_verp() turns VERP on (feedback/verp.h): each recipient then
+ * goes in its own transaction, with its own signed return path on the
+ * bounce domain; messages with the null return path keep it. key must
+ * outlive d; NULL turns it off (the envelope sender as submitted). */
+struct verp_key;
+void	deliver_set_verp(struct deliver *d, const struct verp_key *key);
+/* deliver_counts() reports the scheduler's item counts (one item is a
+ * message's recipients at one domain): for metrics and `hermod queue`. */
+void	deliver_counts(struct deliver *d, struct sched_counts *out);
+
 /* deliver_set_shaper() plugs traffic shaping in (NULL: allow everything). */
 void	deliver_set_shaper(struct deliver *d, const struct shaper_ops *ops);
 

@@ -8,6 +8,7 @@
  * they achieve. */
 #include "deliver/deliver_int.h"
 #include "deliver/mx.h"
+#include "feedback/verp.h"
 #include "queue/sched.h"
 #include "spool/spool.h"
 #include "util/config.h"
@@ -268,6 +269,11 @@ send_batch(struct conn *c)
 		conn_next_item(c);
 		return;
 	}
+	/* VERP: one recipient per transaction, since the return path names
+	 * it (Postfix's VERP does the same); the null return path of DSNs
+	 * has nothing to name and keeps the batches. */
+	if (d->verp != NULL && env->mail_from[0] != '\0')
+		max = 1;
 	c->batch = c->nridx - c->rdone < max ? c->nridx - c->rdone : max;
 	free(c->rcpt);
 	c->rcpt = xcalloc(c->batch, sizeof(*c->rcpt));
@@ -275,7 +281,13 @@ send_batch(struct conn *c)
 	for (size_t i = 0; i < c->batch; i++)
 		c->rcpt[i] = xstrdup(env->rcpt[c->ridx[c->rdone + i]].addr);
 	free(c->mail_from);
-	c->mail_from = xstrdup(env->mail_from);
+	if (max == 1) {
+		char rp[VERP_ADDR_MAX];
+		verp_return_path(d->verp, d->cfg->in_bounce_domain, env->mail_from, sched_item_id(c->item),
+		    c->ridx[c->rdone], rp);
+		c->mail_from = xstrdup(rp);
+	} else
+		c->mail_from = xstrdup(env->mail_from);
 	c->m.mail_from = c->mail_from;
 	c->m.flags = env->flags;
 	c->m.data = c->msg.data;

@@ -68,6 +68,7 @@ struct deliver {
 	void			(*stop_done)(void *arg);
 	void			*stop_arg;
 	struct dsn_job		*dsn_jobs;	/* DSNs waiting for the original's bytes */
+	const struct verp_key	*verp;		/* NULL: no VERP (deliver_set_verp) */
 	struct smtp_client	**quitting;	/* sessions saying QUIT, owned by nobody else */
 	size_t			 nquitting, quitcap;
 };

@@ -13,6 +13,7 @@
 #include "deliver/bounce.h"
 #include "deliver/dsn.h"
 #include "events/events.h"
+#include "metrics/metrics.h"
 #include "queue/sched.h"
 #include "spool/spool.h"
 #include "util/buf.h"
@@ -352,6 +353,10 @@ deliver_outcomes(struct deliver *d, const char *id, const struct deliver_outcome
 		}
 		emit_event(env, cur->addr, o[i].idx, rec->r.state, rec->r.attempts, mx,
 		    r, has_bi ? &bi : NULL);
+		metrics_delivery_attempt(event_type_name(event_type_of(rec->r.state)));
+		if (rec->r.state == SPOOL_RCPT_DELIVERED)
+			metrics_delivery_seconds(now > env->queued_at ?
+			    (double)(now - env->queued_at) / 1000.0 : 0.0);
 		if (sh->on_result)
 			sh->on_result(sh->ctx, deliver_domain(cur->addr), r->code,
 			    rec->r.state == SPOOL_RCPT_BOUNCED);

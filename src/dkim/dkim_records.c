@@ -54,14 +54,14 @@ dkim_records_build(const struct dkim_records_params *p, struct dkim_records *out
 	}
 	buf_puts(&spf, " -all");
 	add(out, "TXT", xstrdup(bounce), buf_steal(&spf, NULL),
-	    xasprintf("SPF for the envelope sender domain %s (the Return-Path hermod uses, so "
-	    "bounces come back to it): only these hosts may send with it. It ends in -all "
-	    "(fail) rather than ~all (softfail) because only hermod sends with this "
-	    "domain; use ~all on a name where other senders may still exist and you are "
-	    "still finding them. DMARC aligns it with %s (relaxed alignment). One v=spf1 "
-	    "record per name: merge with an existing one. Mail whose envelope sender is on "
-	    "%s itself needs the same mechanism in that name's v=spf1 record.", bounce,
-	    p->domain, p->domain));
+	    xasprintf("SPF for the envelope sender domain %s: hermod sends every message "
+	    "with a return path on it (b-TOKEN@%s, one per recipient, so bounces map back "
+	    "to the message and recipient); only these hosts may send with it. It ends in "
+	    "-all (fail) rather than ~all (softfail) because only hermod sends with this "
+	    "domain. DMARC aligns it with %s (relaxed alignment). One v=spf1 record per "
+	    "name: merge with an existing one. hermod's own delivery reports go out with the "
+	    "null return path, for which receivers check SPF on the HELO name instead.",
+	    bounce, bounce, p->domain));
 
 	add(out, "MX", xstrdup(bounce), xasprintf("10 %s", p->hostname),
 	    xasprintf("Bounce domain: delivery reports and feedback loops for %s reach "

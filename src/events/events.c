@@ -25,6 +25,7 @@
  * queued, joins it, then runs the subscribers on what is left: nothing
  * emitted before the stop is lost. */
 #include "events/events.h"
+#include "metrics/metrics.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/config.h"
@@ -247,6 +248,8 @@ events_emit(const struct event *e)
 	r->time = (int64_t)time_now_ms();
 	copy_event(&r->ev, e);
 	r->json = event_rec_json(r, &r->json_len);
+	/* counted before the log level can filter the line out */
+	metrics_event(event_type_name(r->type));
 
 	if ((l = log_begin(LOG_INFO, "event")) != NULL) {
 		log_str(l, "msg", event_type_name(r->type));

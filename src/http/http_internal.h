@@ -98,6 +98,7 @@ struct http_req {
 	int		 problem;	/* resp is application/problem+json */
 	char		*raw;		/* a non-JSON body (raw message), raw_len bytes */
 	size_t		 raw_len;
+	const char	*raw_type;	/* its Content-Type; NULL: message/rfc822 */
 	struct http_job	*jobs;
 	size_t		 njobs;
 	size_t		 pending;	/* spool commits outstanding */
@@ -118,6 +119,11 @@ void	http_req_problem(struct http_req *r, int status, const char *slug, const ch
 	    const char *detail, struct http_errors *e);
 /* http_req_finish() resumes the suspended request so its answer is sent. */
 void	http_req_finish(struct http_req *r);
+
+/* GET /metrics (http_metrics.c): work() checks the key when
+ * http.metrics_public is off; done() renders on the loop thread. */
+void	http_metrics_work(struct http_req *r);
+void	http_metrics_done(struct http_req *r);
 
 /* Idempotency (http_idem.c): a map on the loop thread of recent keys, in
  * flight or answered; answered ones are also written to the store so a

@@ -163,9 +163,15 @@ prepare_job(struct http_req *r, json_t *v, struct http_job *j, struct domcache *
 		char *derr = NULL;
 
 		if (dkim_keyring_sign_message(r->srv->dkim, &j->msg,
-		    (long long)(time_now_ms() / 1000), &derr) < 0)
+		    (long long)(time_now_ms() / 1000), &derr) < 0) {
+			/* the domain has a key that cannot sign now: refuse, as
+			 * SMTP does with 451, rather than send it unsigned */
 			log_error("http", "DKIM signing failed for %s: %s", j->message_id,
 			    derr ? derr : "?");
+			j->status = 503;
+			j->result = http_problem(503, "signing-failed", "Service Unavailable",
+			    "DKIM signing failed; try again later", NULL);
+		}
 		free(derr);
 	}
 	if (j->status == 0) {
@@ -654,6 +660,7 @@ healthz(struct http_req *r)
 
 const struct http_route http_routes[] = {
 	{ HTTP_GET, "/healthz", NULL, 0, NULL, healthz },
+	{ HTTP_GET, "/metrics", NULL, 0, http_metrics_work, http_metrics_done },
 	{ HTTP_POST, "/v1/messages", "send", 1, send_work, send_done },
 	{ HTTP_POST, "/v1/messages/batch", "send", 1, batch_work, batch_done },
 	{ HTTP_GET, "/v1/messages/{id}", "send", 0, http_message_get_work, http_message_get },

@@ -44,6 +44,7 @@
 #include "dkim/dkim_keys.h"
 #include "http/http_internal.h"
 #include "http/http_server.h"
+#include "metrics/metrics.h"
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -153,7 +154,8 @@ queue_answer(struct http_req *r)
 	if (r->raw != NULL && r->status == 200) {
 		resp = MHD_create_response_from_buffer(r->raw_len, r->raw, MHD_RESPMEM_MUST_FREE);
 		r->raw = NULL;
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "message/rfc822");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    r->raw_type ? r->raw_type : "message/rfc822");
 	} else {
 		text = r->resp ? json_dumps(r->resp, JSON_COMPACT) : strdup("");
 		if (text == NULL)
@@ -175,6 +177,8 @@ queue_answer(struct http_req *r)
 	MHD_destroy_response(resp);
 	r->state = REQ_DONE;
 	r->queued = 1;
+	/* the pattern, never the raw path: the label set stays bounded */
+	metrics_http_request(r->route ? r->route->path : NULL, r->status);
 	{
 		struct log_line *l = log_begin(LOG_DEBUG, "http");
 		log_str(l, "method", r->method == HTTP_POST ? "POST" : r->method == HTTP_GET ? "GET" : "other");

@@ -47,6 +47,7 @@ commit_done(int err, const char *id, void *arg)
 		log_int(l, "recipients", (int64_t)cm->nrcpt);
 		log_end(l);
 		s->messages++;
+		s->recipients += cm->nrcpt;
 		/* durable now: one queued event per recipient (events.h) */
 		events_emit_queued(spool_get(s->lc->spool, id));
 		smtp_session_reply(s, "250 2.0.0 Ok: queued as %s", id);

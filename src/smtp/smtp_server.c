@@ -7,6 +7,7 @@
  * linearly: they hold at most max_connections entries, and a scan of a
  * thousand entries costs less than the accept itself. */
 #include "smtp/smtp_server.h"
+#include "metrics/metrics.h"
 #include "smtp/smtp_session.h"
 #include "net/io.h"
 #include "net/listen.h"
@@ -79,11 +80,13 @@ on_accept(struct io *io, void *arg)
 	}
 	if (srv->nconns >= cfg->sub_max_connections) {
 		log_warn("smtp.server", "connection limit reached (%zu): refusing %s", srv->nconns, ip);
+		metrics_smtp_session(smtp_session_listener(lc), "connection-limit");
 		refuse(io, "421 4.7.0 Error: too many connections, try again later\r\n");
 		return;
 	}
 	if (cfg->sub_max_connections_per_ip && count_ip(srv, ip) >= cfg->sub_max_connections_per_ip) {
 		log_warn("smtp.server", "per-address connection limit reached: refusing %s", ip);
+		metrics_smtp_session(smtp_session_listener(lc), "connection-limit");
 		refuse(io, "421 4.7.0 Error: too many connections from your address\r\n");
 		return;
 	}

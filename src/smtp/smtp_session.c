@@ -27,6 +27,7 @@
 #include "mime/mime_addr.h"
 #include "net/io.h"
 #include "dkim/dkim_keys.h"
+#include "metrics/metrics.h"
 #include "spool/spool.h"
 #include "store/store.h"
 #include "auth/auth.h"
@@ -193,29 +194,46 @@ smtp_session_released(struct smtp_session *s)
 	return 1;
 }
 
+const char *
+smtp_session_listener(const struct smtp_listener_ctx *lc)
+{
+	return lc->implicit_tls ? "submission_tls" : lc->name;
+}
+
 /* smtp_session_close() closes the connection (after pending replies) and frees the
  * session once no async work refers to it. */
 void
 smtp_session_close(struct smtp_session *s, const char *result)
 {
 	struct log_line *l;
+	const char *listener, *tls = s->io ? io_tls_info(s->io) : NULL;
 
 	if (s->closing)
 		return;
 	s->closing = 1;
 	s->state = S_CLOSING;
 	s->result = result;
+	listener = smtp_session_listener(s->lc);
+	metrics_smtp_session(listener, result);
+	/* One line per session (docs/operations.md "Logs"); never a secret:
+	 * the AUTH password is an API key and is not kept past its check. */
 	l = log_begin(LOG_INFO, "smtp.session");
-	log_str(l, "listener", s->lc->name);
+	log_str(l, "msg", "session");
+	log_str(l, "listener", listener);
 	log_str(l, "client", s->ip);
 	log_str(l, "helo", s->helo);
-	log_str(l, "tls", io_tls_info(s->io));
+	log_str(l, "tls", tls);
+	if (tls != NULL)
+		log_strn(l, "tls_version", tls, strcspn(tls, " "));
 	log_str(l, "account", s->account);
 	log_int(l, "authenticated", s->authenticated);
+	log_str(l, "auth_user", s->authenticated ? s->account : NULL);
 	log_int(l, "messages", s->messages);
+	log_int(l, "recipients", (int64_t)s->recipients);
 	log_int(l, "errors", s->errors);
 	log_int(l, "duration_ms", (int64_t)(time_mono_ms() - s->started));
-	log_str(l, "result", result);
+	log_str(l, "reason", result);
+	log_str(l, "result", metrics_smtp_result(result));
 	log_end(l);
 	io_close(s->io);
 	s->io = NULL;

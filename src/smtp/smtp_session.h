@@ -36,6 +36,11 @@ struct smtp_session *smtp_session_new(struct smtp_listener_ctx *lc, struct io *i
  * one closes after the command in hand. */
 void	smtp_session_shutdown(struct smtp_session *s);
 
+/* smtp_session_listener() names lc's listener for logs and metrics:
+ * "submission_tls" for implicit TLS, else lc->name ("submission",
+ * "inbound"). */
+const char *smtp_session_listener(const struct smtp_listener_ctx *lc);
+
 /* Back calls into the server (smtp_server.c). */
 void	smtp_server_session_done(struct smtp_server *srv, struct smtp_session *s);
 /* smtp_server_auth_blocked() tells whether ip has used up its AUTH failures. */

@@ -80,6 +80,7 @@ struct smtp_session {
 	unsigned		 errors;
 	unsigned		 junk;
 	unsigned		 messages;
+	size_t			 recipients;	/* of the messages accepted */
 	int			 busy;		/* async work in flight */
 	int			 closing;	/* io closed or closing */
 	int			 shutdown;	/* server drains */

@@ -61,11 +61,15 @@ static const struct key keys[] = {
 	K("submission", "greet_pause", T_DURATION, sub_greet_pause, "1ms"),
 
 	K("inbound", "listen", T_LISTEN, in_listen, "127.0.0.1:2525"),
+	K("inbound", "bounce_domain", T_STR, in_bounce_domain, ""),
+	K("inbound", "feedback_addresses", T_STR, in_feedback_addresses, "fbl abuse postmaster"),
+	K("inbound", "max_message_size", T_SIZE, in_max_message_size, "10M"),
 
 	K("http", "listen", T_LISTEN, http_listen, "127.0.0.1:8025"),
 	K("http", "public_url", T_STR, http_public_url, "http://127.0.0.1:8025"),
 	K("http", "max_body_size", T_SIZE, http_max_body_size, "40M"),
 	K("http", "timeout", T_DURATION, http_timeout, "60s"),
+	K("http", "metrics_public", T_BOOL, http_metrics_public, "yes"),
 
 	K("store", "url", T_URL, store_url, "sqlite:var/hermod.db"),
 

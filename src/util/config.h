@@ -63,12 +63,16 @@ struct config {
 
 	/* [inbound] */
 	char	*in_listen;
+	char	*in_bounce_domain;	/* one bounce domain for all; NULL: bounce.DOMAIN */
+	char	*in_feedback_addresses;	/* local parts taken at every bounce domain */
+	uint64_t in_max_message_size;
 
 	/* [http] */
 	char	*http_listen;
 	char	*http_public_url;
 	uint64_t http_max_body_size;
 	uint64_t http_timeout;
+	int	 http_metrics_public;	/* GET /metrics without an API key */
 
 	/* [store] */
 	char	*store_url;		/* sqlite:/abs/path or postgres://... */

@@ -69,4 +69,19 @@ PY
 }
 verify3 "$T/raw.eml"
 
+# A domain whose key cannot be loaded: SMTP answers 451 4.3.0 and HTTP 503,
+# and nothing is queued (never sent unsigned behind the sender's back).
+hermod domain add broken.example --account shop >/dev/null
+for f in "$T"/var/dkim/broken.example.*.pem; do printf 'not a key\n' >"$f"; done
+before=$(hermod queue list --json | jq length)
+out=$(swaks --server 127.0.0.1 --port "$SUB_PORT" --helo client.test --from a@broken.example \
+	--to r@x.example --body hi 2>&1)
+check "SMTP: signing failure answers 451 4.3.0" grep -q '451 4.3.0' <<<"$out"
+code=$(curl -s -o "$T/fail.json" -w '%{http_code}' -H "Authorization: Bearer $KEY" \
+	-H 'Content-Type: application/json' "$U/v1/messages" \
+	-d '{"from":"a@broken.example","to":["r@x.example"],"subject":"s","text":"t"}')
+check "HTTP: signing failure answers 503" test "$code" = 503
+check "HTTP: problem names the signing failure" grep -q 'signing-failed' "$T/fail.json"
+check "nothing was queued" test "$(hermod queue list --json | jq length)" = "$before"
+
 done_testing
