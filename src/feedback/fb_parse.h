@@ -47,10 +47,10 @@ struct fb_report {
 	size_t		 nrcpt;
 	char		*reporting_mta;	/* Reporting-MTA without "dns;" (DSN), or the
 					 * ARF Reporting-MTA */
-	char		*envelope_id;	/* Original-Envelope-Id (DSN) */
+	char		*envelope_id;	/* Original-Envelope-Id (DSN), as written (xtext not undone) */
 	char		*arrival_date;	/* DSN Arrival-Date, or ARF Arrival-Date */
 	char		*orig_message_id; /* Message-ID of the returned original (the
-					 * message/rfc822 or text/rfc822-headers part, or
+					 * message/rfc822 or text/rfc822-headers leaf, or
 					 * the quoted headers of a text bounce), no <> */
 	char		*orig_return_path; /* Return-Path of the returned original, or
 					 * ARF Original-Mail-From, no <> */
