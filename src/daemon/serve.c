@@ -18,6 +18,7 @@
 #include "smtp/smtp_server.h"
 #include "spool/spool.h"
 #include "store/store.h"
+#include "suppress/suppress.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -44,6 +45,7 @@ struct daemon {
 	struct http_server	*http;		/* freed by http_server_stop() */
 	struct ctl		*ctl;
 	struct deliver		*deliver;
+	struct suppress		*suppress;
 	SSL_CTX			*tls;
 	struct verp_key		 verp;		/* signs return paths; the inbound listener checks them */
 	uv_signal_t		 sigterm, sigint;
@@ -72,6 +74,7 @@ finish(void *arg)
 	if (d->ctl)
 		ctl_stop(d->ctl);
 	d->ctl = NULL;
+	suppress_stop(d->suppress);
 	uv_stop(d->loop);
 }
 
@@ -210,6 +213,12 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	free(path);
+	/* The suppression lists: loaded before the loop runs; their event
+	 * subscriber registers before events_start(). */
+	if (suppress_start(d.loop, cfg, d.store, &d.suppress, &err) < 0) {
+		cli_error("suppressions: %s", err);
+		goto out;
+	}
 	/* Events before anything that emits them; subscribers register first. */
 	if (events_start(d.loop, d.store, cfg, &err) < 0) {
 		cli_error("events: %s", err);
@@ -225,12 +234,15 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("submission: %s", err);
 		goto out;
 	}
+	smtp_server_set_suppress(d.smtp, d.suppress);
 	/* an empty http.listen means no HTTP API (the relay benchmark) */
 	if (cfg->http_listen && cfg->http_listen[0] &&
 	    http_server_start(d.loop, cfg, d.spool, d.store, d.keyring, &d.http, &err) < 0) {
 		cli_error("http: %s", err);
 		goto out;
 	}
+	if (d.http)
+		http_server_set_suppress(d.http, d.suppress);
 	path = cli_ctl_path(cfg);
 	if (ctl_start(d.loop, path, &d.ctl, &err) < 0) {
 		free(path);
@@ -239,6 +251,7 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	}
 	free(path);
 	queue_ctl_register(d.ctl, d.spool);
+	suppress_register_ctl(d.suppress, d.ctl);
 	if (!cfg->delivery_enabled)
 		log_warn("serve", "delivery.enabled = no: mail is queued, not delivered");
 	else if (deliver_start(d.loop, cfg, d.spool, &d.deliver, &err) < 0) {
@@ -246,6 +259,8 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		goto out;
 	} else
 		deliver_set_verp(d.deliver, &d.verp);
+	if (d.deliver)
+		deliver_set_suppress(d.deliver, d.suppress);
 
 	serve_metrics_start(d.spool, d.deliver);
 
@@ -292,6 +307,7 @@ out:
 		deliver_free(d.deliver);	/* before the spool it reads */
 	if (d.spool)
 		spool_close(d.spool);
+	suppress_stop(d.suppress);
 	events_stop();		/* after the last emitter, before the store closes */
 	if (d.loop) {
 		io_abort_all(d.loop);	/* lingering connections: freed by the run below */
@@ -301,6 +317,7 @@ out:
 	}
 	if (d.smtp)
 		smtp_server_free(d.smtp);
+	suppress_free(d.suppress);	/* after the loop: its work has finished */
 	if (d.store)
 		store_close(d.store);
 	if (d.keyring)

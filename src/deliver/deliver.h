@@ -19,6 +19,7 @@
 struct config;
 struct spool;
 struct deliver;
+struct suppress;
 
 /* deliver_start() starts delivering what sp holds and whatever is queued
  * later; cfg and sp must outlive it. Registers the spool's change callback
@@ -39,6 +40,9 @@ void	deliver_free(struct deliver *d);
  * held mail keeps waiting. The number of messages scheduled, or -ENOENT. */
 int	deliver_flush(struct deliver *d, const char *id);
 
+/* deliver_set_suppress() makes delivery drop, before the transaction, a
+ * recipient whose address was suppressed after its message was queued. */
+void	deliver_set_suppress(struct deliver *d, struct suppress *sp);
 /* deliver_set_verp() turns VERP on (feedback/verp.h): each recipient then
  * goes in its own transaction, with its own signed return path on the
  * bounce domain; messages with the null return path keep it. key must

@@ -191,12 +191,27 @@ static int
 item_collect(struct conn *c, const struct spool_env *env)
 {
 	const char *dom = sched_dest_domain(c->dest);
+	size_t *drop = NULL, ndrop = 0;
 
 	c->ridx = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*c->ridx));
 	c->nridx = c->rdone = 0;
-	for (size_t i = 0; i < env->nrcpt; i++)
-		if (deliver_rcpt_pending(&env->rcpt[i]) && strcasecmp(deliver_domain(env->rcpt[i].addr), dom) == 0)
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		if (!deliver_rcpt_pending(&env->rcpt[i]) ||
+		    strcasecmp(deliver_domain(env->rcpt[i].addr), dom) != 0)
+			continue;
+		/* suppressed since it was queued: dropped, never delivered */
+		if (deliver_outcome_suppressed(c->d, env, i)) {
+			if (drop == NULL)
+				drop = xcalloc(env->nrcpt, sizeof(*drop));
+			drop[ndrop++] = i;
+		} else {
 			c->ridx[c->nridx++] = i;
+		}
+	}
+	/* env is not used past here: dropping may remove the message */
+	if (ndrop > 0)
+		deliver_outcome_drop(c->d, sched_item_id(c->item), drop, ndrop);
+	free(drop);
 	return c->nridx ? 0 : -1;
 }
 

@@ -71,6 +71,7 @@ struct deliver {
 	const struct verp_key	*verp;		/* NULL: no VERP (deliver_set_verp) */
 	struct smtp_client	**quitting;	/* sessions saying QUIT, owned by nobody else */
 	size_t			 nquitting, quitcap;
+	struct suppress		*suppress;	/* suppression lists; NULL: none */
 };
 
 /* deliver_conn_new() opens a connection for dest and gives it the first
@@ -118,6 +119,14 @@ uint64_t deliver_outcomes(struct deliver *d, const char *id, const struct delive
  * past the expiry. */
 uint64_t deliver_retry_at(const struct config *cfg, uint32_t attempts, uint64_t queued_at,
 	    uint64_t now);
+
+/* deliver_outcome_suppressed() tells whether recipient idx of env is on
+ * its account's suppression list now (memory only). deliver_outcome_drop()
+ * marks the recipients idx[0..n) of message id dropped, each with a
+ * `dropped` event (reason "suppressed"): a message queued before its
+ * recipient was suppressed is never delivered to it. */
+int	deliver_outcome_suppressed(struct deliver *d, const struct spool_env *env, size_t idx);
+void	deliver_outcome_drop(struct deliver *d, const char *id, const size_t *idx, size_t n);
 
 /* deliver_domain() is the domain of an address (after the last "@"), or "". */
 const char *deliver_domain(const char *addr);

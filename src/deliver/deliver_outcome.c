@@ -16,6 +16,7 @@
 #include "metrics/metrics.h"
 #include "queue/sched.h"
 #include "spool/spool.h"
+#include "suppress/suppress.h"
 #include "util/buf.h"
 #include "util/config.h"
 #include "util/id.h"
@@ -393,3 +394,53 @@ deliver_outcome_orphan_jobs(struct deliver *d)
 		j->d = NULL;
 	d->dsn_jobs = NULL;
 }
+
+void
+deliver_set_suppress(struct deliver *d, struct suppress *sp)
+{
+	d->suppress = sp;
+}
+
+int
+deliver_outcome_suppressed(struct deliver *d, const struct spool_env *env, size_t idx)
+{
+	/* A null return path is a DSN to the account's own sender, not a
+	 * recipient of its mailings: never held back by its list. */
+	if (d->suppress == NULL || env->mail_from == NULL || env->mail_from[0] == '\0')
+		return 0;
+	return suppress_check(d->suppress, env->account, env->rcpt[idx].addr);
+}
+
+void
+deliver_outcome_drop(struct deliver *d, const char *id, const size_t *idx, size_t n)
+{
+	const struct spool_env *env = spool_get(d->sp, id);
+	struct spool_rcpt *r;
+	char qid[ID_LEN + 1];
+
+	if (env == NULL || n == 0)
+		return;
+	snprintf(qid, sizeof(qid), "%s", id);	/* id may live in the envelope */
+	r = xcalloc(n, sizeof(*r));
+	for (size_t i = 0; i < n; i++) {
+		const struct spool_rcpt *cur = &env->rcpt[idx[i]];
+		r[i] = *cur;
+		r[i].addr = NULL;
+		r[i].orcpt = NULL;
+		r[i].state = SPOOL_RCPT_DROPPED;
+		r[i].next_attempt = 0;
+		r[i].last_reply = xstrdup("dropped: the address is on the account's suppression list");
+		suppress_drop_event(env->account, env->id, env->message_id, cur->addr, (int)idx[i],
+		    env->meta_json);
+		log_info("deliver", "%s: recipient %zu dropped: suppressed", qid, idx[i]);
+	}
+	/* The envelope may go away with the last final state: nothing of it
+	 * is read from here on. */
+	for (size_t i = 0; i < n; i++)
+		if (spool_set_rcpt(d->sp, qid, idx[i], &r[i], NULL, NULL) < 0)
+			break;
+	for (size_t i = 0; i < n; i++)
+		free(r[i].last_reply);
+	free(r);
+}
+

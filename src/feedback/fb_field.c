@@ -77,8 +77,11 @@ fb_field_next(const char *buf, size_t len, size_t *pos, struct fb_field *f)
 			f->valuelen = start + l - (colon + 1);
 		}
 		*pos = next;
-		if (f->namelen == 0)
+		if (f->namelen == 0) {
+			/* ": value": no name, not a field. */
+			p = next;
 			continue;
+		}
 		return 1;
 	}
 	*pos = p;
@@ -276,7 +279,7 @@ fb_addr(const char *s, size_t n)
 	struct buf u = { 0 }, c = { 0 }, a = { 0 };
 	const char *p, *semi, *lt, *gt;
 	size_t len, i;
-	int utf8 = 0;
+	int utf8 = 0, quoted = 0;
 	char *at, *res = NULL;
 
 	fb_unfold(s, n, &u);
@@ -319,8 +322,15 @@ fb_addr(const char *s, size_t n)
 				continue;
 			}
 		}
-		if (p[i] == ' ' || p[i] == '\t')
+		if (p[i] == '"')
+			quoted = !quoted;
+		/* The address is one word (a quoted local part may hold
+		 * blanks): what follows it is not part of it. */
+		if ((p[i] == ' ' || p[i] == '\t') && !quoted) {
+			if (a.len > 0)
+				break;
 			continue;
+		}
 		buf_putc(&a, p[i]);
 	}
 	if (a.len > 0) {

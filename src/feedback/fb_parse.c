@@ -172,9 +172,10 @@ rcpt_free(struct fb_rcpt *p)
 static void
 dsn_read(const char *s, size_t n, struct fb_report *r)
 {
-	size_t pos = 0, groups = 0;
+	size_t pos = 0;
 
-	while (pos < n && groups++ < 4 * FB_PARSE_MAX_RCPTS) {
+	/* Each turn reads one group and moves pos past it. */
+	while (pos < n && r->nrcpt < FB_PARSE_MAX_RCPTS) {
 		struct fb_rcpt rc = { 0 };
 		struct fb_field f;
 		char *final = NULL;

@@ -42,7 +42,7 @@ struct fb_report {
 	enum fb_kind	 kind;
 	const char	*format;	/* static: "rfc3464", "rfc5965", or the source of a
 					 * non-standard bounce: "gmail", "outlook", "yahoo",
-					 * "exim", "qmail", "postfix-text", "text" */
+					 * "exim", "qmail", "postfix-text" */
 	struct fb_rcpt	*rcpts;		/* DSN and text bounces; an ARF report has none */
 	size_t		 nrcpt;
 	char		*reporting_mta;	/* Reporting-MTA without "dns;" (DSN), or the

@@ -69,11 +69,15 @@ indent(const char *l, size_t ll)
 	return i;
 }
 
+/* addr_char() says whether c may be part of an address word. An '@' is not:
+ * the scan around each '@' then stops at the next one, which keeps
+ * addr_token() linear in the line however many '@' it holds. */
 static int
 addr_char(char c)
 {
 	return !(isspace((unsigned char)c) || c == '<' || c == '>' || c == '(' || c == ')' ||
-	    c == ',' || c == ';' || c == '"' || c == '\'' || c == '[' || c == ']' || c == ':');
+	    c == ',' || c == ';' || c == '"' || c == '\'' || c == '[' || c == ']' || c == ':' ||
+	    c == '@');
 }
 
 /* addr_token() finds the first word with an '@' in the line and returns it

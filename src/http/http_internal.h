@@ -19,6 +19,7 @@ struct store;
 struct http_req;
 struct http_idem;
 struct dkim_keyring;
+struct suppress;
 
 enum http_method { HTTP_GET, HTTP_POST, HTTP_DELETE, HTTP_OTHER };
 
@@ -55,6 +56,7 @@ struct http_server {
 	struct dkim_keyring *dkim;	/* DKIM keys, loaded on first use (src/dkim) */
 	uv_work_t	 expire_work;
 	int		 expiring;
+	struct suppress	*suppress;	/* suppression lists (src/suppress); NULL: none */
 };
 
 enum http_req_state { REQ_READING, REQ_WORKING, REQ_DONE };
@@ -71,6 +73,8 @@ struct http_job {
 	size_t		 nrcpt;
 	int		 smtputf8;
 	struct http_req	*req;
+	char		**dropped;	/* suppressed recipients, taken out of rcpts */
+	size_t		 ndropped;
 };
 
 struct http_req {
@@ -150,5 +154,21 @@ void	http_idem_lookup_store(struct http_server *srv, struct http_req *r);
 
 #define HTTP_IDEM_TTL_MS	(24ULL * 3600 * 1000)	/* in the store */
 #define HTTP_IDEM_MEM_MS	(10ULL * 60 * 1000)	/* in the loop's map */
+
+/* Suppressions in a send (http_suppress.c). http_suppress_filter() moves
+ * the account's suppressed recipients of a prepared job from rcpts to
+ * dropped (worker). http_suppress_answer() appends them to a 202's
+ * "recipients"; http_suppress_events() emits their `dropped` events (id:
+ * the queue id, NULL when nothing was queued); http_suppress_all_dropped()
+ * is the answer (200) of a job none of whose recipients is left, events
+ * included. */
+void	http_suppress_filter(struct http_req *r, struct http_job *j);
+void	http_suppress_answer(const struct http_job *j, json_t *recipients);
+void	http_suppress_events(const struct http_req *r, const struct http_job *j, const char *id);
+json_t *http_suppress_all_dropped(const struct http_req *r, const struct http_job *j);
+/* The /v1/suppressions routes' work() functions (worker). */
+void	http_suppress_route_list(struct http_req *r);
+void	http_suppress_route_add(struct http_req *r);
+void	http_suppress_route_delete(struct http_req *r);
 
 #endif

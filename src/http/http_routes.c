@@ -184,6 +184,8 @@ prepare_job(struct http_req *r, json_t *v, struct http_job *j, struct domcache *
 		s.rcpts = NULL;
 		s.nrcpt = 0;
 		j->smtputf8 = s.smtputf8 || (flags & MIME_F_SMTPUTF8);
+		/* the account's suppression list: dropped, listed in the answer */
+		http_suppress_filter(r, j);
 	} else {
 		buf_free(&j->msg);
 	}
@@ -338,6 +340,7 @@ accepted_body(const struct http_job *j, const char *id)
 	for (i = 0; i < j->nrcpt; i++)
 		json_array_append_new(rc, json_pack("{s:s, s:s}", "email", j->rcpts[i], "status",
 		    "queued"));
+	http_suppress_answer(j, rc);
 	json_object_set_new(o, "recipients", rc);
 	return o;
 }
@@ -359,7 +362,7 @@ send_complete(struct http_req *r)
 		http_req_answer(r, 200, json_pack("{s:o}", "results", res));
 	} else {
 		http_req_answer(r, r->jobs[0].status, json_incref(r->jobs[0].result));
-		r->problem = r->jobs[0].status != 202;
+		r->problem = r->jobs[0].status >= 400;
 	}
 	if (r->idem_key != NULL) {
 		http_idem_complete(r->srv, r);
@@ -385,6 +388,7 @@ on_committed(int err, const char *id, void *arg)
 		j->result = accepted_body(j, id);
 		/* durable now: one queued event per recipient (events.h) */
 		events_emit_queued(spool_get(r->srv->sp, id));
+		http_suppress_events(r, j, id);
 		log_str(l, "msg", "accepted");
 		log_str(l, "id", id);
 		log_str(l, "message_id", j->message_id);
@@ -412,6 +416,13 @@ send_done(struct http_req *r)
 
 		if (j->status != 0)
 			continue;
+		if (j->nrcpt == 0) {
+			/* every recipient suppressed: nothing to queue */
+			j->status = 200;
+			j->result = http_suppress_all_dropped(r, j);
+			buf_free(&j->msg);
+			continue;
+		}
 		memset(&env, 0, sizeof env);
 		rc = xcalloc(j->nrcpt, sizeof *rc);
 		for (k = 0; k < j->nrcpt; k++)
@@ -670,6 +681,9 @@ const struct http_route http_routes[] = {
 	{ HTTP_GET, "/v1/domains", "send", 0, domains_list, NULL },
 	{ HTTP_POST, "/v1/domains", "admin", 0, domain_add, NULL },
 	{ HTTP_GET, "/v1/domains/{domain}", "send", 0, domain_get, NULL },
+	{ HTTP_GET, "/v1/suppressions", "send", 0, http_suppress_route_list, NULL },
+	{ HTTP_POST, "/v1/suppressions", "send", 0, http_suppress_route_add, NULL },
+	{ HTTP_DELETE, "/v1/suppressions/{address}", "admin", 0, http_suppress_route_delete, NULL },
 	{ HTTP_OTHER, NULL, NULL, 0, NULL, NULL },
 };
 

@@ -430,6 +430,9 @@ req_free(struct http_req *r)
 		for (k = 0; k < j->nrcpt; k++)
 			free(j->rcpts[k]);
 		free(j->rcpts);
+		for (k = 0; k < j->ndropped; k++)
+			free(j->dropped[k]);
+		free(j->dropped);
 	}
 	free(r->jobs);
 	free(r);

@@ -15,6 +15,7 @@ struct spool;
 struct store;
 struct dkim_keyring;
 struct http_server;
+struct suppress;
 
 /* http_server_start() listens on cfg->http_listen and serves the API with
  * sp (submissions) and st (keys, domains, idempotency records). cfg, sp and
@@ -28,6 +29,11 @@ int	http_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *s
  * calls done (may be NULL) on the loop thread. Drain before closing the
  * spool and the store. */
 void	http_server_stop(struct http_server *srv, void (*done)(void *arg), void *arg);
+
+/* http_server_set_suppress() gives the server the suppression lists
+ * (src/suppress): sends drop suppressed recipients, /v1/suppressions
+ * works. Call before the loop runs. */
+void	http_server_set_suppress(struct http_server *srv, struct suppress *sp);
 
 /* http_route_names() lists "METHOD /path" for every route the server
  * serves, NULL-ended (path parameters as {name}): the OpenAPI test keeps

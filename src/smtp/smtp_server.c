@@ -175,8 +175,8 @@ smtp_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, s
 
 	srv->loop = loop;
 	srv->cfg = cfg;
-	srv->plain = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 0, "submission", srv };
-	srv->implicit = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 1, "submissions", srv };
+	srv->plain = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 0, "submission", srv, NULL };
+	srv->implicit = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 1, "submissions", srv, NULL };
 	if (cfg->sub_listen && cfg->sub_listen[0] &&
 	    listener_start(loop, cfg->sub_listen, on_accept, &srv->plain, &srv->l_plain, err) < 0)
 		goto fail;
@@ -238,4 +238,11 @@ size_t
 smtp_server_sessions(const struct smtp_server *srv)
 {
 	return srv->nconns;
+}
+
+void
+smtp_server_set_suppress(struct smtp_server *srv, struct suppress *sp)
+{
+	srv->plain.suppress = sp;
+	srv->implicit.suppress = sp;
 }

@@ -13,6 +13,7 @@ struct dkim_keyring;
 struct spool;
 struct store;
 struct smtp_server;
+struct suppress;
 
 /* smtp_server_start() binds cfg's submission.listen (STARTTLS offered when
  * tls is not NULL) and submission.listen_tls (implicit TLS; needs tls). Empty
@@ -21,6 +22,10 @@ struct smtp_server;
 int	smtp_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp,
 	    struct store *st, SSL_CTX *tls, struct dkim_keyring *keyring,
 	    struct smtp_server **out, char **err);
+
+/* smtp_server_set_suppress() makes RCPT refuse (550 5.7.1) the addresses
+ * on the account's suppression list. */
+void	smtp_server_set_suppress(struct smtp_server *srv, struct suppress *sp);
 
 /* smtp_server_drain() stops accepting; sessions finish the command in hand,
  * idle ones are told 421 and closed. done(arg) fires once no session is left

@@ -21,6 +21,7 @@
  * input that came with the command (CVE-2011-0411). Errors, junk commands
  * and the whole session's length are capped. */
 #include "smtp/smtp_session_int.h"
+#include "suppress/suppress.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_server.h"
 #include "mime/mime_header.h"
@@ -572,6 +573,14 @@ cmd_rcpt(struct smtp_session *s, struct smtp_cmd *c)
 	}
 	if (s->nrcpt >= s->cfg->max_recipients) {
 		smtp_session_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	/* The account's suppression list (memory only: this is the loop). A
+	 * refusal, not a client mistake: not counted as an error. */
+	if (s->account != NULL && suppress_check(s->lc->suppress, s->account, c->path)) {
+		suppress_drop_event(s->account, NULL, NULL, c->path, -1, NULL);
+		smtp_session_reply(s, "550 5.7.1 <%s>: Recipient address rejected: on the "
+		    "suppression list of this account (bounced, complained or unsubscribed)", c->path);
 		return;
 	}
 	s->rcpt = xrealloc(s->rcpt, (s->nrcpt + 1) * sizeof(*s->rcpt));

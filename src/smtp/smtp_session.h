@@ -26,6 +26,7 @@ struct smtp_listener_ctx {
 	int			 implicit_tls;	/* the listener is TLS from the first byte */
 	const char		*name;		/* "submission", "submissions" for logs */
 	struct smtp_server	*server;
+	struct suppress		*suppress;	/* suppression lists; NULL: none */
 };
 
 /* smtp_session_new() starts a session on io (greeting, or the TLS handshake

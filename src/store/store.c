@@ -6,6 +6,7 @@
 #include "store/store.h"
 #include "store/store_backend.h"
 #include "auth/auth.h"
+#include "suppress/suppress.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -511,4 +512,195 @@ store_event_counts_free(struct store_event_count *v, size_t n)
 		free(v[i].type);
 	}
 	free(v);
+}
+/* ---- suppression lists ---- */
+
+/* suppress_addr() normalises an address for the list; NULL (with a
+ * sentence in *err) when it is not one. */
+static char *
+suppress_addr(const char *address, char **err)
+{
+	const char *why = NULL;
+	char *a = suppress_addr_normalize(address, &why);
+
+	if (a == NULL)
+		fail(err, xasprintf("invalid address \"%s\": %s", address ? address : "",
+		    why ? why : "not an email address"));
+	return a;
+}
+
+int
+store_suppress_add(struct store *st, const char *account, const char *address,
+    const char *reason, const char *source, const char *who, struct store_suppression *out,
+    char **err)
+{
+	char *a;
+	int rc;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (!auth_account_name_valid(account))
+		return STORE_NOTFOUND;
+	if (!suppress_reason_valid(reason))
+		return fail(err, xasprintf("invalid reason \"%s\": use hard_bounce, soft_bounce, "
+		    "complaint, unsubscribe or manual", reason ? reason : ""));
+	if ((a = suppress_addr(address, err)) == NULL)
+		return -1;
+	/* The CLI's changes are announced by the daemon (it may not run now);
+	 * the daemon's own callers emit their events as they change. */
+	rc = st->ops->suppress_add(st->impl, account, a, reason, source, who ? who : "api",
+	    who == NULL || strcmp(who, "cli") != 0, now_ms(), out, err);
+	free(a);
+	return rc;
+}
+
+int
+store_suppress_remove(struct store *st, const char *account, const char *address,
+    const char *who, struct store_suppression *out, char **err)
+{
+	char *a;
+	int rc;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (!auth_account_name_valid(account))
+		return STORE_NOTFOUND;
+	if ((a = suppress_addr_normalize(address, NULL)) == NULL)
+		return STORE_NOTFOUND;	/* cannot be listed */
+	rc = st->ops->suppress_remove(st->impl, account, a, who ? who : "api",
+	    who == NULL || strcmp(who, "cli") != 0, now_ms(), out, err);
+	free(a);
+	return rc;
+}
+
+int
+store_suppress_get(struct store *st, const char *account, const char *address,
+    struct store_suppression *out, char **err)
+{
+	char *a;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!auth_account_name_valid(account) ||
+	    (a = suppress_addr_normalize(address, NULL)) == NULL)
+		return STORE_NOTFOUND;
+	rc = st->ops->suppress_get(st->impl, account, a, out, err);
+	free(a);
+	return rc;
+}
+
+int
+store_suppress_list(struct store *st, const char *account, const char *reason, int64_t after,
+    size_t limit, struct store_suppression **out, size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	if (!auth_account_name_valid(account))
+		return 0;
+	if (reason != NULL && !suppress_reason_valid(reason))
+		return fail(err, xasprintf("invalid reason \"%s\"", reason));
+	return st->ops->suppress_list(st->impl, account, reason, after, limit, out, n, err);
+}
+
+void
+store_suppression_free(struct store_suppression *s)
+{
+	if (s == NULL)
+		return;
+	free(s->account);
+	free(s->address);
+	free(s->reason);
+	free(s->source);
+	free(s->who);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+store_suppression_list_free(struct store_suppression *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		store_suppression_free(&v[i]);
+	free(v);
+}
+
+int
+store_suppress_each(struct store *st, void (*fn)(const char *account, const char *address,
+    void *arg), void *arg, int64_t *last_seq, char **err)
+{
+	*last_seq = 0;
+	return st->ops->suppress_each(st->impl, fn, arg, last_seq, err);
+}
+
+int
+store_suppress_changes(struct store *st, int64_t after, int unannounced_only, size_t limit,
+    struct store_suppress_change **out, size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	return st->ops->suppress_changes(st->impl, after, unannounced_only, limit, out, n, err);
+}
+
+void
+store_suppress_changes_free(struct store_suppress_change *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].account);
+		free(v[i].address);
+		free(v[i].reason);
+		free(v[i].source);
+		free(v[i].who);
+	}
+	free(v);
+}
+
+int
+store_suppress_announce(struct store *st, int64_t seq, char **err)
+{
+	return st->ops->suppress_announce(st->impl, seq, err);
+}
+
+int
+store_suppress_changes_expire(struct store *st, int64_t before, char **err)
+{
+	return st->ops->suppress_changes_expire(st->impl, before, err);
+}
+
+int
+store_suppress_soft(struct store *st, const char *account, const char *address, int64_t now,
+    int64_t gap_ms, int64_t *count, int64_t *first, char **err)
+{
+	char *a;
+	int rc;
+
+	*count = 0;
+	*first = now;
+	if (!auth_account_name_valid(account))
+		return STORE_NOTFOUND;
+	if ((a = suppress_addr(address, err)) == NULL)
+		return -1;
+	rc = st->ops->suppress_soft(st->impl, account, a, now, gap_ms, count, first, err);
+	free(a);
+	return rc;
+}
+
+int
+store_suppress_soft_clear(struct store *st, const char *account, const char *address,
+    char **err)
+{
+	char *a;
+	int rc;
+
+	if (!auth_account_name_valid(account) ||
+	    (a = suppress_addr_normalize(address, NULL)) == NULL)
+		return STORE_NOTFOUND;
+	rc = st->ops->suppress_soft_clear(st->impl, account, a, err);
+	free(a);
+	return rc;
+}
+
+int
+store_suppress_soft_each(struct store *st, void (*fn)(const char *account, const char *address,
+    void *arg), void *arg, char **err)
+{
+	return st->ops->suppress_soft_each(st->impl, fn, arg, err);
 }

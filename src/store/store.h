@@ -214,5 +214,87 @@ struct store_event_count {
 int	store_events_stats(struct store *st, const char *account, int64_t from, int64_t to,
 	    const char *group_by, struct store_event_count **out, size_t *n, char **err);
 void	store_event_counts_free(struct store_event_count *v, size_t n);
+/* Suppression lists (src/suppress; docs/suppressions.md). An address is
+ * kept normalised (suppress_addr_normalize: domain lower-case A-label, local
+ * part as given) and matched case-insensitively (ASCII), one row per
+ * (account, address). reason is one of "hard_bounce", "soft_bounce",
+ * "complaint", "unsubscribe", "manual"; source names what caused it (a
+ * message or event id; may be NULL); who is "api", "cli" or "auto".
+ *
+ * Every change also appends to a journal (suppression_changes), in the same
+ * transaction: the daemon reads it to follow changes other processes make.
+ * A change whose who is "cli" is announced (its audit event emitted) by the
+ * daemon; the other callers emit their events themselves. */
+struct store_suppression {
+	int64_t	 id;		/* the list's order: the paging cursor */
+	char	*account;
+	char	*address;
+	char	*reason;
+	char	*source;	/* NULL: none */
+	char	*who;
+	int64_t	 created;
+};
+/* store_suppress_add() puts address on account's list. 0 added, STORE_EXISTS
+ * (already listed: *out, when not NULL, gets the existing row),
+ * STORE_NOTFOUND (no such account), -1 with *err for an invalid address or
+ * reason. out may be NULL; free it with store_suppression_free(). */
+int	store_suppress_add(struct store *st, const char *account, const char *address,
+	    const char *reason, const char *source, const char *who,
+	    struct store_suppression *out, char **err);
+/* store_suppress_remove() takes address off the list (and forgets its soft
+ * bounces): 0, or STORE_NOTFOUND; *out (may be NULL) gets the removed row. */
+int	store_suppress_remove(struct store *st, const char *account, const char *address,
+	    const char *who, struct store_suppression *out, char **err);
+/* store_suppress_get(): 0 and *out, or STORE_NOTFOUND. */
+int	store_suppress_get(struct store *st, const char *account, const char *address,
+	    struct store_suppression *out, char **err);
+/* store_suppress_list() returns up to limit rows of account's list with an
+ * id above after, oldest first; reason NULL: every reason. */
+int	store_suppress_list(struct store *st, const char *account, const char *reason,
+	    int64_t after, size_t limit, struct store_suppression **out, size_t *n, char **err);
+void	store_suppression_free(struct store_suppression *s);
+void	store_suppression_list_free(struct store_suppression *v, size_t n);
+/* store_suppress_each() calls fn for every suppression of every account (in
+ * one read transaction) and sets *last_seq to the journal's position at that
+ * moment, so a reader that loaded the list then follows the journal from
+ * there misses nothing. fn returns 0 to go on. */
+int	store_suppress_each(struct store *st, void (*fn)(const char *account,
+	    const char *address, void *arg), void *arg, int64_t *last_seq, char **err);
+
+struct store_suppress_change {
+	int64_t	 seq;
+	int	 add;		/* 1 added, 0 removed */
+	char	*account;
+	char	*address;
+	char	*reason;
+	char	*source;
+	char	*who;
+	int64_t	 time;
+	int	 announced;
+};
+/* store_suppress_changes() returns up to limit journal entries with a seq
+ * above after (unannounced_only: only those not announced yet, any seq), in
+ * seq order. */
+int	store_suppress_changes(struct store *st, int64_t after, int unannounced_only,
+	    size_t limit, struct store_suppress_change **out, size_t *n, char **err);
+void	store_suppress_changes_free(struct store_suppress_change *v, size_t n);
+/* store_suppress_announce() marks the entry seq announced. */
+int	store_suppress_announce(struct store *st, int64_t seq, char **err);
+/* store_suppress_changes_expire() deletes announced entries older than before. */
+int	store_suppress_changes_expire(struct store *st, int64_t before, char **err);
+
+/* Soft bounces: store_suppress_soft() records one for (account, address)
+ * at now: a record whose last bounce is older than gap_ms starts over.
+ * *count and *first get the record after the update. */
+int	store_suppress_soft(struct store *st, const char *account, const char *address,
+	    int64_t now, int64_t gap_ms, int64_t *count, int64_t *first, char **err);
+/* store_suppress_soft_clear() forgets address's soft bounces (a delivery
+ * came through): 0, or STORE_NOTFOUND. */
+int	store_suppress_soft_clear(struct store *st, const char *account, const char *address,
+	    char **err);
+/* store_suppress_soft_each() calls fn for every address with soft bounces
+ * on record. */
+int	store_suppress_soft_each(struct store *st, void (*fn)(const char *account,
+	    const char *address, void *arg), void *arg, char **err);
 
 #endif

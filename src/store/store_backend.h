@@ -64,6 +64,31 @@ struct store_ops {
 	int	(*events_prune)(void *ev, int64_t before, size_t max, size_t *deleted, char **err);
 	int	(*events_stats)(void *ev, const char *account, int64_t from, int64_t to,
 		    const char *group_by, struct store_event_count **out, size_t *n, char **err);
+	/* Suppression lists (store.h store_suppress_*): addresses normalised,
+	 * reasons checked by store.c. */
+	int	(*suppress_add)(void *impl, const char *account, const char *address,
+		    const char *reason, const char *source, const char *who, int announced,
+		    int64_t now, struct store_suppression *out, char **err);
+	int	(*suppress_remove)(void *impl, const char *account, const char *address,
+		    const char *who, int announced, int64_t now, struct store_suppression *out,
+		    char **err);
+	int	(*suppress_get)(void *impl, const char *account, const char *address,
+		    struct store_suppression *out, char **err);
+	int	(*suppress_list)(void *impl, const char *account, const char *reason,
+		    int64_t after, size_t limit, struct store_suppression **out, size_t *n,
+		    char **err);
+	int	(*suppress_each)(void *impl, void (*fn)(const char *account,
+		    const char *address, void *arg), void *arg, int64_t *last_seq, char **err);
+	int	(*suppress_changes)(void *impl, int64_t after, int unannounced_only, size_t limit,
+		    struct store_suppress_change **out, size_t *n, char **err);
+	int	(*suppress_announce)(void *impl, int64_t seq, char **err);
+	int	(*suppress_changes_expire)(void *impl, int64_t before, char **err);
+	int	(*suppress_soft)(void *impl, const char *account, const char *address, int64_t now,
+		    int64_t gap_ms, int64_t *count, int64_t *first, char **err);
+	int	(*suppress_soft_clear)(void *impl, const char *account, const char *address,
+		    char **err);
+	int	(*suppress_soft_each)(void *impl, void (*fn)(const char *account,
+		    const char *address, void *arg), void *arg, char **err);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -24,7 +24,8 @@
  * Files: this one holds the connection, the schema and every statement's SQL
  * (one table, so a reviewer sees all the SQL at once); each area's rows live
  * in store_sqlite_AREA.c (tenant: accounts, keys, domains; idem: HTTP
- * Idempotency-Key records). A new area appends a migration and its
+ * Idempotency-Key records; suppress: suppression lists, whose SQL sits in
+ * its own file and its statements in area_stmts). A new area appends a migration and its
  * statements here, adds its file, its ops in store_backend.h and its public
  * functions in store.h/store.c. */
 #include "store/store_sqlite_int.h"
@@ -78,6 +79,43 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (account, key)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX idempotency_created ON idempotency(created);",
+	/* 3: suppression lists (store_sqlite_suppress.c). address is compared
+	 * without ASCII case (the list matches local parts so); the journal
+	 * lets a daemon follow the changes other processes make; soft bounces
+	 * are counted per address until they suppress it or a delivery clears
+	 * them. */
+	"CREATE TABLE suppressions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  account TEXT NOT NULL REFERENCES accounts(name),"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  reason TEXT NOT NULL CHECK (reason IN ('hard_bounce', 'soft_bounce', 'complaint',"
+	"    'unsubscribe', 'manual')),"
+	"  source TEXT,"
+	"  who TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  UNIQUE (account, address)"
+	");"
+	"CREATE TABLE suppression_changes ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  op TEXT NOT NULL CHECK (op IN ('add', 'remove')),"
+	"  account TEXT NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  source TEXT,"
+	"  who TEXT NOT NULL,"
+	"  time INTEGER NOT NULL,"
+	"  announced INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX suppression_changes_unannounced ON suppression_changes(seq) "
+	"  WHERE announced = 0;"
+	"CREATE TABLE suppression_soft ("
+	"  account TEXT NOT NULL,"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  first INTEGER NOT NULL,"
+	"  last INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  PRIMARY KEY (account, address)"
+	") WITHOUT ROWID;",
 };
 #define STORE_SQLITE_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -324,6 +362,8 @@ sqlite_close(void *impl)
 		return;
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(s->stmts[i]);
+	for (int i = 0; i < STORE_SQLITE_AREA_STMTS; i++)
+		sqlite3_finalize(s->area_stmts[i]);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->mu);
 	free(s->path);
@@ -387,4 +427,15 @@ const struct store_ops store_sqlite_ops = {
 	.events_query = store_sqlite_events_query,
 	.events_prune = store_sqlite_events_prune,
 	.events_stats = store_sqlite_events_stats,
+	.suppress_add = store_sqlite_suppress_add,
+	.suppress_remove = store_sqlite_suppress_remove,
+	.suppress_get = store_sqlite_suppress_get,
+	.suppress_list = store_sqlite_suppress_list,
+	.suppress_each = store_sqlite_suppress_each,
+	.suppress_changes = store_sqlite_suppress_changes,
+	.suppress_announce = store_sqlite_suppress_announce,
+	.suppress_changes_expire = store_sqlite_suppress_changes_expire,
+	.suppress_soft = store_sqlite_suppress_soft,
+	.suppress_soft_clear = store_sqlite_suppress_soft_clear,
+	.suppress_soft_each = store_sqlite_suppress_soft_each,
 };

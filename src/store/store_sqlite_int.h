@@ -13,6 +13,8 @@
 
 /* last_used is refreshed at most this often, so verification stays a read. */
 #define STORE_SQLITE_TOUCH_MS		60000
+/* slots for the statements of areas with their own SQL (area_stmts) */
+#define STORE_SQLITE_AREA_STMTS		32
 
 enum stmt_id {
 	S_BEGIN,
@@ -42,6 +44,9 @@ struct sqlite_store {
 	pthread_mutex_t	 mu;
 	sqlite3		*db;
 	sqlite3_stmt	*stmts[S_COUNT];
+	/* statements of the areas that keep their SQL in their own file
+	 * (store_sqlite_suppress.c), prepared on first use, finalized at close */
+	sqlite3_stmt	*area_stmts[STORE_SQLITE_AREA_STMTS];
 	int		 version;
 	char		*path;
 };
@@ -116,5 +121,28 @@ int	store_sqlite_events_prune(void *ev, int64_t before, size_t max, size_t *dele
 	    char **err);
 int	store_sqlite_events_stats(void *ev, const char *account, int64_t from, int64_t to,
 	    const char *group_by, struct store_event_count **out, size_t *n, char **err);
+/* store_sqlite_suppress.c: suppression lists, their journal, soft bounces. */
+int	store_sqlite_suppress_add(void *impl, const char *account, const char *address,
+	    const char *reason, const char *source, const char *who, int announced, int64_t now,
+	    struct store_suppression *out, char **err);
+int	store_sqlite_suppress_remove(void *impl, const char *account, const char *address,
+	    const char *who, int announced, int64_t now, struct store_suppression *out,
+	    char **err);
+int	store_sqlite_suppress_get(void *impl, const char *account, const char *address,
+	    struct store_suppression *out, char **err);
+int	store_sqlite_suppress_list(void *impl, const char *account, const char *reason,
+	    int64_t after, size_t limit, struct store_suppression **out, size_t *n, char **err);
+int	store_sqlite_suppress_each(void *impl, void (*fn)(const char *account,
+	    const char *address, void *arg), void *arg, int64_t *last_seq, char **err);
+int	store_sqlite_suppress_changes(void *impl, int64_t after, int unannounced_only,
+	    size_t limit, struct store_suppress_change **out, size_t *n, char **err);
+int	store_sqlite_suppress_announce(void *impl, int64_t seq, char **err);
+int	store_sqlite_suppress_changes_expire(void *impl, int64_t before, char **err);
+int	store_sqlite_suppress_soft(void *impl, const char *account, const char *address,
+	    int64_t now, int64_t gap_ms, int64_t *count, int64_t *first, char **err);
+int	store_sqlite_suppress_soft_clear(void *impl, const char *account, const char *address,
+	    char **err);
+int	store_sqlite_suppress_soft_each(void *impl, void (*fn)(const char *account,
+	    const char *address, void *arg), void *arg, char **err);
 
 #endif

@@ -97,6 +97,9 @@ static const struct key keys[] = {
 	K("events", "retention", T_DURATION, events_retention, "30d"),
 
 	K("webhooks", "allow_private_targets", T_BOOL, allow_private_targets, "no"),
+
+	K("suppressions", "soft_bounce_count", T_UINT, soft_bounce_count, "5"),
+	K("suppressions", "soft_bounce_span", T_DURATION, soft_bounce_span, "72h"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

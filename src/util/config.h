@@ -106,6 +106,11 @@ struct config {
 	/* [webhooks] */
 	int	 allow_private_targets;
 
+	/* [suppressions] soft bounces suppress an address once there are
+	 * soft_bounce_count of them spread over at least soft_bounce_span */
+	uint64_t soft_bounce_count;
+	uint64_t soft_bounce_span;	/* ms */
+
 	struct config_route *routes;
 	size_t	 n_routes;
 };
