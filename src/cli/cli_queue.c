@@ -1,5 +1,5 @@
 /* cli_queue: `hermod queue list|show ID|delete ID|hold ID|release ID|flush
- * [ID] [--json]`, the mailq/postqueue/postsuper of hermod. It talks to the
+ * [ID]|destinations [--json]`, the mailq/postqueue/postsuper of hermod. It talks to the
  * running daemon over the control socket (src/ctl); the queue lives in the
  * daemon's memory and spool, so without a daemon there is nothing to ask. */
 #include "cli/cli.h"
@@ -14,7 +14,8 @@ static const char queue_usage[] =
     "usage: hermod queue list [--json]\n"
     "       hermod queue show ID [--json]\n"
     "       hermod queue delete ID | hold ID | release ID\n"
-    "       hermod queue flush [ID]\n";
+    "       hermod queue flush [ID]\n"
+    "       hermod queue destinations [--json]\n";
 
 static void
 print_json(json_t *v)
@@ -49,6 +50,8 @@ print_entry(json_t *m)
 	    json_is_true(json_object_get(m, "held")) ? '!' : ' ',
 	    (long long)json_integer_value(json_object_get(m, "size")),
 	    jstr(m, "queued_at", "-"), *from ? from : "<>");
+	if (json_is_string(json_object_get(m, "hold_reason")))
+		printf("%52s held: %s\n", "", jstr(m, "hold_reason", ""));
 	json_array_foreach(rcpts, i, r) {
 		const char *state = jstr(r, "state", "?");
 		const char *reply = jstr(r, "last_reply", NULL);
@@ -62,6 +65,8 @@ print_entry(json_t *m)
 		printf(")\n");
 		if (reply)
 			printf("%52s   %s\n", "", reply);
+		if (json_is_string(json_object_get(r, "waiting")))
+			printf("%52s   waiting: %s\n", "", jstr(r, "waiting", ""));
 	}
 }
 
@@ -79,7 +84,10 @@ print_show(json_t *m)
 	printf("from:        %s\n", *from ? from : "<>");
 	printf("size:        %lld\n", (long long)json_integer_value(json_object_get(m, "size")));
 	printf("queued at:   %s\n", jstr(m, "queued_at", "-"));
-	printf("held:        %s\n", json_is_true(json_object_get(m, "held")) ? "yes" : "no");
+	if (json_is_string(json_object_get(m, "hold_reason")))
+		printf("held:        %s\n", jstr(m, "hold_reason", ""));
+	else
+		printf("held:        %s\n", json_is_true(json_object_get(m, "held")) ? "yes" : "no");
 	printf("recipients:\n");
 	json_array_foreach(rcpts, i, r) {
 		printf("  %s: %s, %lld attempt%s", jstr(r, "email", "?"), jstr(r, "state", "?"),
@@ -90,6 +98,59 @@ print_show(json_t *m)
 		putchar('\n');
 		if (json_is_string(json_object_get(r, "last_reply")))
 			printf("    %s\n", jstr(r, "last_reply", ""));
+		if (json_is_string(json_object_get(r, "waiting")))
+			printf("    waiting: %s\n", jstr(r, "waiting", ""));
+	}
+}
+
+/* print_destinations() writes one line per destination (provider or
+ * domain): its limits, what runs now, and a suspension if any. */
+static void
+print_destinations(json_t *arr)
+{
+	json_t *o;
+	size_t i;
+
+	if (json_array_size(arr) == 0) {
+		puts("No destination known yet");
+		return;
+	}
+	printf("%-28s %-8s %5s %5s %7s %7s  %-34s %s\n", "-Destination-", "-Kind-", "-Rdy-", "-Conn-",
+	    "-Msg/m-", "-Con/m-", "-Limits (conns rate/msgs rate)-", "-State-");
+	json_array_foreach(arr, i, o) {
+		json_t *l = json_object_get(o, "limits");
+		char lim[96], st[256];
+		json_int_t maxc = json_integer_value(json_object_get(l, "max_connections"));
+		json_int_t maxm = json_integer_value(json_object_get(l, "max_messages_per_connection"));
+
+		snprintf(lim, sizeof(lim), "%s%lld %s / %s%lld %s", maxc ? "" : "-", (long long)maxc,
+		    jstr(l, "connection_rate", "-"), maxm ? "" : "-", (long long)maxm,
+		    jstr(l, "message_rate", "-"));
+		if (json_is_string(json_object_get(o, "suspended_until")))
+			snprintf(st, sizeof(st), "suspended until %s (%s, rule %s)", jstr(o, "suspended_until", ""),
+			    jstr(o, "reason", ""), jstr(o, "rule", ""));
+		else if (json_integer_value(json_object_get(o, "rate_divisor")) > 1)
+			snprintf(st, sizeof(st), "rate / %lld until %s (rule %s)",
+			    (long long)json_integer_value(json_object_get(o, "rate_divisor")),
+			    jstr(o, "halved_until", ""), jstr(o, "rule", ""));
+		else if (json_is_string(json_object_get(o, "waiting_until")))
+			snprintf(st, sizeof(st), "waiting for %s until %s", jstr(o, "waiting_for", ""),
+			    jstr(o, "waiting_until", ""));
+		else
+			snprintf(st, sizeof(st), "active");
+		printf("%-28s %-8s %5lld %5lld %7lld %7lld  %-34s %s\n", jstr(o, "destination", "?"),
+		    jstr(o, "kind", "?"), (long long)json_integer_value(json_object_get(o, "ready")),
+		    (long long)json_integer_value(json_object_get(o, "connections")),
+		    (long long)json_integer_value(json_object_get(o, "messages_last_minute")),
+		    (long long)json_integer_value(json_object_get(o, "connections_last_minute")), lim, st);
+		if (json_array_size(json_object_get(o, "domains")) > 0) {
+			json_t *dm;
+			size_t k;
+			printf("%28s domains:", "");
+			json_array_foreach(json_object_get(o, "domains"), k, dm)
+				printf(" %s", json_string_value(dm));
+			putchar('\n');
+		}
 	}
 }
 
@@ -176,15 +237,15 @@ cli_queue(struct config *cfg, int argc, char **argv)
 		fputs(queue_usage, stderr);
 		return 2;
 	}
-	if (!strcmp(sub, "list")) {
+	if (!strcmp(sub, "list") || !strcmp(sub, "destinations")) {
 		if (id)
-			return cli_error("queue list: unexpected argument %s", id);
+			return cli_error("queue %s: unexpected argument %s", sub, id);
 	} else if (!strcmp(sub, "show") || !strcmp(sub, "delete") || !strcmp(sub, "hold") ||
 	    !strcmp(sub, "release")) {
 		if (id == NULL)
 			return cli_error("queue %s: a queue ID is required", sub);
 	} else if (strcmp(sub, "flush") != 0)
-		return cli_error("queue: unknown subcommand %s (list, show, delete, hold, release, flush)",
+		return cli_error("queue: unknown subcommand %s (list, show, delete, hold, release, flush, destinations)",
 		    sub);
 
 	if (!strcmp(sub, "list"))
@@ -207,6 +268,11 @@ cli_queue(struct config *cfg, int argc, char **argv)
 			print_json(result);
 		else
 			print_show(result);
+	} else if (!strcmp(sub, "destinations")) {
+		if (json)
+			print_json(result);
+		else
+			print_destinations(result);
 	} else if (!strcmp(sub, "flush")) {
 		if (json)
 			print_json(result);

@@ -3,6 +3,8 @@
  * (as they exist) the HTTP API and delivery. SIGTERM or SIGINT drains: stop
  * accepting, let sessions finish the command in hand (a message being
  * committed gets its reply), then close the spool and exit 0. */
+#include "account/account_ctl.h"
+#include "account/account_state.h"
 #include "cli/cli.h"
 #include "ctl/ctl.h"
 #include "daemon/serve_metrics.h"
@@ -45,6 +47,7 @@ struct daemon {
 	struct http_server	*http;		/* freed by http_server_stop() */
 	struct ctl		*ctl;
 	struct deliver		*deliver;
+	struct account_state	*accounts;
 	struct suppress		*suppress;
 	SSL_CTX			*tls;
 	struct verp_key		 verp;		/* signs return paths; the inbound listener checks them */
@@ -152,6 +155,26 @@ drop_privileges(const struct config *cfg)
 	return 0;
 }
 
+/* Adapters between the accounts' pause state and its users (delivery, the
+ * queue commands), which know nothing of src/account. */
+static const char *
+account_paused(void *arg, const char *account)
+{
+	return account_state_pause_reason(arg, account);
+}
+
+static void
+account_hold(void *arg, const char *account)
+{
+	deliver_hold_account(arg, account);
+}
+
+static void
+account_release(void *arg, const char *account)
+{
+	deliver_release_account(arg, account);
+}
+
 static void
 start_failed_drained(void *arg)
 {
@@ -213,6 +236,12 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	free(path);
+	/* Account limits and pauses: read from the store before the loop
+	 * runs; the reputation breaker subscribes to events here. */
+	if (account_state_open(&d.accounts, d.loop, cfg, d.store, &err) < 0) {
+		cli_error("accounts: %s", err);
+		goto out;
+	}
 	/* The suppression lists: loaded before the loop runs; their event
 	 * subscriber registers before events_start(). */
 	if (suppress_start(d.loop, cfg, d.store, &d.suppress, &err) < 0) {
@@ -234,6 +263,7 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("submission: %s", err);
 		goto out;
 	}
+	smtp_server_set_accounts(d.smtp, d.accounts);
 	smtp_server_set_suppress(d.smtp, d.suppress);
 	/* an empty http.listen means no HTTP API (the relay benchmark) */
 	if (cfg->http_listen && cfg->http_listen[0] &&
@@ -241,8 +271,10 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("http: %s", err);
 		goto out;
 	}
-	if (d.http)
+	if (d.http) {
+		http_server_set_accounts(d.http, d.accounts);
 		http_server_set_suppress(d.http, d.suppress);
+	}
 	path = cli_ctl_path(cfg);
 	if (ctl_start(d.loop, path, &d.ctl, &err) < 0) {
 		free(path);
@@ -251,14 +283,21 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	}
 	free(path);
 	queue_ctl_register(d.ctl, d.spool);
+	queue_ctl_set_hold_reason(account_paused, d.accounts);
+	account_ctl_register(d.ctl, d.accounts);
 	suppress_register_ctl(d.suppress, d.ctl);
 	if (!cfg->delivery_enabled)
 		log_warn("serve", "delivery.enabled = no: mail is queued, not delivered");
 	else if (deliver_start(d.loop, cfg, d.spool, &d.deliver, &err) < 0) {
 		cli_error("delivery: %s", err);
 		goto out;
-	} else
+	} else {
 		deliver_set_verp(d.deliver, &d.verp);
+		/* paused accounts' mail is held from the first pump on */
+		struct account_hold_hooks hk = { account_hold, account_release, d.deliver };
+		deliver_set_account_gate(d.deliver, account_paused, d.accounts);
+		account_state_set_hold_hooks(d.accounts, &hk);
+	}
 	if (d.deliver)
 		deliver_set_suppress(d.deliver, d.suppress);
 
@@ -302,6 +341,12 @@ out:
 		http_server_stop(d.http, NULL, NULL);
 		d.http = NULL;
 	}
+	if (d.accounts) {
+		/* nothing may reach the engine once it is gone */
+		struct account_hold_hooks none = { NULL, NULL, NULL };
+		account_state_set_hold_hooks(d.accounts, &none);
+	}
+	queue_ctl_set_hold_reason(NULL, NULL);
 	serve_metrics_stop();		/* the scrape hook reads both */
 	if (d.deliver)
 		deliver_free(d.deliver);	/* before the spool it reads */
@@ -309,6 +354,7 @@ out:
 		spool_close(d.spool);
 	suppress_stop(d.suppress);
 	events_stop();		/* after the last emitter, before the store closes */
+	account_state_close(d.accounts);	/* freed by the loop run below */
 	if (d.loop) {
 		io_abort_all(d.loop);	/* lingering connections: freed by the run below */
 		uv_walk(d.loop, close_walk, NULL);

@@ -30,6 +30,7 @@
 #include "net/tls.h"
 #include "queue/queue_ctl.h"
 #include "queue/sched.h"
+#include "shape/shape.h"
 #include "spool/spool.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -75,7 +76,7 @@ pump(uv_timer_t *t)
 		if (c->idle && sched_dest_ready(c->dest) > 0)
 			deliver_conn_wake(c);
 	}
-	while ((dest = sched_want_connection(d->sched)) != NULL)
+	while ((dest = sched_want_connection(d->sched, now)) != NULL)
 		deliver_conn_new(d, dest);
 	next = sched_next_due(d->sched);
 	if (next != UINT64_MAX)
@@ -95,10 +96,19 @@ deliver_pump_soon(struct deliver *d)
 
 /* --- the spool feed ------------------------------------------------------- */
 
+/* account_paused() tells whether env's account is paused (its mail waits). */
+static int
+account_paused(struct deliver *d, const struct spool_env *env)
+{
+	return d->paused != NULL && env->account != NULL &&
+	    d->paused(d->paused_arg, env->account) != NULL;
+}
+
 static void
 add_env(struct deliver *d, const struct spool_env *env)
 {
 	uint64_t now = time_now_ms();
+	int held = (env->flags & SPOOL_F_HELD) != 0 || account_paused(d, env);
 
 	/* One item per distinct recipient domain, due at the earliest of its
 	 * recipients' next attempts. nrcpt is small (max_recipients). */
@@ -120,7 +130,7 @@ add_env(struct deliver *d, const struct spool_env *env)
 			    strcasecmp(deliver_domain(env->rcpt[k].addr), dom) == 0 &&
 			    env->rcpt[k].next_attempt < at)
 				at = env->rcpt[k].next_attempt;
-		sched_add(d->sched, env->id, dom, at, (env->flags & SPOOL_F_HELD) != 0, now);
+		sched_add(d->sched, env->id, dom, at, held, now);
 	}
 }
 
@@ -145,7 +155,9 @@ on_change(enum spool_change what, const char *id, const struct spool_env *env, v
 		sched_hold_message(d->sched, id);
 		break;
 	case SPOOL_RELEASED:
-		sched_release_message(d->sched, id, time_now_ms());
+		/* an admin's release does not lift an account's pause */
+		if (env == NULL || !account_paused(d, env))
+			sched_release_message(d->sched, id, time_now_ms());
 		break;
 	case SPOOL_REMOVED:
 		sched_remove_message(d->sched, id);
@@ -185,9 +197,103 @@ deliver_set_shaper(struct deliver *d, const struct shaper_ops *ops)
 }
 
 void
+deliver_set_account_gate(struct deliver *d, const char *(*paused)(void *arg, const char *account),
+    void *arg)
+{
+	d->paused = paused;
+	d->paused_arg = arg;
+}
+
+struct account_walk {
+	struct deliver	*d;
+	const char	*account;
+	int		 release;
+	size_t		 n;
+};
+
+static int
+account_walk_cb(const struct spool_env *env, void *arg)
+{
+	struct account_walk *w = arg;
+
+	if (env->account == NULL || strcmp(env->account, w->account) != 0)
+		return 0;
+	if (!w->release)
+		w->n += sched_hold_message(w->d->sched, env->id) > 0;
+	else if (!(env->flags & SPOOL_F_HELD))
+		w->n += sched_release_message(w->d->sched, env->id, time_now_ms()) > 0;
+	return 0;
+}
+
+/* One walk over the queue per pause or resume: rare, and cheaper than an
+ * index by account that every submission would have to keep. */
+size_t
+deliver_hold_account(struct deliver *d, const char *account)
+{
+	struct account_walk w = { d, account, 0, 0 };
+
+	spool_foreach(d->sp, account_walk_cb, &w);
+	log_info("deliver", "account %s paused: %zu queued messages held", account, w.n);
+	return w.n;
+}
+
+size_t
+deliver_release_account(struct deliver *d, const char *account)
+{
+	struct account_walk w = { d, account, 1, 0 };
+
+	spool_foreach(d->sp, account_walk_cb, &w);
+	log_info("deliver", "account %s resumed: %zu held messages released", account, w.n);
+	deliver_pump_soon(d);
+	return w.n;
+}
+
+void
 deliver_set_verp(struct deliver *d, const struct verp_key *key)
 {
 	d->verp = key;
+}
+
+/* --- shaping ----------------------------------------------------------------- */
+
+/* shape_kick() unparks a domain the shaper has news about (its provider). */
+static void
+shape_kick(void *arg, const char *domain)
+{
+	struct deliver *d = arg;
+	struct sched_dest *dest = sched_dest_find(d->sched, domain);
+
+	if (dest)
+		sched_unpark(d->sched, dest);
+	deliver_pump_soon(d);
+}
+
+static char *
+why_hook(const char *id, const char *domain, void *arg)
+{
+	struct deliver *d = arg;
+	char text[512];
+
+	if (d->shape == NULL || !shape_why(d->shape, id, domain, time_now_ms(), text, sizeof(text)))
+		return NULL;
+	return xstrdup(text);
+}
+
+static size_t
+dest_ready(const char *domain, void *arg)
+{
+	struct deliver *d = arg;
+	struct sched_dest *dest = sched_dest_find(d->sched, domain);
+
+	return dest ? sched_dest_ready(dest) : 0;
+}
+
+static json_t *
+dest_hook(void *arg)
+{
+	struct deliver *d = arg;
+
+	return shape_destinations(d->shape, time_now_ms(), dest_ready, d);
 }
 
 int
@@ -216,7 +322,20 @@ deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struc
 		log_warn("deliver", "no TLS client context: %s", tls_err ? tls_err : "?");
 		free(tls_err);
 	}
+	if (shape_new(cfg, sp, &d->shape, err) < 0) {
+		mx_resolver_free(d->mx);
+		if (d->ssl)
+			SSL_CTX_free(d->ssl);
+		free(d);
+		return -1;
+	}
 	d->sched = sched_new(&lim);
+	{
+		struct shaper_ops ops;
+		shape_attach(d->shape, d->mx, shape_kick, d);
+		shape_ops(d->shape, &ops);
+		sched_set_shaper(d->sched, &ops);
+	}
 	d->wake = xmalloc(sizeof(*d->wake));
 	d->pump = xmalloc(sizeof(*d->pump));
 	uv_timer_init(loop, d->wake);
@@ -225,6 +344,8 @@ deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struc
 	spool_foreach(sp, foreach_cb, d);
 	spool_on_change(sp, on_change, d);
 	queue_ctl_set_flush_hook(flush_hook, d);
+	queue_ctl_set_why_hook(why_hook, d);
+	queue_ctl_set_dest_hook(dest_hook, d);
 	{
 		struct sched_counts c;
 		struct log_line *l = log_begin(LOG_INFO, "deliver");
@@ -266,12 +387,14 @@ deliver_stop(struct deliver *d, void (*done)(void *arg), void *arg)
 	uv_timer_stop(d->pump);
 	d->pump_armed = 0;
 	queue_ctl_set_flush_hook(NULL, NULL);
+	queue_ctl_set_why_hook(NULL, NULL);
+	queue_ctl_set_dest_hook(NULL, NULL);
 	/* Only transactions in flight are waited for: sessions being set up,
 	 * DNS lookups and idle sessions end now (their items are retried at
 	 * the next start). */
 	for (struct conn *c = d->conns, *next; c; c = next) {
 		next = c->next;
-		if (c->idle)
+		if (c->idle || c->pacing)
 			deliver_conn_end(c);
 		else if (!c->reading && !(c->client && c->item)) {
 			deliver_conn_cut(d, c, 0);
@@ -303,6 +426,8 @@ deliver_free(struct deliver *d)
 	d->stop_done = NULL;
 	spool_on_change(d->sp, NULL, NULL);
 	queue_ctl_set_flush_hook(NULL, NULL);
+	queue_ctl_set_why_hook(NULL, NULL);
+	queue_ctl_set_dest_hook(NULL, NULL);
 	for (c = d->conns; c; c = next) {
 		next = c->next;
 		deliver_conn_cut(d, c, 1);
@@ -327,6 +452,8 @@ deliver_free(struct deliver *d)
 	while (d->nquitting > 0)
 		smtp_client_abort(d->quitting[--d->nquitting]);
 	free(d->quitting);
+	sched_set_shaper(d->sched, NULL);
+	shape_free(d->shape);	/* before the resolver: it cancels its lookups */
 	mx_resolver_free(d->mx);
 	sched_free(d->sched);
 	uv_close((uv_handle_t *)d->wake, handle_close_free);

@@ -56,4 +56,15 @@ void	deliver_counts(struct deliver *d, struct sched_counts *out);
 /* deliver_set_shaper() plugs traffic shaping in (NULL: allow everything). */
 void	deliver_set_shaper(struct deliver *d, const struct shaper_ops *ops);
 
+/* Account pauses (the reputation breaker, src/account). paused(arg,
+ * account) returns non-NULL while an account is paused: its mail is queued
+ * held (in the scheduler only: the spool's admin hold flag is untouched).
+ * deliver_hold_account() holds what is queued for account now (a
+ * transaction in flight finishes); deliver_release_account() makes it due
+ * now, except messages an admin holds. Loop thread. */
+void	deliver_set_account_gate(struct deliver *d,
+	    const char *(*paused)(void *arg, const char *account), void *arg);
+size_t	deliver_hold_account(struct deliver *d, const char *account);
+size_t	deliver_release_account(struct deliver *d, const char *account);
+
 #endif

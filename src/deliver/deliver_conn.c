@@ -29,6 +29,7 @@ static void quitting_add(struct deliver *d, struct smtp_client *cl);
 static void conn_next_item(struct conn *c);
 static void conn_idle(struct conn *c);
 static void conn_connect_next(struct conn *c);
+static void conn_pace(struct conn *c, uint64_t ms);
 
 /* --- small helpers -------------------------------------------------------- */
 
@@ -164,6 +165,7 @@ deliver_conn_end(struct conn *c)
 		c->retry_at = time_now_ms();
 	item_finish(c);
 	c->idle = 0;
+	c->pacing = 0;
 	if (c->idle_timer)
 		uv_timer_stop(c->idle_timer);
 	if (c->client) {
@@ -426,11 +428,36 @@ conn_start_item(struct conn *c)
 		conn_next_item(c);
 		return;
 	}
-	if (sh->may_send && !sh->may_send(sh->ctx, c->domain, sched_item_id(c->item))) {
-		c->retry_at = now + 1000;
-		item_finish(c);
-		deliver_conn_end(c);
-		return;
+	if (sh->send_wait) {
+		uint64_t until = 0;
+		enum shaper_verdict v = sh->send_wait(sh->ctx, c->domain, sched_item_id(c->item), now, &until);
+		switch (v) {
+		case SHAPER_GO:
+			break;
+		case SHAPER_WAIT_ITEM:
+			/* this message alone waits (a warm-up cap): not an attempt */
+			c->retry_at = until > now ? until : now + 1;
+			item_finish(c);
+			conn_next_item(c);
+			return;
+		case SHAPER_WAIT_DEST:
+		case SHAPER_SUSPENDED:
+			/* the destination waits: the message goes back to the head
+			 * of its queue untouched, the destination is parked, and a
+			 * ready session paces itself when the wait is short */
+			sched_return(d->sched, c->item);
+			c->item = NULL;
+			c->retry_at = 0;
+			deliver_conn_release(c);
+			sched_park(d->sched, c->dest, until);
+			if (v == SHAPER_WAIT_DEST && c->client && until <= now + DELIVER_PACE_MS &&
+			    !d->stopping) {
+				conn_pace(c, until - now);
+				return;
+			}
+			deliver_conn_end(c);
+			return;
+		}
 	}
 	if (spool_read(d->sp, sched_item_id(c->item), on_read, c) < 0) {
 		c->retry_at = now + 60000;
@@ -439,6 +466,30 @@ conn_start_item(struct conn *c)
 		return;
 	}
 	c->reading = 1;
+}
+
+static void
+pace_done(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	c->pacing = 0;
+	conn_next_item(c);
+}
+
+/* conn_pace() keeps a ready session waiting ms for the shaper's rate, then
+ * takes the next item: a paced destination keeps its sessions instead of
+ * reconnecting for each message. */
+static void
+conn_pace(struct conn *c, uint64_t ms)
+{
+	if (c->idle_timer == NULL) {
+		c->idle_timer = xmalloc(sizeof(*c->idle_timer));
+		uv_timer_init(c->d->loop, c->idle_timer);
+		c->idle_timer->data = c;
+	}
+	c->pacing = 1;
+	uv_timer_start(c->idle_timer, pace_done, ms, 0);
 }
 
 static void
@@ -481,8 +532,8 @@ on_lost(struct smtp_client *cl, void *arg)
 
 	(void)cl;
 	c->client = NULL;
-	if (c->idle) {
-		c->idle = 0;
+	if (c->idle || c->pacing) {
+		c->idle = c->pacing = 0;
 		deliver_conn_end(c);
 	}
 	/* busy (a read in flight): on_read sees the session gone */
@@ -493,8 +544,14 @@ static void
 conn_next_item(struct conn *c)
 {
 	struct deliver *d = c->d;
+	const struct shaper_ops *sh = sched_shaper(d->sched);
 	uint64_t maxm = d->cfg->max_messages_per_connection ? d->cfg->max_messages_per_connection : 100;
 
+	if (sh->max_messages) {
+		unsigned m = sh->max_messages(sh->ctx, c->domain);
+		if (m && m < maxm)
+			maxm = m;
+	}
 	for (;;) {
 		if (d->stopping || c->client == NULL || c->nmsgs >= maxm) {
 			deliver_conn_end(c);

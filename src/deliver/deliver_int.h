@@ -14,6 +14,7 @@
 #include "util/buf.h"
 
 #define DELIVER_IDLE_MS		2000	/* an idle session waits this long for more mail */
+#define DELIVER_PACE_MS		10000	/* a session waits this long for the shaper's rate */
 
 /* One outgoing connection (deliver_conn.c). */
 struct conn {
@@ -36,6 +37,7 @@ struct conn {
 	char			 mx[256];	/* the host of the session */
 	unsigned		 nmsgs;
 	int			 idle;		/* session up, waiting for an item */
+	int			 pacing;	/* session up, waiting for the shaper's rate */
 	uv_timer_t		*idle_timer;
 
 	/* the item in hand */
@@ -56,6 +58,7 @@ struct deliver {
 	const struct config	*cfg;
 	struct spool		*sp;
 	struct sched		*sched;
+	struct shape		*shape;		/* destination shaping (src/shape) */
 	struct mx_resolver	*mx;
 	SSL_CTX			*ssl;
 	uv_timer_t		*wake;		/* the heap's next due time */
@@ -71,6 +74,9 @@ struct deliver {
 	const struct verp_key	*verp;		/* NULL: no VERP (deliver_set_verp) */
 	struct smtp_client	**quitting;	/* sessions saying QUIT, owned by nobody else */
 	size_t			 nquitting, quitcap;
+	/* account pauses (src/account): non-NULL reason = hold its mail */
+	const char		*(*paused)(void *arg, const char *account);
+	void			*paused_arg;
 	struct suppress		*suppress;	/* suppression lists; NULL: none */
 };
 

@@ -358,9 +358,13 @@ deliver_outcomes(struct deliver *d, const char *id, const struct deliver_outcome
 		if (rec->r.state == SPOOL_RCPT_DELIVERED)
 			metrics_delivery_seconds(now > env->queued_at ?
 			    (double)(now - env->queued_at) / 1000.0 : 0.0);
-		if (sh->on_result)
-			sh->on_result(sh->ctx, deliver_domain(cur->addr), r->code,
-			    rec->r.state == SPOOL_RCPT_BOUNCED);
+		if (sh->on_result) {
+			struct shaper_reply sr = {
+				.code = r->code, .enhanced = r->enhanced, .text = r->text, .mx = mx,
+				.permanent = rec->r.state == SPOOL_RCPT_BOUNCED,
+			};
+			sh->on_result(sh->ctx, deliver_domain(cur->addr), &sr, now);
+		}
 	}
 	if (dsn && msg == NULL) {
 		struct dsn_job *j = xcalloc(1, sizeof(*j));

@@ -178,7 +178,7 @@ fb_uncomment(const char *s, size_t n, struct buf *out)
 		buf_putc(out, c);
 	}
 	if (out->data == NULL)
-		buf_reserve(out, 1);
+		buf_append(out, "", 0);	/* allocated and NUL-terminated */
 }
 
 size_t
@@ -343,4 +343,36 @@ fb_addr(const char *s, size_t n)
 	buf_free(&c);
 	buf_free(&a);
 	return res;
+}
+
+void
+fb_reply_join(char *s)
+{
+	char st[16], pre[24];
+	size_t n = strlen(s), e, pl, r, w;
+
+	if (n < 5 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
+	    !isdigit((unsigned char)s[2]) || (s[3] != '-' && s[3] != ' '))
+		return;
+	e = 4 + fb_enhanced(s + 4, n - 4, st);
+	if (e >= sizeof(pre) - 1)
+		return;
+	/* The prefix of every line: "550-5.1.1" or "550 5.1.1". */
+	memcpy(pre, s, e);
+	pre[e] = '\0';
+	pl = e;
+	s[3] = ' ';
+	for (r = w = e; r < n;) {
+		if (s[r] == ' ' && r + 1 + pl <= n && memcmp(s + r + 1, pre, 3) == 0 &&
+		    (s[r + 4] == '-' || s[r + 4] == ' ') && memcmp(s + r + 5, pre + 4, pl - 4) == 0 &&
+		    (pl == 4 || r + 1 + pl == n || s[r + 1 + pl] == ' ')) {
+			s[w++] = ' ';
+			r += 1 + pl;
+			while (r < n && s[r] == ' ')
+				r++;
+			continue;
+		}
+		s[w++] = s[r++];
+	}
+	s[w] = '\0';
 }

@@ -87,19 +87,25 @@ size_t	fb_smtp_scan(const char *s, size_t n, int *code, char status[16]);
  * 5, then 1-3 and 1-3 digits) into status; returns its length or 0. */
 size_t	fb_enhanced(const char *s, size_t n, char status[16]);
 
+/* fb_reply_join() rewrites in place a multi-line SMTP reply whose lines
+ * were joined with spaces ("550-5.1.1 a 550-5.1.1 b 550 5.1.1 c") as one
+ * ("550 5.1.1 a b c"): the code and status that open each line go. A text
+ * that does not open with a code is left alone. */
+void	fb_reply_join(char *s);
+
 /* fb_addr() returns a new string with the address in s: comments, an
  * address type ("rfc822;", "utf-8;" whose \x{...} escapes are decoded),
  * angle brackets and blanks removed, the domain lower-cased. NULL if empty. */
 char   *fb_addr(const char *s, size_t n);
 
 /* fb_text_parse() recognises a plain-text bounce (text, n octets, LF line
- * ends) given the message's Subject and From (may be ""), and fills r's
+ * ends) given the message's Subject (may be ""), and fills r's
  * kind, format and recipients. *orig and *origlen are set to the returned
  * original's header block quoted in the text, if any. Returns 0 when it
  * recognised the text and found at least one recipient, else -1 (r then
  * has no recipients). */
-int	fb_text_parse(const char *subject, const char *from, const char *text, size_t n,
-	    struct fb_report *r, const char **orig, size_t *origlen);
+int	fb_text_parse(const char *subject, const char *text, size_t n, struct fb_report *r,
+	    const char **orig, size_t *origlen);
 
 /* fb_rcpt_add() appends a zeroed recipient to r (NULL past FB_PARSE_MAX_RCPTS). */
 struct fb_rcpt *fb_rcpt_add(struct fb_report *r);

@@ -25,7 +25,7 @@ fb_header_get(const char *hdr, size_t len, const char *name, struct buf *out)
 		if (fb_field_is(&f, name)) {
 			fb_unfold(f.value, f.valuelen, out);
 			if (out->data == NULL)
-				buf_reserve(out, 1);
+				buf_append(out, "", 0);	/* allocated and NUL-terminated */
 			return 1;
 		}
 	return 0;
@@ -372,6 +372,6 @@ fb_decode(const struct fb_part *p, size_t max, struct buf *out)
 		buf_append(out, s, n < max ? n : max);
 	}
 	if (out->data == NULL)
-		buf_reserve(out, 1);
+		buf_append(out, "", 0);	/* allocated and NUL-terminated */
 	out->data[out->len] = '\0';
 }

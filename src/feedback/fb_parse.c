@@ -43,8 +43,8 @@ str_set(char **dst, const char *v, size_t n)
 	buf_free(&b);
 }
 
-/* typed_set() sets *dst from a "type; value" field (Reporting-MTA: dns;
- * host): comments and the type go, the value stays. */
+/* typed_set() sets *dst from a "type; host" field (Reporting-MTA: dns;
+ * host): comments, the type and a final dot go, the name stays. */
 static void
 typed_set(char **dst, const char *v, size_t n)
 {
@@ -61,6 +61,9 @@ typed_set(char **dst, const char *v, size_t n)
 		len -= (size_t)(semi + 1 - p);
 		p = fb_trim(semi + 1, &len);
 	}
+	/* A host name may be written absolute ("mx.example."). */
+	while (len > 0 && p[len - 1] == '.')
+		len--;
 	free(*dst);
 	*dst = len ? xstrndup(p, len) : NULL;
 	buf_free(&u);
@@ -118,6 +121,8 @@ diag_set(struct fb_rcpt *rc, const char *v, size_t n)
 	}
 	free(rc->diagnostic);
 	rc->diagnostic = len ? xstrndup(p, len) : NULL;
+	if (rc->diagnostic != NULL)
+		fb_reply_join(rc->diagnostic);
 	/* The code must open the text ("smtp; 550 ..."); other types
 	 * ("X-Postfix; ...", "X-Unix; ...") may carry one too. */
 	if (len >= 3 && (p[0] == '2' || p[0] == '4' || p[0] == '5') && isdigit((unsigned char)p[1]) &&
@@ -128,8 +133,10 @@ diag_set(struct fb_rcpt *rc, const char *v, size_t n)
 	} else if (smtp || rc->status[0] == '\0') {
 		int code;
 
+		/* Elsewhere in the text a number is a code only in an
+		 * SMTP diagnostic ("smtp; host said: 550 ..."). */
 		fb_smtp_scan(p, len, &code, st);
-		if (code != 0 && rc->smtp_code == 0)
+		if (smtp && code != 0 && rc->smtp_code == 0)
 			rc->smtp_code = code;
 		if (rc->status[0] == '\0' && st[0])
 			memcpy(rc->status, st, sizeof(st));
@@ -443,7 +450,7 @@ bounce_text(const struct fb_mime *m, struct buf *out)
 		buf_putc(out, c == '\0' ? ' ' : c);
 	}
 	if (out->data == NULL)
-		buf_reserve(out, 1);
+		buf_append(out, "", 0);	/* allocated and NUL-terminated */
 	out->data[out->len] = '\0';
 	buf_free(&raw);
 }
@@ -452,23 +459,20 @@ bounce_text(const struct fb_mime *m, struct buf *out)
 static int
 text_read(const char *msg, size_t len, const struct fb_mime *m, struct fb_report *r)
 {
-	struct buf subj = { 0 }, from = { 0 }, text = { 0 };
+	struct buf subj = { 0 }, text = { 0 };
 	const char *orig = NULL;
 	size_t origlen = 0;
 	int rc;
 
 	fb_header_get(msg, len, "subject", &subj);
-	fb_header_get(msg, len, "from", &from);
 	bounce_text(m, &text);
-	rc = fb_text_parse(subj.data ? subj.data : "", from.data ? from.data : "", text.data,
-	    text.len, r, &orig, &origlen);
+	rc = fb_text_parse(subj.data ? subj.data : "", text.data, text.len, r, &orig, &origlen);
 	if (rc == 0) {
 		part_orig(m, 0, r);
 		if (r->orig_headers == NULL && orig != NULL)
 			orig_read(orig, origlen, r);
 	}
 	buf_free(&subj);
-	buf_free(&from);
 	buf_free(&text);
 	return rc;
 }

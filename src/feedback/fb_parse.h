@@ -27,12 +27,15 @@ struct fb_rcpt {
 				 * without "rfc822;", domain lower-cased */
 	char	*original_recipient; /* Original-Recipient or NULL */
 	char	*action;	/* "failed" "delayed" "delivered" "relayed" "expanded",
-				 * lower case (a text bounce says "failed") */
+				 * lower case, as the report says (may be NULL in a
+				 * broken one); a text bounce: "failed" or "delayed" */
 	char	 status[16];	/* enhanced status "5.1.1", "" if none */
 	int	 smtp_code;	/* 550 from Diagnostic-Code "smtp; 550 ..." or the text,
 				 * 0 if none */
 	char	*diagnostic;	/* the diagnostic text without its "smtp;" type, unfolded,
-				 * or NULL */
+				 * a multi-line reply joined ("550 5.1.1 a b"), or
+				 * NULL; a text bounce: the server's reply, from its
+				 * code on, when one is found */
 	char	*remote_mta;	/* Remote-MTA host without "dns;", or NULL */
 	char	*last_attempt;	/* Last-Attempt-Date or NULL */
 	char	*will_retry_until; /* Will-Retry-Until or NULL */
@@ -47,21 +50,23 @@ struct fb_report {
 	size_t		 nrcpt;
 	char		*reporting_mta;	/* Reporting-MTA without "dns;" (DSN), or the
 					 * ARF Reporting-MTA */
-	char		*envelope_id;	/* Original-Envelope-Id (DSN), as written (xtext not undone) */
+	char		*envelope_id;	/* Original-Envelope-Id (DSN), as written */
 	char		*arrival_date;	/* DSN Arrival-Date, or ARF Arrival-Date */
 	char		*orig_message_id; /* Message-ID of the returned original (the
 					 * message/rfc822 or text/rfc822-headers leaf, or
 					 * the quoted headers of a text bounce), no <> */
-	char		*orig_return_path; /* Return-Path of the returned original, or
-					 * ARF Original-Mail-From, no <> */
+	char		*orig_return_path; /* ARF Original-Mail-From, else the Return-Path
+					 * of the returned original; no <>, NULL for <> */
 	char		*orig_from;	/* From: of the returned original, as written */
 	char		*orig_subject;	/* Subject: of the returned original, as written */
 	/* ARF (RFC 5965 3.1) */
 	char		*feedback_type;	/* "abuse" "fraud" "virus" "other" "not-spam"... */
 	char		*user_agent;
 	char		*source_ip;
-	char		*orig_rcpt_to;	/* the first Original-Rcpt-To, no <> */
-	unsigned	 incidents;	/* Incidents, 1 when absent */
+	char		*orig_rcpt_to;	/* the first Original-Rcpt-To, no <>; when the
+					 * report has none (providers often redact it),
+					 * the To: of the original if it names one address */
+	unsigned	 incidents;	/* Incidents, 1 when absent (ARF only) */
 	/* The returned original's header block, raw (folded, CRLF or LF as it
 	 * came), or NULL: the inbound listener looks for hermod's tracking header
 	 * in it. A text bounce that quotes the original gets the quoted block. */

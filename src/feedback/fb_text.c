@@ -202,11 +202,15 @@ rcpt_diag(struct fb_rcpt *rc, struct diag *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* rcpt_new() adds the recipient addr (taken over; NULL is no address) or
+ * finds it among those already read; NULL when there is none to add. */
 static struct fb_rcpt *
 rcpt_new(struct fb_report *r, char *addr, const char *action)
 {
 	struct fb_rcpt *rc;
 
+	if (addr == NULL)
+		return NULL;
 	for (size_t i = 0; i < r->nrcpt; i++)
 		if (strcmp(r->rcpts[i].recipient, addr) == 0) {
 			free(addr);
@@ -376,8 +380,9 @@ read_postfix(const struct text *t, struct fb_report *r)
 	return r->nrcpt ? 0 : -1;
 }
 
-/* diag_after() joins the non-blank lines after the line holding marker
- * (leading blank lines skipped) into d. */
+/* diag_after() joins into d what follows marker: the rest of its line
+ * ("The response was: 550 ...") and the lines after, up to a blank line
+ * (blank lines right after the marker skipped). */
 static int
 diag_after(const struct text *t, const char *marker, struct diag *d)
 {
@@ -393,15 +398,6 @@ diag_after(const struct text *t, const char *marker, struct diag *d)
 			if (started)
 				break;
 			continue;
-		}
-		/* The marker's own line may go on after it: skip that part. */
-		if (!started && l < m + strlen(marker)) {
-			size_t skip = (size_t)(m + strlen(marker) - l);
-
-			l += skip;
-			ll -= skip;
-			if (blank(l, ll))
-				continue;
 		}
 		started = 1;
 		diag_line(d, l, ll);
@@ -556,47 +552,36 @@ read_outlook(const struct text *t, const char *subject, struct fb_report *r,
 	return r->nrcpt ? 0 : -1;
 }
 
-/* reset() undoes what a reader that gave up may have set. */
-static void
-reset(struct fb_report *r)
-{
-	fb_report_free(r);
-}
-
 int
-fb_text_parse(const char *subject, const char *from, const char *text, size_t n,
-    struct fb_report *r, const char **orig, size_t *origlen)
+fb_text_parse(const char *subject, const char *text, size_t n, struct fb_report *r,
+    const char **orig, size_t *origlen)
 {
 	struct text t = { text ? text : "", text ? n : 0 };
 
-	(void)from;
 	*orig = NULL;
 	*origlen = 0;
 	if (t.n > FB_TEXT_MAX)
 		t.n = FB_TEXT_MAX;
-	r->kind = FB_DSN;
-	if (read_outlook(&t, subject, r, orig, origlen) == 0)
-		return 0;
-	reset(r);
-	r->kind = FB_DSN;
-	*orig = NULL;
-	if (read_gmail(&t, subject, r) == 0)
-		return 0;
-	reset(r);
-	r->kind = FB_DSN;
-	if (read_exim(&t, r, orig, origlen) == 0)
-		return 0;
-	reset(r);
-	r->kind = FB_DSN;
-	*orig = NULL;
-	if (read_qmail(&t, r, orig, origlen) == 0)
-		return 0;
-	reset(r);
-	r->kind = FB_DSN;
-	*orig = NULL;
-	if (read_postfix(&t, r) == 0)
-		return 0;
-	reset(r);
+	/* Most specific wording first: a Gmail or Outlook text may quote
+	 * another system's bounce. A reader that gives up may have set
+	 * fields: they go before the next one tries. */
+	for (int k = 0; k < 5; k++) {
+		int rc = -1;
+
+		r->kind = FB_DSN;
+		*orig = NULL;
+		*origlen = 0;
+		switch (k) {
+		case 0: rc = read_outlook(&t, subject, r, orig, origlen); break;
+		case 1: rc = read_gmail(&t, subject, r); break;
+		case 2: rc = read_exim(&t, r, orig, origlen); break;
+		case 3: rc = read_qmail(&t, r, orig, origlen); break;
+		case 4: rc = read_postfix(&t, r); break;
+		}
+		if (rc == 0)
+			return 0;
+		fb_report_free(r);
+	}
 	*orig = NULL;
 	*origlen = 0;
 	return -1;

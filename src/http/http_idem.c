@@ -178,7 +178,7 @@ http_idem_end(struct http_server *srv, struct http_req *r)
 		http_req_finish(w);
 	}
 	e->waiters = NULL;
-	if (r->status >= 500) {
+	if (r->status >= 500 || r->status == 429) {
 		*pp = e->next;
 		srv->idem->n--;
 		entry_free(e);
@@ -270,7 +270,7 @@ persist_done(uv_work_t *w, int status)
 void
 http_idem_complete(struct http_server *srv, struct http_req *r)
 {
-	if (r->status >= 500 || r->stored_answer != NULL) {
+	if (r->status >= 500 || r->status == 429 || r->stored_answer != NULL) {
 		http_idem_end(srv, r);
 		http_req_finish(r);
 		return;

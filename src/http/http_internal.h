@@ -19,6 +19,7 @@ struct store;
 struct http_req;
 struct http_idem;
 struct dkim_keyring;
+struct account_state;
 struct suppress;
 
 enum http_method { HTTP_GET, HTTP_POST, HTTP_DELETE, HTTP_OTHER };
@@ -56,6 +57,7 @@ struct http_server {
 	struct dkim_keyring *dkim;	/* DKIM keys, loaded on first use (src/dkim) */
 	uv_work_t	 expire_work;
 	int		 expiring;
+	struct account_state *accounts;	/* limits, pauses (src/account); NULL: none */
 	struct suppress	*suppress;	/* suppression lists (src/suppress); NULL: none */
 };
 
@@ -114,6 +116,7 @@ struct http_req {
 	int		 stored_status;
 	int		 stored_mismatch; /* the store has the key with another body */
 	struct http_req	*next_waiter;	/* idempotency: same key, waiting */
+	unsigned	 retry_after;	/* seconds, sent as Retry-After when set */
 };
 
 /* http_req_answer() sets the answer (takes the reference to body). */
@@ -151,6 +154,20 @@ void	http_idem_expire_store(struct http_server *srv);
 void	http_idem_sweep(struct http_idem *m, uint64_t now_ms);
 /* Worker side: look the key up in the store (may set r->stored_answer). */
 void	http_idem_lookup_store(struct http_server *srv, struct http_req *r);
+
+/* Account limits (http_account.c). http_account_take() takes j's
+ * recipients from the account's limits before j goes to the spool: 0 when
+ * they may go, else j is answered 429 (with r->retry_after) and -1 is
+ * returned. http_account_give_back() returns them when the spool refused
+ * the message. Loop thread. */
+int	http_account_take(struct http_req *r, struct http_job *j);
+void	http_account_give_back(struct http_req *r, struct http_job *j);
+/* The /v1/account routes (http_account.c; docs/openapi.yaml). */
+void	http_account_get(struct http_req *r);
+void	http_account_limits_work(struct http_req *r);
+void	http_account_limits_done(struct http_req *r);
+void	http_account_pause(struct http_req *r);
+void	http_account_resume(struct http_req *r);
 
 #define HTTP_IDEM_TTL_MS	(24ULL * 3600 * 1000)	/* in the store */
 #define HTTP_IDEM_MEM_MS	(10ULL * 60 * 1000)	/* in the loop's map */

@@ -382,6 +382,7 @@ on_committed(int err, const char *id, void *arg)
 		j->result = http_problem(503, "spool-failed", "Service Unavailable",
 		    "the message could not be stored; nothing was queued, try again", NULL);
 		log_error("http", "spool write failed: %s", strerror(-err));
+		http_account_give_back(r, j);
 	} else {
 		struct log_line *l = log_begin(LOG_INFO, "http");
 		j->status = 202;
@@ -423,6 +424,10 @@ send_done(struct http_req *r)
 			buf_free(&j->msg);
 			continue;
 		}
+		/* the account's limits: over them, this message is answered 429
+		 * and the others of a batch go on */
+		if (http_account_take(r, j) != 0)
+			continue;
 		memset(&env, 0, sizeof env);
 		rc = xcalloc(j->nrcpt, sizeof *rc);
 		for (k = 0; k < j->nrcpt; k++)
@@ -442,6 +447,7 @@ send_done(struct http_req *r)
 		free(rc);
 		if (err != 0) {
 			r->pending--;
+			http_account_give_back(r, j);
 			j->status = 503;
 			j->result = http_problem(503, "spool-failed", "Service Unavailable",
 			    "the spool refused the message; nothing was queued", NULL);
@@ -681,6 +687,11 @@ const struct http_route http_routes[] = {
 	{ HTTP_GET, "/v1/domains", "send", 0, domains_list, NULL },
 	{ HTTP_POST, "/v1/domains", "admin", 0, domain_add, NULL },
 	{ HTTP_GET, "/v1/domains/{domain}", "send", 0, domain_get, NULL },
+	{ HTTP_GET, "/v1/account", "send", 0, NULL, http_account_get },
+	{ HTTP_POST, "/v1/account/limits", "admin", 0, http_account_limits_work,
+	    http_account_limits_done },
+	{ HTTP_POST, "/v1/account/pause", "admin", 0, NULL, http_account_pause },
+	{ HTTP_POST, "/v1/account/resume", "admin", 0, NULL, http_account_resume },
 	{ HTTP_GET, "/v1/suppressions", "send", 0, http_suppress_route_list, NULL },
 	{ HTTP_POST, "/v1/suppressions", "send", 0, http_suppress_route_add, NULL },
 	{ HTTP_DELETE, "/v1/suppressions/{address}", "admin", 0, http_suppress_route_delete, NULL },

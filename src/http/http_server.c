@@ -171,6 +171,11 @@ queue_answer(struct http_req *r)
 		    r->problem ? "application/problem+json" : "application/json");
 	}
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (r->retry_after > 0) {
+		char ra[24];
+		snprintf(ra, sizeof ra, "%u", r->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	if (r->status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"hermod\"");
 	rc = MHD_queue_response(r->conn, (unsigned)r->status, resp);

@@ -30,6 +30,11 @@ int	http_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *s
  * spool and the store. */
 void	http_server_stop(struct http_server *srv, void (*done)(void *arg), void *arg);
 
+/* http_server_set_accounts() gives the server the accounts' limits and
+ * pause state (src/account): sends are then limited and /v1/account
+ * answers. Call right after http_server_start(). */
+struct account_state;
+void	http_server_set_accounts(struct http_server *srv, struct account_state *a);
 /* http_server_set_suppress() gives the server the suppression lists
  * (src/suppress): sends drop suppressed recipients, /v1/suppressions
  * works. Call before the loop runs. */

@@ -147,9 +147,10 @@ void	metrics_delivery_seconds(double seconds);
  * line, folded by metrics_smtp_result(). */
 void	metrics_smtp_session(const char *listener, const char *reason);
 /* metrics_smtp_result() folds a session's detailed end reason into the
- * metric's result: ok (QUIT), dropped (the client went away without QUIT),
+ * metric's result: ok (QUIT), dropped (the client went away without QUIT,
+ * or reset the connection),
  * timeout, tls_failed, rejected (refused by a limit or policy), shutdown
- * (the daemon drained), error (protocol violation, I/O error). Pure. */
+ * (the daemon drained), error (a protocol violation). Pure. */
 const char *metrics_smtp_result(const char *reason);
 /* hermod_http_requests_total{route,code}: route is the route's pattern
  * ("/v1/messages/{id}"), never the raw path; "unmatched" for no route. */

@@ -103,6 +103,7 @@ metrics_smtp_result(const char *reason)
 		{ "quit", "ok" },
 		{ "disconnected", "dropped" },
 		{ "lost-in-data", "dropped" },
+		{ "io-error", "dropped" },	/* a reset: the client went away */
 		{ "timeout", "timeout" },
 		{ "session-timeout", "timeout" },
 		{ "tls-failed", "tls_failed" },

@@ -18,6 +18,34 @@
 
 static queue_flush_hook flush_fn;
 static void *flush_arg;
+static queue_hold_reason_fn hold_fn;
+static void *hold_arg;
+
+void
+queue_ctl_set_hold_reason(queue_hold_reason_fn fn, void *arg)
+{
+	hold_fn = fn;
+	hold_arg = arg;
+}
+
+static queue_why_hook why_fn;
+static void *why_arg;
+static queue_dest_hook dest_fn;
+static void *dest_arg;
+
+void
+queue_ctl_set_why_hook(queue_why_hook fn, void *arg)
+{
+	why_fn = fn;
+	why_arg = arg;
+}
+
+void
+queue_ctl_set_dest_hook(queue_dest_hook fn, void *arg)
+{
+	dest_fn = fn;
+	dest_arg = arg;
+}
 
 void
 queue_ctl_set_flush_hook(queue_flush_hook fn, void *arg)
@@ -100,12 +128,29 @@ queue_ctl_env_json(const struct spool_env *env)
 		}
 		if (r->orcpt)
 			json_object_set_new(jr, "orcpt", json_string(r->orcpt));
+		if (why_fn && (r->state == SPOOL_RCPT_QUEUED || r->state == SPOOL_RCPT_DEFERRED) &&
+		    !(env->flags & SPOOL_F_HELD) && r->addr && strrchr(r->addr, '@')) {
+			char *why = why_fn(env->id, strrchr(r->addr, '@') + 1, why_arg);
+			if (why) {
+				json_object_set_new(jr, "waiting", str_or_null(why));
+				free(why);
+			}
+		}
 		json_array_append_new(rcpts, jr);
 	}
 	json_object_set_new(o, "recipients", rcpts);
 	json_object_set_new(o, "size", json_integer((json_int_t)env->size));
 	json_object_set_new(o, "queued_at", time_or_null(env->queued_at));
-	json_object_set_new(o, "held", json_boolean(env->flags & SPOOL_F_HELD));
+	{
+		const char *paused = hold_fn && env->account ? hold_fn(hold_arg, env->account) : NULL;
+
+		json_object_set_new(o, "held", json_boolean((env->flags & SPOOL_F_HELD) || paused));
+		if (paused) {
+			char *r = xasprintf("account paused (%s)", paused);
+			json_object_set_new(o, "hold_reason", json_string(r));
+			free(r);
+		}
+	}
 	/* Present only when set: the DSN envelope and the body's needs. */
 	if (env->envid)
 		json_object_set_new(o, "envid", json_string(env->envid));
@@ -335,9 +380,22 @@ h_flush(struct ctl_request *req, json_t *args, void *arg)
 	ctl_reply(req, json_pack("{s:i}", "scheduled", n), NULL);
 }
 
+static void
+h_destinations(struct ctl_request *req, json_t *args, void *arg)
+{
+	(void)args;
+	(void)arg;
+	if (dest_fn == NULL) {
+		ctl_reply(req, NULL, "destinations: no delivery runs in this daemon");
+		return;
+	}
+	ctl_reply(req, dest_fn(dest_arg), NULL);
+}
+
 void
 queue_ctl_register(struct ctl *c, struct spool *sp)
 {
+	ctl_register(c, "queue.destinations", h_destinations, sp);
 	ctl_register(c, "queue.list", h_list, sp);
 	ctl_register(c, "queue.show", h_show, sp);
 	ctl_register(c, "queue.delete", h_delete, sp);

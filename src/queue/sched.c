@@ -26,9 +26,13 @@
  * bytes; envelopes stay in the spool's index and are not copied here. A
  * million queued messages cost about 100 MB here.
  *
- * Traffic shaping plugs in through struct shaper_ops (may_connect before a
- * connection opens, may_send before a message goes, on_result after each
- * outcome); the scheduler itself knows only the two connection limits. */
+ * Traffic shaping plugs in through struct shaper_ops (connect_wait before a
+ * connection opens, send_wait before a message goes, on_result after each
+ * outcome); the scheduler itself knows only the two connection limits. A
+ * destination the shaper refuses leaves the wanting list for a second heap
+ * of parked destinations keyed by the time the shaper gave, so 10,000
+ * suspended or rate-limited destinations cost nothing per decision: they
+ * come back in sched_due() in O(log d) each. */
 #include "queue/sched.h"
 #include "util/xalloc.h"
 
@@ -58,6 +62,9 @@ struct sched_dest {
 	size_t			 nitems;	/* items of any state: frees the dest at 0 */
 	unsigned		 active;	/* open connections */
 	int			 wanting;
+	uint64_t		 park_until;	/* parked: no new connection before */
+	uint32_t		 park_idx;	/* index in the park heap */
+	int			 parked;
 	char			 domain[];
 };
 
@@ -71,6 +78,8 @@ struct sched {
 	struct sched_item	**heap;
 	size_t			 nheap, heapcap;
 	struct sched_dest	*want_head, *want_tail;
+	struct sched_dest	**park;		/* parked destinations, min-heap on park_until */
+	size_t			 npark, parkcap;
 	unsigned		 connections;
 	size_t			 nready, nheld, nactive;
 };
@@ -199,16 +208,118 @@ heap_remove(struct sched *s, struct sched_item *it)
 uint64_t
 sched_next_due(const struct sched *s)
 {
-	return s->nheap ? s->heap[0]->next_attempt : UINT64_MAX;
+	uint64_t t = s->nheap ? s->heap[0]->next_attempt : UINT64_MAX;
+
+	if (s->npark && s->park[0]->park_until < t)
+		t = s->park[0]->park_until;
+	return t;
 }
 
 /* --- destinations -------------------------------------------------------- */
 
 static void
+park_set(struct sched *s, size_t i, struct sched_dest *d)
+{
+	s->park[i] = d;
+	d->park_idx = (uint32_t)i;
+}
+
+static void
+park_up(struct sched *s, size_t i)
+{
+	struct sched_dest *d = s->park[i];
+
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (s->park[p]->park_until <= d->park_until)
+			break;
+		park_set(s, i, s->park[p]);
+		i = p;
+	}
+	park_set(s, i, d);
+}
+
+static void
+park_down(struct sched *s, size_t i)
+{
+	struct sched_dest *d = s->park[i];
+
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		uint64_t best = d->park_until;
+		if (l < s->npark && s->park[l]->park_until < best) {
+			m = l;
+			best = s->park[l]->park_until;
+		}
+		if (l + 1 < s->npark && s->park[l + 1]->park_until < best)
+			m = l + 1;
+		if (m == i)
+			break;
+		park_set(s, i, s->park[m]);
+		i = m;
+	}
+	park_set(s, i, d);
+}
+
+static void
+park_remove(struct sched *s, struct sched_dest *d)
+{
+	size_t i = d->park_idx;
+
+	s->npark--;
+	if (i != s->npark) {
+		struct sched_dest *last = s->park[s->npark];
+		park_set(s, i, last);
+		park_down(s, i);
+		park_up(s, last->park_idx);
+	}
+	d->parked = 0;
+	d->park_until = 0;
+}
+
+static void want_update(struct sched *s, struct sched_dest *d);
+
+void
+sched_park(struct sched *s, struct sched_dest *d, uint64_t until)
+{
+	if (d->parked) {
+		if (until > d->park_until) {
+			d->park_until = until;
+			park_down(s, d->park_idx);
+		}
+		return;
+	}
+	if (s->npark == s->parkcap) {
+		s->parkcap = s->parkcap ? s->parkcap * 2 : 64;
+		s->park = xrealloc(s->park, s->parkcap * sizeof(*s->park));
+	}
+	d->parked = 1;
+	d->park_until = until;
+	s->park[s->npark] = d;
+	park_up(s, s->npark++);
+	want_update(s, d);
+}
+
+void
+sched_unpark(struct sched *s, struct sched_dest *d)
+{
+	if (!d->parked)
+		return;
+	park_remove(s, d);
+	want_update(s, d);
+}
+
+uint64_t
+sched_dest_parked(const struct sched_dest *d)
+{
+	return d->parked ? d->park_until : 0;
+}
+
+static void
 want_update(struct sched *s, struct sched_dest *d)
 {
-	int want = d->nready > 0 && d->active < s->lim.max_connections_per_destination &&
-	    d->active < d->nready;
+	int want = !d->parked && d->nready > 0 &&
+	    d->active < s->lim.max_connections_per_destination && d->active < d->nready;
 
 	if (want == d->wanting)
 		return;
@@ -235,19 +346,40 @@ want_update(struct sched *s, struct sched_dest *d)
 }
 
 static struct sched_dest *
+dest_lookup(struct sched *s, const char *domain, char *key, size_t *np)
+{
+	size_t n = 0;
+	struct sched_dest *d;
+
+	for (; domain[n] && n < SCHED_DOMAIN_MAX - 1; n++)
+		key[n] = (char)tolower((unsigned char)domain[n]);
+	key[n] = '\0';
+	*np = n;
+	for (d = s->dests[hash_str(key) & (s->ndest_buckets - 1)]; d; d = d->hnext)
+		if (strcmp(d->domain, key) == 0)
+			return d;
+	return NULL;
+}
+
+struct sched_dest *
+sched_dest_find(struct sched *s, const char *domain)
+{
+	char key[SCHED_DOMAIN_MAX];
+	size_t n;
+
+	return dest_lookup(s, domain, key, &n);
+}
+
+static struct sched_dest *
 dest_get(struct sched *s, const char *domain)
 {
 	char key[SCHED_DOMAIN_MAX];
-	size_t n = 0, b;
+	size_t n, b;
 	struct sched_dest *d;
 
-	for (; domain[n] && n < sizeof(key) - 1; n++)
-		key[n] = (char)tolower((unsigned char)domain[n]);
-	key[n] = '\0';
+	if ((d = dest_lookup(s, domain, key, &n)) != NULL)
+		return d;
 	b = hash_str(key) & (s->ndest_buckets - 1);
-	for (d = s->dests[b]; d; d = d->hnext)
-		if (strcmp(d->domain, key) == 0)
-			return d;
 	if (s->ndests >= s->ndest_buckets) {
 		size_t nb = s->ndest_buckets * 2;
 		struct sched_dest **nt = xcalloc(nb, sizeof(*nt));
@@ -279,6 +411,8 @@ dest_maybe_free(struct sched *s, struct sched_dest *d)
 
 	if (d->nitems > 0 || d->active > 0)
 		return;
+	if (d->parked)
+		park_remove(s, d);
 	want_update(s, d);
 	for (pp = &s->dests[hash_str(d->domain) & (s->ndest_buckets - 1)]; *pp; pp = &(*pp)->hnext)
 		if (*pp == d) {
@@ -540,17 +674,19 @@ sched_due(struct sched *s, uint64_t now)
 		fifo_push(s, it);
 		n++;
 	}
+	while (s->npark > 0 && s->park[0]->park_until <= now)
+		sched_unpark(s, s->park[0]);
 	return n;
 }
 
 struct sched_dest *
-sched_want_connection(struct sched *s)
+sched_want_connection(struct sched *s, uint64_t now)
 {
 	size_t tries = 0;
 
 	/* Round robin: the head is asked and rotated to the tail, so one busy
-	 * destination cannot starve the others. A refusal by the shaper
-	 * rotates too; each destination is asked once per call. */
+	 * destination cannot starve the others. A refusal by the shaper parks
+	 * the destination (it leaves the list); each is asked once per call. */
 	while (s->want_head && s->connections < s->lim.max_connections && tries++ < s->ndests) {
 		struct sched_dest *d = s->want_head;
 		if (d != s->want_tail) {
@@ -561,8 +697,13 @@ sched_want_connection(struct sched *s)
 			s->want_tail->wnext = d;
 			s->want_tail = d;
 		}
-		if (s->shaper.may_connect && !s->shaper.may_connect(s->shaper.ctx, d->domain, d->active))
-			continue;
+		if (s->shaper.connect_wait) {
+			uint64_t until = s->shaper.connect_wait(s->shaper.ctx, d->domain, d->active, now);
+			if (until) {
+				sched_park(s, d, until > now ? until : now + 1);
+				continue;
+			}
+		}
 		return d;
 	}
 	return NULL;
@@ -581,6 +722,8 @@ sched_conn_close(struct sched *s, struct sched_dest *d)
 {
 	d->active--;
 	s->connections--;
+	if (s->shaper.conn_closed)
+		s->shaper.conn_closed(s->shaper.ctx, d->domain);
 	want_update(s, d);
 	dest_maybe_free(s, d);
 }
@@ -596,6 +739,35 @@ sched_take(struct sched *s, struct sched_dest *d)
 	it->state = SCHED_ACTIVE;
 	s->nactive++;
 	return it;
+}
+
+void
+sched_return(struct sched *s, struct sched_item *it)
+{
+	struct sched_dest *d = it->dest;
+
+	s->nactive--;
+	if (it->removed) {
+		item_free(s, it);
+		return;
+	}
+	if (it->held) {
+		it->held = 0;
+		it->state = SCHED_HELD;
+		s->nheld++;
+		return;
+	}
+	it->state = SCHED_READY;
+	it->prev = NULL;
+	it->next = d->head;
+	if (d->head)
+		d->head->prev = it;
+	else
+		d->tail = it;
+	d->head = it;
+	d->nready++;
+	s->nready++;
+	want_update(s, d);
 }
 
 void
@@ -669,6 +841,7 @@ sched_counts(const struct sched *s, struct sched_counts *out)
 	out->held = s->nheld;
 	out->active = s->nactive;
 	out->dests = s->ndests;
+	out->parked = s->npark;
 	out->connections = s->connections;
 }
 
@@ -692,5 +865,6 @@ sched_free(struct sched *s)
 	free(s->ids);
 	free(s->dests);
 	free(s->heap);
+	free(s->park);
 	free(s);
 }

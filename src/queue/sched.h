@@ -3,8 +3,11 @@
  * from the spool, asks it what to do next, and tells it what happened.
  *
  * An item is one (message, destination) pair: the recipients of one message
- * at one domain travel together. Destinations are recipient domains (later
- * issues may group them by MX provider: only sched_dest_key() changes). */
+ * at one domain travel together. Destinations are recipient domains: a
+ * connection speaks to one domain's MX. Grouping by MX provider happens in
+ * the shaper (src/shape), which keeps its limits, rates and suspensions
+ * under the provider once the domain's MX is known, and parks every domain
+ * of a provider that must wait. */
 #ifndef HERMOD_SCHED_H
 #define HERMOD_SCHED_H
 #include <stddef.h>
@@ -28,16 +31,45 @@ struct sched_limits {
 	unsigned	 max_connections_per_destination;
 };
 
-/* The traffic-shaping seam: every hook may be NULL (= allow). may_connect()
- * is asked before a new connection to a destination opens (active = open
- * connections there now), may_send() before each message is handed to a
- * connection, on_result() after each recipient outcome (code 0 for a local
- * failure without a reply). A destination refused by may_connect() is asked
- * again at the next pump. */
+/* The traffic-shaping seam (src/shape implements it); every hook may be
+ * NULL (= allow). Times are ms, as time_now_ms().
+ *
+ * connect_wait() is asked before a new connection to a destination opens
+ * (active = open connections there now): 0 lets it open (and counts it:
+ * conn_closed() follows when it closes), else it is the time before which
+ * asking again is pointless; the scheduler parks the destination until
+ * then (O(log n), so refused destinations cost nothing per decision).
+ * send_wait() is asked before each message is handed to a connection:
+ * SHAPER_GO, SHAPER_WAIT_DEST (the destination must wait until *until: the
+ * message goes back to the head of its queue, not an attempt; a session may
+ * stay open and pace itself), SHAPER_SUSPENDED (the same, but the session
+ * closes: the receiver asked us to go away) or
+ * SHAPER_WAIT_ITEM (this message alone waits until *until, e.g. a warm-up
+ * cap; not an attempt either). on_result() sees each recipient outcome (code
+ * 0 for a local failure without a reply). max_messages() caps the messages
+ * of one connection (0 = no cap of the shaper's). */
+enum shaper_verdict {
+	SHAPER_GO,
+	SHAPER_WAIT_DEST,
+	SHAPER_SUSPENDED,
+	SHAPER_WAIT_ITEM,
+};
+
+struct shaper_reply {
+	int		 code;		/* 0: local failure */
+	const char	*enhanced;	/* "" when none */
+	const char	*text;
+	const char	*mx;		/* the host that answered, or NULL */
+	int		 permanent;	/* the recipient bounced */
+};
+
 struct shaper_ops {
-	int	(*may_connect)(void *ctx, const char *domain, unsigned active);
-	int	(*may_send)(void *ctx, const char *domain, const char *id);
-	void	(*on_result)(void *ctx, const char *domain, int code, int permanent);
+	uint64_t (*connect_wait)(void *ctx, const char *domain, unsigned active, uint64_t now);
+	enum shaper_verdict (*send_wait)(void *ctx, const char *domain, const char *id, uint64_t now,
+	    uint64_t *until);
+	void	(*on_result)(void *ctx, const char *domain, const struct shaper_reply *r, uint64_t now);
+	void	(*conn_closed)(void *ctx, const char *domain);
+	unsigned (*max_messages)(void *ctx, const char *domain);
 	void	*ctx;
 };
 
@@ -62,22 +94,35 @@ size_t	sched_release_message(struct sched *s, const char *id, uint64_t now);
 size_t	sched_flush(struct sched *s, const char *id, uint64_t now);
 
 /* sched_due() moves every deferred item due at or before now to its ready
- * queue: O(log n) each. sched_next_due() is the earliest next_attempt in the
- * heap, UINT64_MAX when empty. */
+ * queue, and unparks the destinations whose park time has come: O(log n)
+ * each. sched_next_due() is the earliest of both, UINT64_MAX when none. */
 size_t	sched_due(struct sched *s, uint64_t now);
 uint64_t sched_next_due(const struct sched *s);
 
 /* sched_want_connection() returns a destination that has ready items, room
- * under both connection limits and the shaper's consent, or NULL. The caller
- * then opens a connection and calls sched_conn_open(). Round robin across
- * destinations; O(1) amortised. */
-struct sched_dest *sched_want_connection(struct sched *s);
+ * under both connection limits and the shaper's consent (connect_wait), or
+ * NULL. The caller then opens a connection and calls sched_conn_open().
+ * Round robin across destinations; a destination the shaper refuses is
+ * parked until the time it gave. O(1) amortised plus O(log n) a refusal. */
+struct sched_dest *sched_want_connection(struct sched *s, uint64_t now);
 void	sched_conn_open(struct sched *s, struct sched_dest *d);
 void	sched_conn_close(struct sched *s, struct sched_dest *d);
+
+/* sched_park() keeps d from getting new connections until `until` (a later
+ * time only extends it); sched_unpark() ends a park now (the shaper learnt
+ * something, e.g. the domain's provider). sched_dest_find() is the
+ * destination of domain, or NULL. sched_dest_parked() is its park time or 0. */
+void	sched_park(struct sched *s, struct sched_dest *d, uint64_t until);
+void	sched_unpark(struct sched *s, struct sched_dest *d);
+struct sched_dest *sched_dest_find(struct sched *s, const char *domain);
+uint64_t sched_dest_parked(const struct sched_dest *d);
 
 /* sched_take() hands the oldest ready item of d to a connection (ACTIVE),
  * or NULL when none is ready. */
 struct sched_item *sched_take(struct sched *s, struct sched_dest *d);
+/* sched_return() puts an ACTIVE item back at the head of its queue, as if
+ * never taken (the shaper made the destination wait). */
+void	sched_return(struct sched *s, struct sched_item *it);
 /* sched_done() returns an ACTIVE item: retry_at 0 = finished (freed),
  * else deferred until retry_at. A removed item is freed either way, a held
  * one goes to HELD. */
@@ -92,7 +137,7 @@ size_t	sched_dest_ready(const struct sched_dest *d);
 unsigned sched_dest_active(const struct sched_dest *d);
 
 struct sched_counts {
-	size_t	 items, ready, deferred, held, active, dests;
+	size_t	 items, ready, deferred, held, active, dests, parked;
 	unsigned connections;
 };
 void	sched_counts(const struct sched *s, struct sched_counts *out);

@@ -104,6 +104,7 @@ message_commit(struct smtp_session *s)
 	cm->nrcpt = s->nrcpt;
 	cm->message_id = s->msgid;
 	s->msgid = NULL;
+	s->limit_taken = 0;	/* the recipients are spent: the message is going in */
 	s->busy++;
 	rc = spool_submit(s->lc->spool, &env, s->msg.data, s->msg.len, commit_done, cm);
 	smtp_session_tx_reset(s);

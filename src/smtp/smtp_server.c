@@ -175,8 +175,8 @@ smtp_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, s
 
 	srv->loop = loop;
 	srv->cfg = cfg;
-	srv->plain = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 0, "submission", srv, NULL };
-	srv->implicit = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 1, "submissions", srv, NULL };
+	srv->plain = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 0, "submission", srv, NULL, NULL };
+	srv->implicit = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 1, "submissions", srv, NULL, NULL };
 	if (cfg->sub_listen && cfg->sub_listen[0] &&
 	    listener_start(loop, cfg->sub_listen, on_accept, &srv->plain, &srv->l_plain, err) < 0)
 		goto fail;
@@ -232,6 +232,13 @@ smtp_server_free(struct smtp_server *srv)
 	free(srv->conns);
 	free(srv->fails);
 	free(srv);
+}
+
+void
+smtp_server_set_accounts(struct smtp_server *srv, struct account_state *a)
+{
+	srv->plain.accounts = a;
+	srv->implicit.accounts = a;
 }
 
 size_t

@@ -34,5 +34,9 @@ void	smtp_server_drain(struct smtp_server *srv, void (*done)(void *arg), void *a
 /* smtp_server_free() frees the server after it drained. */
 void	smtp_server_free(struct smtp_server *srv);
 size_t	smtp_server_sessions(const struct smtp_server *srv);
+/* smtp_server_set_accounts() makes sessions ask a's account limits at each
+ * RCPT (451 4.7.1 over them). Call right after smtp_server_start(). */
+struct account_state;
+void	smtp_server_set_accounts(struct smtp_server *srv, struct account_state *a);
 
 #endif

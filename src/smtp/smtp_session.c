@@ -21,6 +21,7 @@
  * input that came with the command (CVE-2011-0411). Errors, junk commands
  * and the whole session's length are capped. */
 #include "smtp/smtp_session_int.h"
+#include "account/account_state.h"
 #include "suppress/suppress.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_server.h"
@@ -135,6 +136,12 @@ smtp_session_arm(struct smtp_session *s)
 void
 smtp_session_tx_reset(struct smtp_session *s)
 {
+	/* a transaction that ends without a commit gives its recipients back
+	 * to the account's limits (message_commit() clears the count first) */
+	if (s->limit_taken > 0) {
+		account_state_give_back(s->lc->accounts, s->account, s->limit_taken);
+		s->limit_taken = 0;
+	}
 	free(s->mail_from);
 	s->mail_from = NULL;
 	free(s->envid);
@@ -583,6 +590,21 @@ cmd_rcpt(struct smtp_session *s, struct smtp_cmd *c)
 		    "suppression list of this account (bounced, complained or unsubscribed)", c->path);
 		return;
 	}
+	/* The account's limits count recipients, so RCPT is where one is
+	 * refused: the client keeps the others of the transaction and retries
+	 * this one later (a 4xx, not counted as a client error). */
+	if (s->lc->accounts != NULL) {
+		struct limiter_refusal why;
+		if (account_state_take(s->lc->accounts, s->account, 1, &why) != 0) {
+			unsigned secs = (unsigned)((why.retry_ms + 999) / 1000);
+			smtp_session_reply(s, "451 4.7.1 Error: account %s is over its limit of %llu "
+			    "recipients per %s, try again in %u s", s->account,
+			    (unsigned long long)why.limit, account_window_name(why.window),
+			    secs ? secs : 1);
+			return;
+		}
+		s->limit_taken++;
+	}
 	s->rcpt = xrealloc(s->rcpt, (s->nrcpt + 1) * sizeof(*s->rcpt));
 	r = &s->rcpt[s->nrcpt++];
 	memset(r, 0, sizeof(*r));
@@ -922,7 +944,10 @@ on_io(struct io *io, enum io_event ev, void *arg)
 		smtp_session_close(s, s->state == S_DATA || s->state == S_BDAT ? "lost-in-data" : "disconnected");
 		break;
 	case IO_ERROR:
-		smtp_session_close(s, s->state == S_TLS || s->state == S_GREET ? "tls-error" : "io-error");
+		/* before the greeting only an implicit-TLS handshake can fail;
+		 * on a plain listener that is a client resetting the connection */
+		smtp_session_close(s, s->state == S_TLS || (s->state == S_GREET && s->lc->implicit_tls) ?
+		    "tls-error" : "io-error");
 		break;
 	case IO_DRAINED:
 	case IO_CONNECTED:

@@ -16,6 +16,8 @@ struct store;
 struct smtp_session;
 
 /* What a session needs from its server. */
+struct account_state;
+
 struct smtp_listener_ctx {
 	uv_loop_t		*loop;
 	const struct config	*cfg;
@@ -26,6 +28,7 @@ struct smtp_listener_ctx {
 	int			 implicit_tls;	/* the listener is TLS from the first byte */
 	const char		*name;		/* "submission", "submissions" for logs */
 	struct smtp_server	*server;
+	struct account_state	*accounts;	/* account limits (src/account); NULL: none */
 	struct suppress		*suppress;	/* suppression lists; NULL: none */
 };
 

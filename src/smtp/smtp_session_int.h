@@ -72,6 +72,7 @@ struct smtp_session {
 	uint64_t		 bdat_left;
 	int			 bdat_last;
 	int			 bdat_overflow;
+	uint64_t		 limit_taken;	/* recipients taken from the account's limits */
 
 	const char		*cmdline;	/* the command being run, unparsed (MAIL
 						 * re-parses it once the account's

@@ -704,3 +704,79 @@ store_suppress_soft_each(struct store *st, void (*fn)(const char *account, const
 {
 	return st->ops->suppress_soft_each(st->impl, fn, arg, err);
 }
+
+/* ---- per-account settings (src/account) ---- */
+
+int
+store_account_settings_get(struct store *st, const char *account,
+    struct store_account_settings *out, char **err)
+{
+	struct store_account_settings *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (account == NULL || !auth_account_name_valid(account))
+		return STORE_NOTFOUND;
+	rc = st->ops->settings_list(st->impl, account, &v, &n, err);
+	if (rc != 0)
+		return rc;
+	if (n == 0) {
+		free(v);
+		return STORE_NOTFOUND;
+	}
+	*out = v[0];
+	free(v);
+	return 0;
+}
+
+int
+store_account_settings_list(struct store *st, struct store_account_settings **out, size_t *n,
+    char **err)
+{
+	return st->ops->settings_list(st->impl, NULL, out, n, err);
+}
+
+void
+store_account_settings_clear(struct store_account_settings *s)
+{
+	free(s->account);
+	free(s->pause_reason);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+store_account_settings_free(struct store_account_settings *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_account_settings_clear(&v[i]);
+	free(v);
+}
+
+static int
+limit_ok(int64_t v)
+{
+	return v >= 0 || v == STORE_LIMIT_DEFAULT || v == STORE_LIMIT_KEEP;
+}
+
+int
+store_account_limits_set(struct store *st, const char *account, int64_t per_second,
+    int64_t per_hour, int64_t per_day, char **err)
+{
+	if (account == NULL || !auth_account_name_valid(account))
+		return STORE_NOTFOUND;
+	if (!limit_ok(per_second) || !limit_ok(per_hour) || !limit_ok(per_day))
+		return fail(err, xstrdup("a limit is a whole number >= 0"));
+	return st->ops->limits_set(st->impl, account, per_second, per_hour, per_day, now_ms(), err);
+}
+
+int
+store_account_pause_set(struct store *st, const char *account, int paused, const char *reason,
+    char **err)
+{
+	if (account == NULL || !auth_account_name_valid(account))
+		return STORE_NOTFOUND;
+	return st->ops->pause_set(st->impl, account, paused != 0, paused ? reason : NULL, now_ms(),
+	    err);
+}

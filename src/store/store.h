@@ -214,6 +214,39 @@ struct store_event_count {
 int	store_events_stats(struct store *st, const char *account, int64_t from, int64_t to,
 	    const char *group_by, struct store_event_count **out, size_t *n, char **err);
 void	store_event_counts_free(struct store_event_count *v, size_t n);
+/* Per-account settings (src/account): limits that override the config's
+ * [limits] defaults, and the reputation breaker's pause, which must survive
+ * a restart. A limit is recipients per window, 0 = unlimited,
+ * STORE_LIMIT_DEFAULT = the config's default. */
+#define STORE_LIMIT_DEFAULT	(-1)
+#define STORE_LIMIT_KEEP	(-2)	/* store_account_limits_set(): leave as is */
+struct store_account_settings {
+	char	*account;
+	int64_t	 per_second, per_hour, per_day;
+	int	 paused;
+	char	*pause_reason;	/* NULL when not paused */
+	int64_t	 paused_at;	/* ms; 0 when not paused */
+};
+/* store_account_settings_get() fills *out for account (defaults and not
+ * paused when nothing was ever set; free with store_account_settings_clear);
+ * STORE_NOTFOUND if no such account. store_account_settings_list() does so
+ * for every account, by name; free with store_account_settings_free(). */
+int	store_account_settings_get(struct store *st, const char *account,
+	    struct store_account_settings *out, char **err);
+int	store_account_settings_list(struct store *st, struct store_account_settings **out,
+	    size_t *n, char **err);
+void	store_account_settings_free(struct store_account_settings *v, size_t n);
+void	store_account_settings_clear(struct store_account_settings *s);
+/* store_account_limits_set() sets the account's limits (each >= 0,
+ * STORE_LIMIT_DEFAULT or STORE_LIMIT_KEEP). STORE_NOTFOUND if no such
+ * account; -1 for a value out of range. */
+int	store_account_limits_set(struct store *st, const char *account, int64_t per_second,
+	    int64_t per_hour, int64_t per_day, char **err);
+/* store_account_pause_set() records that account is paused (with the
+ * reason people read, e.g. "bounce rate 12.0% > 10%") or resumed (paused 0,
+ * reason ignored). STORE_NOTFOUND if no such account. */
+int	store_account_pause_set(struct store *st, const char *account, int paused,
+	    const char *reason, char **err);
 /* Suppression lists (src/suppress; docs/suppressions.md). An address is
  * kept normalised (suppress_addr_normalize: domain lower-case A-label, local
  * part as given) and matched case-insensitively (ASCII), one row per

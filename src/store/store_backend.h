@@ -64,6 +64,15 @@ struct store_ops {
 	int	(*events_prune)(void *ev, int64_t before, size_t max, size_t *deleted, char **err);
 	int	(*events_stats)(void *ev, const char *account, int64_t from, int64_t to,
 		    const char *group_by, struct store_event_count **out, size_t *n, char **err);
+
+	/* Per-account settings (store.h store_account_settings_*); account
+	 * NULL lists every account. */
+	int	(*settings_list)(void *impl, const char *account,
+		    struct store_account_settings **out, size_t *n, char **err);
+	int	(*limits_set)(void *impl, const char *account, int64_t per_second,
+		    int64_t per_hour, int64_t per_day, int64_t now, char **err);
+	int	(*pause_set)(void *impl, const char *account, int paused, const char *reason,
+		    int64_t now, char **err);
 	/* Suppression lists (store.h store_suppress_*): addresses normalised,
 	 * reasons checked by store.c. */
 	int	(*suppress_add)(void *impl, const char *account, const char *address,

@@ -25,7 +25,9 @@
  * (one table, so a reviewer sees all the SQL at once); each area's rows live
  * in store_sqlite_AREA.c (tenant: accounts, keys, domains; idem: HTTP
  * Idempotency-Key records; suppress: suppression lists, whose SQL sits in
- * its own file and its statements in area_stmts). A new area appends a migration and its
+ * its own file and its statements in area_stmts; limits: per-account limits
+ * and pause state, whose few statements are prepared per call in their
+ * file). A new area appends a migration and its
  * statements here, adds its file, its ops in store_backend.h and its public
  * functions in store.h/store.c. */
 #include "store/store_sqlite_int.h"
@@ -115,6 +117,19 @@ static const char *const migrations[] = {
 	"  last INTEGER NOT NULL,"
 	"  count INTEGER NOT NULL,"
 	"  PRIMARY KEY (account, address)"
+	") WITHOUT ROWID;",
+	/* 4: per-account settings (src/account): limits overriding [limits]
+	 * (NULL: the config's default) and the reputation breaker's pause. A
+	 * row exists only once something was set. */
+	"CREATE TABLE account_settings ("
+	"  account TEXT PRIMARY KEY NOT NULL REFERENCES accounts(name),"
+	"  per_second INTEGER,"
+	"  per_hour INTEGER,"
+	"  per_day INTEGER,"
+	"  paused INTEGER NOT NULL DEFAULT 0,"
+	"  pause_reason TEXT,"
+	"  paused_at INTEGER,"
+	"  updated INTEGER NOT NULL"
 	") WITHOUT ROWID;",
 };
 #define STORE_SQLITE_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -427,6 +442,9 @@ const struct store_ops store_sqlite_ops = {
 	.events_query = store_sqlite_events_query,
 	.events_prune = store_sqlite_events_prune,
 	.events_stats = store_sqlite_events_stats,
+	.settings_list = store_sqlite_settings_list,
+	.limits_set = store_sqlite_limits_set,
+	.pause_set = store_sqlite_pause_set,
 	.suppress_add = store_sqlite_suppress_add,
 	.suppress_remove = store_sqlite_suppress_remove,
 	.suppress_get = store_sqlite_suppress_get,

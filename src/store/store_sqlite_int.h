@@ -121,6 +121,13 @@ int	store_sqlite_events_prune(void *ev, int64_t before, size_t max, size_t *dele
 	    char **err);
 int	store_sqlite_events_stats(void *ev, const char *account, int64_t from, int64_t to,
 	    const char *group_by, struct store_event_count **out, size_t *n, char **err);
+/* store_sqlite_limits.c: per-account limits and pause state. */
+int	store_sqlite_settings_list(void *impl, const char *account,
+	    struct store_account_settings **out, size_t *n, char **err);
+int	store_sqlite_limits_set(void *impl, const char *account, int64_t per_second,
+	    int64_t per_hour, int64_t per_day, int64_t now, char **err);
+int	store_sqlite_pause_set(void *impl, const char *account, int paused, const char *reason,
+	    int64_t now, char **err);
 /* store_sqlite_suppress.c: suppression lists, their journal, soft bounces. */
 int	store_sqlite_suppress_add(void *impl, const char *account, const char *address,
 	    const char *reason, const char *source, const char *who, int announced, int64_t now,

@@ -10,8 +10,9 @@
  *
  * Soft bounces: an address is suppressed when it has at least
  * suppressions.soft_bounce_count of them, the first at least
- * suppressions.soft_bounce_span before the latest, with no gap longer than
- * the span between two and no delivery in between. A provider's warm-up
+ * suppressions.soft_bounce_span before the latest, with no quiet spell
+ * longer than the span (a day at least) between two and no delivery in
+ * between. A provider's warm-up
  * throttling (421, or a 550 that is really "slow down") lasts hours, and
  * counting alone would suppress every address it touched; requiring the
  * span means the address failed for days. Local failures (DNS, network)
@@ -29,6 +30,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#define SUPPRESS_SOFT_QUIET_MS	(24LL * 3600 * 1000)
 
 enum job_kind { JOB_ADD, JOB_SOFT, JOB_CLEAR };
 
@@ -57,7 +60,10 @@ job_work(uv_work_t *req)
 	case JOB_SOFT: {
 		int64_t count = 0, first = 0, now = (int64_t)time_now_ms();
 		int64_t span = (int64_t)sp->cfg->soft_bounce_span;
-		rc = store_suppress_soft(sp->st, j->account, j->address, now, span, &count, &first,
+		/* a record is forgotten after a quiet spell as long as the span,
+		 * a day at least (retries can be hours apart) */
+		int64_t gap = span > SUPPRESS_SOFT_QUIET_MS ? span : SUPPRESS_SOFT_QUIET_MS;
+		rc = store_suppress_soft(sp->st, j->account, j->address, now, gap, &count, &first,
 		    &err);
 		if (rc != 0)
 			break;

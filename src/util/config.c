@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 enum key_type { T_STR, T_PATH, T_BOOL, T_SIZE, T_DURATION, T_UINT, T_NETS, T_DURLIST, T_TLS,
-	T_LISTEN, T_URL };
+	T_LISTEN, T_URL, T_RATE };
 
 struct key {
 	const char	*section;
@@ -98,12 +98,56 @@ static const struct key keys[] = {
 
 	K("webhooks", "allow_private_targets", T_BOOL, allow_private_targets, "no"),
 
+	K("limits", "per_second", T_UINT, limit_per_second, "0"),
+	K("limits", "per_hour", T_UINT, limit_per_hour, "0"),
+	K("limits", "per_day", T_UINT, limit_per_day, "0"),
+	K("limits", "refresh", T_DURATION, limits_refresh, "10s"),
+
+	K("reputation", "pause", T_BOOL, rep_pause, "yes"),
+	K("reputation", "window", T_DURATION, rep_window, "7d"),
+	K("reputation", "min_sample", T_UINT, rep_min_sample, "200"),
+	K("reputation", "bounce_review", T_RATE, rep_bounce_review, "5%"),
+	K("reputation", "bounce_pause", T_RATE, rep_bounce_pause, "10%"),
+	K("reputation", "complaint_review", T_RATE, rep_complaint_review, "0.1%"),
+	K("reputation", "complaint_pause", T_RATE, rep_complaint_pause, "0.5%"),
+
+	K("shaping", "file", T_PATH, shaping_file, ""),
 	K("suppressions", "soft_bounce_count", T_UINT, soft_bounce_count, "5"),
 	K("suppressions", "soft_bounce_span", T_DURATION, soft_bounce_span, "72h"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *route_keys[] = { "relay", "auth_user", "auth_password", "tls", NULL };
+
+/* The keys of the shaping blocks and the type of their values. */
+enum bkey_type { B_UINT, B_RATE, B_DURATION, B_WORDS, B_TEXT, B_ACTION, B_DATE, B_UINTLIST };
+
+struct bkey {
+	const char	*kind;
+	const char	*name;
+	enum bkey_type	 type;
+};
+
+static const struct bkey block_keys[] = {
+	{ "provider", "mx_suffixes", B_WORDS },
+	{ "provider", "max_connections", B_UINT },
+	{ "provider", "connection_rate", B_RATE },
+	{ "provider", "max_messages_per_connection", B_UINT },
+	{ "provider", "message_rate", B_RATE },
+	{ "shape", "max_connections", B_UINT },
+	{ "shape", "connection_rate", B_RATE },
+	{ "shape", "max_messages_per_connection", B_UINT },
+	{ "shape", "message_rate", B_RATE },
+	{ "backoff", "match", B_TEXT },
+	{ "backoff", "action", B_ACTION },
+	{ "backoff", "duration", B_DURATION },
+	{ "backoff", "providers", B_WORDS },
+	{ "warmup", "domains", B_WORDS },
+	{ "warmup", "accounts", B_WORDS },
+	{ "warmup", "start", B_DATE },
+	{ "warmup", "schedule", B_UINTLIST },
+};
+#define NBLOCK_KEYS (sizeof(block_keys) / sizeof(block_keys[0]))
 
 static char *
 resolve_path(const char *base, const char *p)
@@ -181,6 +225,53 @@ config_parse_bool(const char *s, int *out)
 		*out = 0;
 	else
 		return -1;
+	return 0;
+}
+
+int
+config_parse_rate(const char *s, uint64_t *count, uint64_t *period_ms)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "s", 1000 }, { "sec", 1000 }, { "m", 60000 }, { "min", 60000 },
+		{ "h", 3600000 }, { "hour", 3600000 }, { "d", 86400000 }, { "day", 86400000 },
+	};
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v == 0 || v > 1000000000ULL || *end != '/')
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end + 1, units[i].unit) == 0) {
+			*count = v;
+			*period_ms = units[i].ms;
+			return 0;
+		}
+	return -1;
+}
+
+int
+config_parse_date(const char *s, uint64_t *out_ms)
+{
+	int y, m, d, n = 0;
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int64_t days;
+
+	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 ||
+	    y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return -1;
+	/* days from civil (proleptic Gregorian), 1970-01-01 = 0 */
+	{
+		int yy = m <= 2 ? y - 1 : y;
+		int era = yy / 400, yoe = yy - era * 400;
+		int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+		int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+		days = (int64_t)era * 146097 + doe - 719468;
+	}
+	*out_ms = (uint64_t)days * 86400000ULL;
 	return 0;
 }
 
@@ -345,6 +436,23 @@ set_value(struct config *cfg, const struct key *k, const char *v)
 		*(uint64_t *)p = x;
 		return NULL;
 	}
+	case T_RATE: {
+		/* "5%" or a fraction "0.05"; 0 turns the threshold off */
+		char *end;
+		double x;
+		if (!isdigit((unsigned char)v[0]))
+			return "expected a rate such as 5% or 0.05";
+		errno = 0;
+		x = strtod(v, &end);
+		if (errno == 0 && *end == '%' && end[1] == '\0')
+			x /= 100;
+		else if (errno || *end)
+			return "expected a rate such as 5% or 0.05";
+		if (x < 0 || x > 1)
+			return "a rate is between 0% and 100%";
+		*(double *)p = x;
+		return NULL;
+	}
 	case T_TLS:
 		if (parse_tls(v, (enum config_tls *)p) < 0)
 			return "expected opportunistic, required or off";
@@ -395,6 +503,73 @@ set_value(struct config *cfg, const struct key *k, const char *v)
 	return "internal: unknown type";
 }
 
+/* check_block_value() checks v for a block key's type: NULL or the error. */
+static const char *
+check_block_value(enum bkey_type t, const char *v)
+{
+	uint64_t a, b;
+
+	switch (t) {
+	case B_UINT: {
+		char *end;
+		if (!isdigit((unsigned char)v[0]))
+			return "expected a whole number";
+		errno = 0;
+		(void)strtoull(v, &end, 10);
+		return errno || *end ? "expected a whole number" : NULL;
+	}
+	case B_RATE:
+		return config_parse_rate(v, &a, &b) < 0 ? "expected a rate such as 10/s, 100/m or 5000/h" : NULL;
+	case B_DURATION:
+		return config_parse_duration(v, &a) < 0 ? "expected a duration such as 30s, 5m, 2h or 5d" : NULL;
+	case B_WORDS:
+	case B_TEXT:
+		if (strpbrk(v, "\r\n") != NULL)
+			return "control characters are not allowed";
+		return v[0] == '\0' ? "expected a value" : NULL;
+	case B_ACTION:
+		return strcmp(v, "suspend") && strcmp(v, "halve_rate") ? "expected suspend or halve_rate" : NULL;
+	case B_DATE:
+		return config_parse_date(v, &a) < 0 ? "expected a date such as 2026-11-20" : NULL;
+	case B_UINTLIST: {
+		char *copy = xstrdup(v), *save = NULL, *tok, *end;
+		size_t n = 0;
+		const char *e = NULL;
+		for (tok = strtok_r(copy, " \t,", &save); tok && !e; tok = strtok_r(NULL, " \t,", &save)) {
+			errno = 0;
+			if (!isdigit((unsigned char)tok[0]) || (strtoull(tok, &end, 10), errno) || *end)
+				e = "expected whole numbers such as 50 100 500";
+			n++;
+		}
+		free(copy);
+		return e ? e : n == 0 ? "expected at least one number" : NULL;
+	}
+	}
+	return "internal: unknown type";
+}
+
+const char *
+config_block_get(const struct config_block *b, const char *key)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (strcmp(b->kv[i].key, key) == 0)
+			v = b->kv[i].value;	/* the last one wins */
+	return v;
+}
+
+static int
+is_block_kind(const char *s, size_t n)
+{
+	static const char *kinds[] = { "provider", "shape", "backoff", "warmup" };
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strlen(kinds[i]) == n && strncmp(kinds[i], s, n) == 0)
+			return 1;
+	return 0;
+}
+
 void
 config_defaults(struct config *cfg, const char *base_dir)
 {
@@ -440,11 +615,61 @@ fail(char **err, const char *file, size_t line, const char *key, const char *wha
 	return -1;
 }
 
-int
-config_parse(struct config *cfg, const char *file, const char *text, size_t len, char **err)
+/* merged_has() tells whether any block of b's kind and name sets key: the
+ * blocks of one name merge (shaping.file's under the main file's). */
+static int
+merged_has(const struct config *cfg, const struct config_block *b, const char *key)
+{
+	for (size_t i = 0; i < cfg->n_blocks; i++)
+		if (!strcmp(cfg->blocks[i].kind, b->kind) && !strcmp(cfg->blocks[i].name, b->name) &&
+		    config_block_get(&cfg->blocks[i], key))
+			return 1;
+	return 0;
+}
+
+/* check_blocks() checks what each block needs as a whole: a provider its
+ * suffixes, a backoff rule its patterns, a warm-up its start, schedule and
+ * senders. Errors name the block's header line. */
+static int
+check_blocks(struct config *cfg, char **err, int included)
+{
+	/* Blocks merge with shaping.file's, read after the main file: with one
+	 * named, the checks wait for it. */
+	if (!included && cfg->shaping_file != NULL)
+		return 0;
+	for (size_t i = 0; i < cfg->n_blocks; i++) {
+		const struct config_block *b = &cfg->blocks[i];
+		const char *need = NULL, *what = NULL;
+		char key[300];
+
+		if (!strcmp(b->kind, "provider") && !merged_has(cfg, b, "mx_suffixes"))
+			need = "mx_suffixes", what = "a provider needs mx_suffixes = .example.net ...";
+		else if (!strcmp(b->kind, "backoff") && !merged_has(cfg, b, "match"))
+			need = "match", what = "a backoff rule needs match = PATTERN | PATTERN ...";
+		else if (!strcmp(b->kind, "warmup") && !merged_has(cfg, b, "start"))
+			need = "start", what = "a warm-up needs start = YYYY-MM-DD";
+		else if (!strcmp(b->kind, "warmup") && !merged_has(cfg, b, "schedule"))
+			need = "schedule", what = "a warm-up needs schedule = N N N ...";
+		else if (!strcmp(b->kind, "warmup") && !merged_has(cfg, b, "domains") &&
+		    !merged_has(cfg, b, "accounts"))
+			need = "domains", what = "a warm-up needs domains = ... or accounts = ...";
+		if (need) {
+			snprintf(key, sizeof(key), "%s.%s", b->kind, need);
+			return fail(err, b->file, b->line, key, what);
+		}
+	}
+	return 0;
+}
+
+/* parse_text() is config_parse(); included: text is shaping.file, where only
+ * shaping blocks may appear. */
+static int
+parse_text(struct config *cfg, const char *file, const char *text, size_t len, char **err,
+    int included)
 {
 	char section[256] = "";
 	struct config_route *route = NULL;
+	struct config_block *block = NULL;
 	size_t lineno = 0, pos = 0;
 	int rc = 0;
 
@@ -478,6 +703,38 @@ config_parse(struct config *cfg, const char *file, const char *text, size_t len,
 			*rb = '\0';
 			rest = trim(s + 1);
 			route = NULL;
+			block = NULL;
+			size_t kl = strcspn(rest, " \t");
+			if (is_block_kind(rest, kl) && rest[kl] != '\0') {
+				char *name = trim(rest + kl);
+				if (*name == '\0' || strpbrk(name, " \t") != NULL) {
+					rest[kl] = '\0';
+					rc = fail(err, file, lineno, rest, "expected [KIND NAME] with one NAME");
+					free(line);
+					break;
+				}
+				rest[kl] = '\0';
+				if (strcmp(rest, "provider") == 0 || strcmp(rest, "shape") == 0)
+					for (char *c = name; *c; c++)
+						*c = (char)tolower((unsigned char)*c);
+				cfg->blocks = xrealloc(cfg->blocks, (cfg->n_blocks + 1) * sizeof(*cfg->blocks));
+				block = &cfg->blocks[cfg->n_blocks++];
+				memset(block, 0, sizeof(*block));
+				block->kind = xstrdup(rest);
+				block->name = xstrdup(name);
+				block->file = xstrdup(file);
+				block->line = lineno;
+				block->included = included;
+				snprintf(section, sizeof(section), "%s", rest);
+				free(line);
+				continue;
+			}
+			if (included) {
+				rc = fail(err, file, lineno, rest,
+				    "shaping.file may hold only [provider], [shape], [backoff] and [warmup] sections");
+				free(line);
+				break;
+			}
 			if (strncmp(rest, "route", 5) == 0 && (rest[5] == ' ' || rest[5] == '\t')) {
 				char *dom = trim(rest + 5);
 				if (*dom == '\0' || strpbrk(dom, " \t") != NULL) {
@@ -530,6 +787,23 @@ config_parse(struct config *cfg, const char *file, const char *text, size_t len,
 		snprintf(fullkey, sizeof(fullkey), "%s.%s", section[0] ? section : "(no section)", key);
 		if (section[0] == '\0') {
 			rc = fail(err, file, lineno, key, "key outside a section");
+		} else if (block != NULL) {
+			size_t i;
+			const char *e;
+			for (i = 0; i < NBLOCK_KEYS; i++)
+				if (!strcmp(block_keys[i].kind, block->kind) && !strcmp(block_keys[i].name, key))
+					break;
+			if (i == NBLOCK_KEYS)
+				rc = fail(err, file, lineno, fullkey, "unknown key");
+			else if ((e = check_block_value(block_keys[i].type, val)) != NULL)
+				rc = fail(err, file, lineno, fullkey, e);
+			else {
+				block->kv = xrealloc(block->kv, (block->n + 1) * sizeof(*block->kv));
+				block->kv[block->n].key = xstrdup(key);
+				block->kv[block->n].value = xstrdup(val);
+				block->kv[block->n].line = lineno;
+				block->n++;
+			}
 		} else if (route != NULL) {
 			const char *e = NULL;
 			size_t i;
@@ -570,7 +844,9 @@ config_parse(struct config *cfg, const char *file, const char *text, size_t len,
 		}
 		free(line);
 	}
-	if (rc == 0) {
+	if (rc == 0)
+		rc = check_blocks(cfg, err, included);
+	if (rc == 0 && !included) {
 		if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
 		    strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error"))
 			rc = fail(err, file, 0, "server.log_level", "expected debug, info, warn or error");
@@ -586,6 +862,34 @@ config_parse(struct config *cfg, const char *file, const char *text, size_t len,
 				}
 	}
 	return rc;
+}
+
+int
+config_parse(struct config *cfg, const char *file, const char *text, size_t len, char **err)
+{
+	return parse_text(cfg, file, text, len, err, 0);
+}
+
+/* read_file() reads path whole into b. 0, or -1 with *err. */
+static int
+read_file(const char *path, struct buf *b, char **err)
+{
+	char rbuf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((n = read(fd, rbuf, sizeof(rbuf))) > 0)
+		buf_append(b, rbuf, (size_t)n);
+	close(fd);
+	if (n < 0) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -638,6 +942,14 @@ config_load(struct config *cfg, const char *path, char **err)
 	cfg->path = xstrdup(path);
 	rc = config_parse(cfg, path, text.data ? text.data : "", text.len, err);
 	buf_free(&text);
+	if (rc == 0 && cfg->shaping_file) {
+		struct buf inc;
+		buf_init(&inc);
+		rc = read_file(cfg->shaping_file, &inc, err);
+		if (rc == 0)
+			rc = parse_text(cfg, cfg->shaping_file, inc.data ? inc.data : "", inc.len, err, 1);
+		buf_free(&inc);
+	}
 	return rc;
 }
 
@@ -653,6 +965,18 @@ config_free(struct config *cfg)
 		free(cfg->routes[i].auth_password);
 	}
 	free(cfg->routes);
+	for (size_t i = 0; i < cfg->n_blocks; i++) {
+		struct config_block *b = &cfg->blocks[i];
+		for (size_t k = 0; k < b->n; k++) {
+			free(b->kv[k].key);
+			free(b->kv[k].value);
+		}
+		free(b->kv);
+		free(b->kind);
+		free(b->name);
+		free(b->file);
+	}
+	free(cfg->blocks);
 	free(cfg->path);
 	free(cfg->base_dir);
 	memset(cfg, 0, sizeof(*cfg));
@@ -708,7 +1032,7 @@ config_route_for(const struct config *cfg, const char *domain)
 const char *const *
 config_key_names(void)
 {
-	static const char *names[NKEYS + 8];
+	static const char *names[NKEYS + NBLOCK_KEYS + 8];
 
 	if (names[0] == NULL) {
 		size_t j = 0;
@@ -716,6 +1040,8 @@ config_key_names(void)
 			names[j++] = xasprintf("%s.%s", keys[i].section, keys[i].name);
 		for (size_t i = 0; route_keys[i]; i++)
 			names[j++] = xasprintf("route.%s", route_keys[i]);
+		for (size_t i = 0; i < NBLOCK_KEYS; i++)
+			names[j++] = xasprintf("%s.%s", block_keys[i].kind, block_keys[i].name);
 		names[j] = NULL;
 	}
 	return names;

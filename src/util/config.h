@@ -29,6 +29,28 @@ struct config_route {
 	enum config_tls	 tls;
 };
 
+/* The shaping blocks: [provider NAME], [shape DOMAIN] (or [shape *], the
+ * defaults of every domain), [backoff NAME], [warmup NAME]. config.c checks
+ * each key and the type of its value (FILE:LINE errors like every key) and
+ * keeps them as text; src/shape reads them (shape_new()). Blocks of the file
+ * named by shaping.file come first and have included set, so that the main
+ * file's blocks of the same name override them key by key. */
+struct config_kv {
+	char		*key;
+	char		*value;
+	size_t		 line;
+};
+
+struct config_block {
+	char		*kind;		/* provider, shape, backoff, warmup */
+	char		*name;		/* lower case for provider and shape */
+	char		*file;
+	size_t		 line;		/* of the [header] */
+	int		 included;	/* read from shaping.file */
+	struct config_kv *kv;
+	size_t		 n;
+};
+
 struct config {
 	char	*path;			/* the file read, or NULL for defaults */
 	char	*base_dir;		/* relative paths are relative to this */
@@ -106,6 +128,24 @@ struct config {
 	/* [webhooks] */
 	int	 allow_private_targets;
 
+	/* [limits]: default account limits, recipients per window; 0 = none */
+	uint64_t limit_per_second;
+	uint64_t limit_per_hour;
+	uint64_t limit_per_day;
+	uint64_t limits_refresh;	/* ms between re-reads of the store */
+
+	/* [reputation]: the breaker (src/account/account_rep.h) */
+	int	 rep_pause;		/* no: warn only, never pause */
+	uint64_t rep_window;		/* ms */
+	uint64_t rep_min_sample;
+	double	 rep_bounce_review;	/* fractions: 5% is 0.05 */
+	double	 rep_bounce_pause;
+	double	 rep_complaint_review;
+	double	 rep_complaint_pause;
+
+	/* [shaping] */
+	char	*shaping_file;		/* more blocks (etc/shaping.conf), absolute, or NULL */
+
 	/* [suppressions] soft bounces suppress an address once there are
 	 * soft_bounce_count of them spread over at least soft_bounce_span */
 	uint64_t soft_bounce_count;
@@ -113,6 +153,8 @@ struct config {
 
 	struct config_route *routes;
 	size_t	 n_routes;
+	struct config_block *blocks;
+	size_t	 n_blocks;
 };
 
 /* config_defaults() fills cfg with every default, paths relative to base_dir. */
@@ -141,6 +183,14 @@ const struct config_route *config_route_for(const struct config *cfg, const char
 int	config_parse_size(const char *s, uint64_t *out);
 int	config_parse_duration(const char *s, uint64_t *out_ms);
 int	config_parse_bool(const char *s, int *out);
+/* config_parse_rate() reads "N/s", "N/m", "N/h" or "N/d" (N >= 1; "/sec",
+ * "/min", "/hour", "/day" too) into a count per period (ms). */
+int	config_parse_rate(const char *s, uint64_t *count, uint64_t *period_ms);
+/* config_parse_date() reads YYYY-MM-DD into ms since the epoch, 00:00 UTC. */
+int	config_parse_date(const char *s, uint64_t *out_ms);
+
+/* config_block_get() is the value of key in block b, or NULL. */
+const char *config_block_get(const struct config_block *b, const char *key);
 
 /* config_key_names() lists every "section.key" the parser accepts (NULL-ended),
  * for the documentation test. */

@@ -67,6 +67,12 @@ out=$(swaks --server 127.0.0.1 --port "$SUBTLS_PORT" --tls-on-connect --helo tls
 	--from app@shop.example --to c@sink.test --h-Subject m2 2>&1)
 check "swaks implicit TLS+LOGIN: queued" grep -q '250 2.0.0 Ok: queued' <<<"$out"
 swaks --server 127.0.0.1 --port "$SUB_PORT" --helo idle.test --quit-after EHLO >/dev/null 2>&1
+# A client that goes away after the greeting (dropped), one that makes 12
+# mistakes (rejected: submission.max_errors is 10).
+( exec 3<>/dev/tcp/127.0.0.1/"$SUB_PORT"; timeout 2 head -c 4 <&3 >/dev/null )
+( exec 3<>/dev/tcp/127.0.0.1/"$SUB_PORT"; read -r -t 5 greeting <&3; { printf 'EHLO mistakes.test\r\n'
+	for i in $(seq 1 12); do printf 'MAIL FROM:<bad\r\n'; sleep 0.02; done; } >&3
+	timeout 5 cat <&3 >/dev/null )
 
 # HTTP: two sends (one to a destination that is down), one invalid, an
 # unknown message id, an unknown path.
@@ -102,6 +108,8 @@ check "delivery_seconds +Inf bucket +4" delta 'hermod_delivery_seconds_bucket{le
 check "delivery_seconds: all 4 under 60 s" delta 'hermod_delivery_seconds_bucket{le="60"}' 4
 check "smtp_sessions submission/ok +2" delta 'hermod_smtp_sessions_total{listener="submission",result="ok"}' 2
 check "smtp_sessions submission_tls/ok +1" delta 'hermod_smtp_sessions_total{listener="submission_tls",result="ok"}' 1
+check "smtp_sessions submission/dropped +1" delta 'hermod_smtp_sessions_total{listener="submission",result="dropped"}' 1
+check "smtp_sessions submission/rejected +1" delta 'hermod_smtp_sessions_total{listener="submission",result="rejected"}' 1
 check "smtp_sessions submission/error +0" delta 'hermod_smtp_sessions_total{listener="submission",result="error"}' 0
 check "http /v1/messages 202 +2" delta 'hermod_http_requests_total{route="/v1/messages",code="202"}' 2
 check "http /v1/messages 422 +1" delta 'hermod_http_requests_total{route="/v1/messages",code="422"}' 1
@@ -141,6 +149,8 @@ check "session log: listener, auth user, TLS version, counts, result" bash -c "$
 	grep '\"result\":\"ok\"' | grep -q '\"duration_ms\":[0-9]'"
 check "session log: implicit TLS listener" bash -c "$(declare -f sess); T='$T'; sess tls.client.test |
 	grep '\"listener\":\"submission_tls\"' | grep '\"recipients\":1' | grep -q '\"auth_user\":\"shop\"'"
+check "session log: too many errors is rejected" bash -c "$(declare -f sess); T='$T'; sess mistakes.test |
+	grep '\"errors\":10' | grep '\"reason\":\"too-many-errors\"' | grep -q '\"result\":\"rejected\"'"
 check "session log: no mail, no auth" bash -c "$(declare -f sess); T='$T'; sess idle.test |
 	grep '\"authenticated\":0' | grep '\"messages\":0' | grep -q '\"result\":\"ok\"'"
 # The secret: never in the log, nor the AUTH PLAIN blob that carries it.

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "deliver/dsn.h"
+#include "feedback/fb_int.h"
 #include "feedback/fb_parse.h"
 #include "spool/spool.h"
 #include "util/buf.h"
@@ -349,6 +350,123 @@ test_own_dsn(void **state)
 	buf_free(&b);
 }
 
+/* The small readers the parser is built from, on their edge cases. */
+static void
+test_readers(void **state)
+{
+	static const struct { const char *in, *out; } joins[] = {
+		{ "550-5.1.1 a 550-5.1.1 b 550 5.1.1 c", "550 5.1.1 a b c" },
+		{ "550-a 550 b", "550 a b" },
+		{ "550 5.1.1 a 5501 x 550-5.1.2 y", "550 5.1.1 a 5501 x 550-5.1.2 y" },
+		{ "no code 550-5.1.1 x", "no code 550-5.1.1 x" },
+		{ "550-5.1.1", "550 5.1.1" },
+	};
+	static const struct { const char *in, *out; } addrs[] = {
+		{ "rfc822;User@EXAMPLE.com", "User@example.com" },
+		{ " RFC822 ; <a@B.example> (comment)", "a@b.example" },
+		{ "\"x y\"@Q.example", "\"x y\"@q.example" },
+		{ "utf-8; \\x{E9}t\\x{E9}@X.example", "\xc3\xa9t\xc3\xa9@x.example" },
+		{ "Name <a@b.example> trailing", "a@b.example" },
+		{ "a@b.example junk", "a@b.example" },
+		{ "rfc822;", NULL },
+		{ "(only a comment)", NULL },
+	};
+	char st[16];
+	int code;
+	size_t at;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(joins) / sizeof(joins[0]); i++) {
+		char *s = strdup(joins[i].in);
+
+		fb_reply_join(s);
+		assert_string_equal(s, joins[i].out);
+		free(s);
+	}
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		char *a = fb_addr(addrs[i].in, strlen(addrs[i].in));
+
+		if (addrs[i].out == NULL)
+			assert_null(a);
+		else
+			assert_string_equal(a, addrs[i].out);
+		free(a);
+	}
+	/* Codes: not inside numbers, addresses or IPs; the status after it. */
+	at = fb_smtp_scan("host 192.0.2.25 said: 550-5.1.1 no", 35, &code, st);
+	assert_int_equal(code, 550);
+	assert_string_equal(st, "5.1.1");
+	assert_int_equal(at, 22);
+	fb_smtp_scan("id 12550 and 5501 and x550 only", 31, &code, st);
+	assert_int_equal(code, 0);
+	assert_string_equal(st, "");
+	fb_smtp_scan("(#5.1.2)", 8, &code, st);
+	assert_int_equal(code, 0);
+	assert_string_equal(st, "5.1.2");
+	assert_int_equal(fb_enhanced("5.1.1", 5, st), 5);
+	assert_int_equal(fb_enhanced("5.1.1.1", 7, st), 0);
+	assert_int_equal(fb_enhanced("5.1234.1", 8, st), 0);
+	assert_int_equal(fb_enhanced("3.1.1", 5, st), 0);
+	assert_int_equal(fb_enhanced("4.7.26", 6, st), 6);
+}
+
+/* parse_one() parses a bare message/delivery-status body with one
+ * recipient group and returns that recipient (the report in *r). */
+static const struct fb_rcpt *
+parse_one(const char *group, struct fb_report *r)
+{
+	char *m = NULL;
+	int n = asprintf(&m, "Content-Type: message/delivery-status\n\nReporting-MTA: dns; t.example\n\n%s",
+	    group);
+
+	assert_true(n > 0);
+	assert_int_equal(fb_parse(m, strlen(m), r), 0);
+	free(m);
+	assert_int_equal(r->nrcpt, 1);
+	return &r->rcpts[0];
+}
+
+/* Per-recipient fields: which text is a code, which status wins. */
+static void
+test_fields(void **state)
+{
+	struct fb_report r;
+	const struct fb_rcpt *p;
+
+	(void)state;
+	/* A number inside a non-SMTP diagnostic is not a reply code. */
+	p = parse_one("Final-Recipient: rfc822; a@t.example\nAction: failed\n"
+	    "Diagnostic-Code: X-Unix; gave up after 450 tries\n", &r);
+	assert_int_equal(p->smtp_code, 0);
+	assert_string_equal(p->diagnostic, "gave up after 450 tries");
+	fb_report_free(&r);
+	/* In an SMTP one it is, and its status fills a missing Status. */
+	p = parse_one("Final-Recipient: rfc822; a@t.example\nAction: failed\n"
+	    "Diagnostic-Code: smtp; host mx said: 550 5.7.1 blocked\n", &r);
+	assert_int_equal(p->smtp_code, 550);
+	assert_string_equal(p->status, "5.7.1");
+	fb_report_free(&r);
+	/* The Status field wins over the diagnostic's, in either order. */
+	p = parse_one("Final-Recipient: rfc822; a@t.example\nDiagnostic-Code: smtp; 550 5.1.1 x\n"
+	    "Status: 5.1.10\nAction: Failed (comment)\n", &r);
+	assert_string_equal(p->status, "5.1.10");
+	assert_string_equal(p->action, "failed");
+	fb_report_free(&r);
+	p = parse_one("Final-Recipient: rfc822; a@t.example\nStatus: 5.0.0\n"
+	    "Diagnostic-Code: smtp; 550 5.1.1 x\n", &r);
+	assert_string_equal(p->status, "5.0.0");
+	fb_report_free(&r);
+	/* Original-Recipient alone names the recipient; MTA names lose
+	 * their type, comments and final dot. */
+	p = parse_one("Original-Recipient: rfc822;Only@Orig.Example\nAction: delayed\n"
+	    "Remote-MTA: DNS; mx.orig.example. (primary)\n", &r);
+	assert_string_equal(p->recipient, "Only@orig.example");
+	assert_string_equal(p->original_recipient, "Only@orig.example");
+	assert_string_equal(p->remote_mta, "mx.orig.example");
+	assert_string_equal(r.reporting_mta, "t.example");
+	fb_report_free(&r);
+}
+
 int
 main(void)
 {
@@ -359,6 +477,8 @@ main(void)
 		cmocka_unit_test(test_rfc3464_multi),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_own_dsn),
+		cmocka_unit_test(test_readers),
+		cmocka_unit_test(test_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

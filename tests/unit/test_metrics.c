@@ -450,6 +450,7 @@ test_hermod_families(void **state)
 	assert_string_equal(metrics_smtp_result("pre-greeting-traffic"), "rejected");
 	assert_string_equal(metrics_smtp_result("connection-limit"), "rejected");
 	assert_string_equal(metrics_smtp_result("shutdown"), "shutdown");
+	assert_string_equal(metrics_smtp_result("io-error"), "dropped");
 	assert_string_equal(metrics_smtp_result("bare-newline"), "error");
 	assert_string_equal(metrics_smtp_result(NULL), "error");
 

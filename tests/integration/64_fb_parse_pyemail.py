@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# 60_fb_parse_pyemail.py: feedback/fb_parse checked against an independent
+# 64_fb_parse_pyemail.py: feedback/fb_parse checked against an independent
 # MIME parser, Python's email package. For every golden message in
 # tests/golden/fb_parse where Python finds a report part (message/
 # delivery-status, message/global-delivery-status, message/feedback-report),

@@ -1,0 +1,45 @@
+/* shape_bucket: the token bucket of every shaping rate, in its GCRA form
+ * (the generic cell rate algorithm): instead of a token count refilled by
+ * a timer, one "theoretical arrival time" per bucket, so a bucket costs 16
+ * bytes, no timer, and a decision is two comparisons. Burst is one event:
+ * events are spaced by the interval, which is how receivers count. Times
+ * are kept in microseconds so that 7/s is not rounded to 142 ms. */
+#include "shape/shape.h"
+
+void
+shape_bucket_set(struct shape_bucket *b, uint64_t count, uint64_t period_ms)
+{
+	b->tat_us = 0;
+	if (count == 0 || period_ms == 0) {
+		b->interval_us = 0;
+		return;
+	}
+	b->interval_us = period_ms * 1000 / count;
+	if (b->interval_us == 0)
+		b->interval_us = 1;
+}
+
+uint64_t
+shape_bucket_wait(const struct shape_bucket *b, uint64_t now, unsigned shift)
+{
+	uint64_t now_us = now * 1000;
+
+	(void)shift;	/* a halved rate is a later next event, see take() */
+	if (b->interval_us == 0 || b->tat_us <= now_us)
+		return 0;
+	return (b->tat_us + 999) / 1000;
+}
+
+void
+shape_bucket_take(struct shape_bucket *b, uint64_t now, unsigned shift)
+{
+	uint64_t now_us = now * 1000;
+
+	if (b->interval_us == 0)
+		return;
+	if (shift > 16)
+		shift = 16;
+	if (b->tat_us < now_us)
+		b->tat_us = now_us;
+	b->tat_us += b->interval_us << shift;
+}
