@@ -13,6 +13,7 @@
 #include "dkim/dkim_keys.h"
 #include "feedback/verp.h"
 #include "http/http_server.h"
+#include "inbound/inbound.h"
 #include "metrics/metrics.h"
 #include "net/io.h"
 #include "net/tls.h"
@@ -44,6 +45,7 @@ struct daemon {
 	struct store		*store;
 	struct spool		*spool;
 	struct smtp_server	*smtp;
+	struct inbound		*inbound;	/* NULL when inbound.listen is empty */
 	struct http_server	*http;		/* freed by http_server_stop() */
 	struct ctl		*ctl;
 	struct deliver		*deliver;
@@ -114,6 +116,10 @@ on_signal(uv_signal_t *h, int signum)
 	if (d->smtp) {
 		d->draining_parts++;
 		smtp_server_drain(d->smtp, part_drained, d);
+	}
+	if (d->inbound) {
+		d->draining_parts++;
+		inbound_drain(d->inbound, part_drained, d);
 	}
 	if (d->http) {
 		d->draining_parts++;
@@ -259,6 +265,10 @@ cli_serve(struct config *cfg, int argc, char **argv)
 	}
 	/* One key ring for the daemon: each private key is parsed once and kept. */
 	d.keyring = dkim_keyring_new(cfg->data_dir);
+	if (inbound_start(d.loop, cfg, d.store, d.tls, &d.verp, &d.inbound, &err) < 0) {
+		cli_error("inbound: %s", err);
+		goto out;
+	}
 	if (smtp_server_start(d.loop, cfg, d.spool, d.store, d.tls, d.keyring, &d.smtp, &err) < 0) {
 		cli_error("submission: %s", err);
 		goto out;
@@ -320,6 +330,7 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		log_str(l, "submission", cfg->sub_listen);
 		log_str(l, "submission_tls", cfg->sub_listen_tls);
 		log_str(l, "http", cfg->http_listen);
+		log_str(l, "inbound", cfg->in_listen);
 		log_str(l, "data_dir", cfg->data_dir);
 		log_int(l, "queued", (int64_t)spool_count(d.spool));
 		log_end(l);
@@ -337,6 +348,8 @@ out:
 	 * close through their own callbacks and nothing leaks. */
 	if (d.smtp && !d.draining)
 		smtp_server_drain(d.smtp, start_failed_drained, NULL);
+	if (d.inbound && !d.draining)
+		inbound_drain(d.inbound, start_failed_drained, NULL);
 	if (d.http) {
 		http_server_stop(d.http, NULL, NULL);
 		d.http = NULL;
@@ -363,6 +376,7 @@ out:
 	}
 	if (d.smtp)
 		smtp_server_free(d.smtp);
+	inbound_free(d.inbound);	/* after the loop ran: its workers are done */
 	suppress_free(d.suppress);	/* after the loop: its work has finished */
 	if (d.store)
 		store_close(d.store);

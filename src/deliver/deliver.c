@@ -28,6 +28,7 @@
 #include "deliver/deliver_int.h"
 #include "deliver/mx.h"
 #include "net/tls.h"
+#include "metrics/metrics.h"
 #include "queue/queue_ctl.h"
 #include "queue/sched.h"
 #include "shape/shape.h"
@@ -76,6 +77,15 @@ pump(uv_timer_t *t)
 		if (c->idle && sched_dest_ready(c->dest) > 0)
 			deliver_conn_wake(c);
 	}
+	/* An idle session holds a connection slot (its provider's too): when
+	 * another destination wants one, the idle ones with nothing to send
+	 * say QUIT rather than wait out DELIVER_IDLE_MS. */
+	if (sched_wanting(d->sched))
+		for (struct conn *c = d->conns, *cn; c; c = cn) {
+			cn = c->next;
+			if (c->idle && sched_dest_ready(c->dest) == 0)
+				deliver_conn_end(c);
+		}
 	while ((dest = sched_want_connection(d->sched, now)) != NULL)
 		deliver_conn_new(d, dest);
 	next = sched_next_due(d->sched);
@@ -288,6 +298,14 @@ dest_ready(const char *domain, void *arg)
 	return dest ? sched_dest_ready(dest) : 0;
 }
 
+static void
+metrics_hook(void *arg, struct buf *extra)
+{
+	struct deliver *d = arg;
+
+	shape_metrics(d->shape, time_now_ms(), extra);
+}
+
 static json_t *
 dest_hook(void *arg)
 {
@@ -346,6 +364,7 @@ deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struc
 	queue_ctl_set_flush_hook(flush_hook, d);
 	queue_ctl_set_why_hook(why_hook, d);
 	queue_ctl_set_dest_hook(dest_hook, d);
+	d->metrics_hook = metrics_hook_add(NULL, metrics_hook, d);
 	{
 		struct sched_counts c;
 		struct log_line *l = log_begin(LOG_INFO, "deliver");
@@ -450,9 +469,11 @@ deliver_free(struct deliver *d)
 	d->nconns = 0;
 	deliver_outcome_orphan_jobs(d);
 	while (d->nquitting > 0)
-		smtp_client_abort(d->quitting[--d->nquitting]);
+		smtp_client_abort(d->quitting[--d->nquitting].cl);
 	free(d->quitting);
 	sched_set_shaper(d->sched, NULL);
+	if (d->metrics_hook >= 0)
+		metrics_hook_remove(NULL, d->metrics_hook);
 	shape_free(d->shape);	/* before the resolver: it cancels its lookups */
 	mx_resolver_free(d->mx);
 	sched_free(d->sched);

@@ -25,7 +25,7 @@
 #include <strings.h>
 
 static void on_quit_done(struct smtp_client *cl, void *arg);
-static void quitting_add(struct deliver *d, struct smtp_client *cl);
+static void quitting_add(struct deliver *d, struct smtp_client *cl, const char *domain);
 static void conn_next_item(struct conn *c);
 static void conn_idle(struct conn *c);
 static void conn_connect_next(struct conn *c);
@@ -132,13 +132,25 @@ deliver_conn_free(struct conn *c)
 /* Sessions saying QUIT live on their own for up to quit_timeout; the
  * engine remembers them so that deliver_free() can drop the stragglers. */
 static void
-quitting_add(struct deliver *d, struct smtp_client *cl)
+quitting_add(struct deliver *d, struct smtp_client *cl, const char *domain)
 {
 	if (d->nquitting == d->quitcap) {
 		d->quitcap = d->quitcap ? d->quitcap * 2 : 16;
 		d->quitting = xrealloc(d->quitting, d->quitcap * sizeof(*d->quitting));
 	}
-	d->quitting[d->nquitting++] = cl;
+	d->quitting[d->nquitting].cl = cl;
+	snprintf(d->quitting[d->nquitting].domain, sizeof(d->quitting[0].domain), "%s", domain);
+	d->nquitting++;
+}
+
+/* shaper_closed() tells the shaper a connection to domain is gone. */
+static void
+shaper_closed(struct deliver *d, const char *domain)
+{
+	const struct shaper_ops *sh = sched_shaper(d->sched);
+
+	if (sh->conn_closed)
+		sh->conn_closed(sh->ctx, domain);
 }
 
 static void
@@ -147,8 +159,11 @@ on_quit_done(struct smtp_client *cl, void *arg)
 	struct deliver *d = arg;
 
 	for (size_t i = 0; i < d->nquitting; i++)
-		if (d->quitting[i] == cl) {
+		if (d->quitting[i].cl == cl) {
+			shaper_closed(d, d->quitting[i].domain);
 			d->quitting[i] = d->quitting[--d->nquitting];
+			/* its slot is free: a destination may be waiting for it */
+			deliver_pump_soon(d);
 			return;
 		}
 }
@@ -159,6 +174,7 @@ void
 deliver_conn_end(struct conn *c)
 {
 	struct deliver *d = c->d;
+	int quit = 0;
 
 	/* An item still in hand was not attempted: due again at once. */
 	if (c->item && c->retry_at == 0)
@@ -172,11 +188,15 @@ deliver_conn_end(struct conn *c)
 		struct smtp_client *cl = c->client;
 		c->client = NULL;
 		smtp_client_set_lost_cb(cl, on_quit_done, d);
-		if (smtp_client_quit(cl))
-			quitting_add(d, cl);
+		if (smtp_client_quit(cl)) {
+			quitting_add(d, cl, c->domain);
+			quit = 1;
+		}
 	}
 	if (c->dest) {
 		sched_conn_close(d->sched, c->dest);
+		if (!quit)
+			shaper_closed(d, c->domain);
 		c->dest = NULL;
 	}
 	if (c->gai)
@@ -847,6 +867,7 @@ deliver_conn_cut(struct deliver *d, struct conn *c, int orphan)
 		item_finish(c);
 		if (c->dest) {
 			sched_conn_close(d->sched, c->dest);
+			shaper_closed(d, c->domain);
 			c->dest = NULL;
 		}
 	}

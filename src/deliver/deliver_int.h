@@ -16,6 +16,13 @@
 #define DELIVER_IDLE_MS		2000	/* an idle session waits this long for more mail */
 #define DELIVER_PACE_MS		10000	/* a session waits this long for the shaper's rate */
 
+/* A session saying QUIT: it still counts against its destination's
+ * connection limit (the receiver sees it) until it is gone. */
+struct deliver_quit {
+	struct smtp_client	*cl;
+	char			 domain[256];
+};
+
 /* One outgoing connection (deliver_conn.c). */
 struct conn {
 	struct deliver		*d;
@@ -59,6 +66,7 @@ struct deliver {
 	struct spool		*sp;
 	struct sched		*sched;
 	struct shape		*shape;		/* destination shaping (src/shape) */
+	int			 metrics_hook;	/* its gauges at each scrape; -1: none */
 	struct mx_resolver	*mx;
 	SSL_CTX			*ssl;
 	uv_timer_t		*wake;		/* the heap's next due time */
@@ -72,7 +80,7 @@ struct deliver {
 	void			*stop_arg;
 	struct dsn_job		*dsn_jobs;	/* DSNs waiting for the original's bytes */
 	const struct verp_key	*verp;		/* NULL: no VERP (deliver_set_verp) */
-	struct smtp_client	**quitting;	/* sessions saying QUIT, owned by nobody else */
+	struct deliver_quit	*quitting;	/* sessions saying QUIT, owned by nobody else */
 	size_t			 nquitting, quitcap;
 	/* account pauses (src/account): non-NULL reason = hold its mail */
 	const char		*(*paused)(void *arg, const char *account);

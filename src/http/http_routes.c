@@ -16,6 +16,7 @@
 #include "http/http_events.h"
 #include "http/http_internal.h"
 #include "http/http_msg.h"
+#include "metrics/metrics.h"
 #include "mime/mime_build.h"
 #include "spool/spool.h"
 #include "store/store.h"
@@ -390,6 +391,7 @@ on_committed(int err, const char *id, void *arg)
 		/* durable now: one queued event per recipient (events.h) */
 		events_emit_queued(spool_get(r->srv->sp, id));
 		http_suppress_events(r, j, id);
+		metrics_accepted("http", j->nrcpt);
 		log_str(l, "msg", "accepted");
 		log_str(l, "id", id);
 		log_str(l, "message_id", j->message_id);

@@ -136,6 +136,10 @@ void	metrics_format_double(double v, char out[32]);
 void	metrics_hermod_init(void);
 /* hermod_events_total{type}: one per event (SPEC.md Events), by type. */
 void	metrics_event(const char *type);
+/* hermod_messages_accepted_total{source} and
+ * hermod_recipients_accepted_total{source}: a message made durable in the
+ * spool and acknowledged (250 / 202); source smtp or http. */
+void	metrics_accepted(const char *source, size_t nrcpt);
 /* hermod_delivery_attempts_total{result}: one per recipient and attempt,
  * result delivered, deferred, bounced or expired. */
 void	metrics_delivery_attempt(const char *result);

@@ -22,6 +22,7 @@ static const char *const attempt_results[] = { "delivered", "deferred", "bounced
 static const char *const smtp_listeners[] = { "submission", "submission_tls", "inbound", NULL };
 static const char *const smtp_results[] = { "ok", "dropped", "timeout", "tls_failed",
 	"rejected", "shutdown", "error", NULL };
+static const char *const sources[] = { "smtp", "http", NULL };
 static const char *const queue_states[] = { "queued", "deferred", "held", "active", NULL };
 
 /* Queued to delivered: most mail takes well under a second on a healthy
@@ -30,6 +31,7 @@ static const double delivery_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 	900, 3600, 14400, 86400 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static struct metrics_family *f_accepted, *f_accepted_rcpt;
 static struct metrics_family *f_events, *f_attempts, *f_delivery, *f_smtp, *f_http, *f_queue;
 
 static void
@@ -41,6 +43,14 @@ init_once(void)
 	    "Events recorded (SPEC.md Events), by type.", "type");
 	for (size_t i = 0; event_types[i]; i++)
 		(void)metrics_series(f_events, event_types[i]);
+	f_accepted = metrics_counter(NULL, "hermod_messages_accepted_total",
+	    "Messages made durable and acknowledged (250 or 202), by source.", "source");
+	f_accepted_rcpt = metrics_counter(NULL, "hermod_recipients_accepted_total",
+	    "Recipients of the messages accepted, by source.", "source");
+	for (size_t i = 0; sources[i]; i++) {
+		(void)metrics_series(f_accepted, sources[i]);
+		(void)metrics_series(f_accepted_rcpt, sources[i]);
+	}
 	f_attempts = metrics_counter(NULL, "hermod_delivery_attempts_total",
 	    "Delivery attempts per recipient, by outcome.", "result");
 	for (size_t i = 0; attempt_results[i]; i++)
@@ -78,6 +88,14 @@ metrics_event(const char *type)
 {
 	pthread_once(&once, init_once);
 	metrics_inc(metrics_series(f_events, type));
+}
+
+void
+metrics_accepted(const char *source, size_t nrcpt)
+{
+	pthread_once(&once, init_once);
+	metrics_inc(metrics_series(f_accepted, source));
+	metrics_add(metrics_series(f_accepted_rcpt, source), (uint64_t)nrcpt);
 }
 
 void

@@ -709,6 +709,12 @@ sched_want_connection(struct sched *s, uint64_t now)
 	return NULL;
 }
 
+int
+sched_wanting(const struct sched *s)
+{
+	return s->want_head != NULL;
+}
+
 void
 sched_conn_open(struct sched *s, struct sched_dest *d)
 {
@@ -722,8 +728,6 @@ sched_conn_close(struct sched *s, struct sched_dest *d)
 {
 	d->active--;
 	s->connections--;
-	if (s->shaper.conn_closed)
-		s->shaper.conn_closed(s->shaper.ctx, d->domain);
 	want_update(s, d);
 	dest_maybe_free(s, d);
 }

@@ -36,7 +36,8 @@ struct sched_limits {
  *
  * connect_wait() is asked before a new connection to a destination opens
  * (active = open connections there now): 0 lets it open (and counts it:
- * conn_closed() follows when it closes), else it is the time before which
+ * the engine calls conn_closed() once the connection is really gone, after
+ * its QUIT), else it is the time before which
  * asking again is pointless; the scheduler parks the destination until
  * then (O(log n), so refused destinations cost nothing per decision).
  * send_wait() is asked before each message is handed to a connection:
@@ -105,6 +106,9 @@ uint64_t sched_next_due(const struct sched *s);
  * Round robin across destinations; a destination the shaper refuses is
  * parked until the time it gave. O(1) amortised plus O(log n) a refusal. */
 struct sched_dest *sched_want_connection(struct sched *s, uint64_t now);
+/* sched_wanting() tells whether some unparked destination wants a
+ * connection now (O(1)). */
+int	sched_wanting(const struct sched *s);
 void	sched_conn_open(struct sched *s, struct sched_dest *d);
 void	sched_conn_close(struct sched *s, struct sched_dest *d);
 

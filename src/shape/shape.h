@@ -145,6 +145,15 @@ int	shape_why(struct shape *sh, const char *id, const char *domain, uint64_t now
 json_t	*shape_destinations(struct shape *sh, uint64_t now, size_t (*ready)(const char *domain, void *arg),
 	    void *arg);
 
+/* shape_metrics() appends the destination gauges in the Prometheus text
+ * format: hermod_destination_suspended{destination},
+ * hermod_destination_connections{destination} and
+ * hermod_destination_rate_divisor{destination}, for every provider and for
+ * each domain of no provider while it is suspended or connected (at most
+ * 500 a family). For a metrics hook (loop thread). */
+struct buf;
+void	shape_metrics(struct shape *sh, uint64_t now, struct buf *out);
+
 /* shape_each_destination() calls fn for each destination with its name,
  * whether it is suspended now and its open connections (for the metrics). */
 void	shape_each_destination(struct shape *sh, uint64_t now,

@@ -3,11 +3,15 @@
  * destinations`) and the figures the metrics export. Reads the runtime
  * state of shape.c; changes nothing but the warm-up day roll-over. */
 #include "shape/shape_int.h"
+#include "metrics/metrics.h"
 #include "spool/spool.h"
+#include "util/buf.h"
 #include "util/timeutil.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#define SHAPE_METRICS_MAX	500	/* series a family, as the registry's own cap */
 
 /* hhmmss() writes the UTC time of day of ms, "22:10:05". */
 static void
@@ -208,5 +212,47 @@ shape_each_destination(struct shape *sh, uint64_t now,
 				continue;
 		}
 		fn(k->name, k->suspended_until > now, k->active, arg);
+	}
+}
+
+/* metric_worthy() bounds the label set: providers (from the configuration)
+ * always, a domain of no provider only while it is suspended or connected. */
+static int
+metric_worthy(struct shape *sh, const struct skey *k, uint64_t now)
+{
+	if (k->prov)
+		return 1;
+	{
+		struct sdom *self = shape_dom_find(sh, k->name);
+		if (self && self->prov)
+			return 0;
+	}
+	return k->suspended_until > now || k->active > 0;
+}
+
+void
+shape_metrics(struct shape *sh, uint64_t now, struct buf *out)
+{
+	static const struct { const char *name, *help; } fam[] = {
+		{ "hermod_destination_suspended", "1 while a backoff rule suspends the destination." },
+		{ "hermod_destination_connections", "Open delivery connections to the destination." },
+		{ "hermod_destination_rate_divisor", "Divisor of the destination's rates set by halve_rate rules (1: none)." },
+	};
+
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		size_t n = 0;
+
+		buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", fam[f].name, fam[f].help, fam[f].name);
+		for (struct skey *k = sh->key_list; k && n < SHAPE_METRICS_MAX; k = k->next) {
+			unsigned long long v;
+			if (!metric_worthy(sh, k, now))
+				continue;
+			v = f == 0 ? k->suspended_until > now : f == 1 ? k->active :
+			    k->shift && now < k->halved_until ? 1ULL << k->shift : 1;
+			buf_printf(out, "%s{destination=\"", fam[f].name);
+			metrics_escape_label(out, k->name);
+			buf_printf(out, "\"} %llu\n", v);
+			n++;
+		}
 	}
 }

@@ -124,6 +124,11 @@ smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *c)
 	const char *arg = c->arg ? c->arg : "";
 	const char *sp;
 
+	if (s->lc->inbound != NULL) {
+		/* the inbound listener takes reports, never submissions */
+		smtp_session_error(s, "502 5.5.1 Error: AUTH not available here");
+		return;
+	}
 	if (!io_tls_active(s->io)) {
 		smtp_session_error(s, "538 5.7.11 Encryption required for requested authentication mechanism");
 		return;

@@ -9,6 +9,7 @@
 #include "smtp/smtp_session_int.h"
 #include "dkim/dkim_keys.h"
 #include "events/events.h"
+#include "metrics/metrics.h"
 #include "mime/mime_addr.h"
 #include "mime/mime_header.h"
 #include "net/io.h"
@@ -50,6 +51,7 @@ commit_done(int err, const char *id, void *arg)
 		s->recipients += cm->nrcpt;
 		/* durable now: one queued event per recipient (events.h) */
 		events_emit_queued(spool_get(s->lc->spool, id));
+		metrics_accepted("smtp", cm->nrcpt);
 		smtp_session_reply(s, "250 2.0.0 Ok: queued as %s", id);
 	} else {
 		log_error("smtp.accept", "spool write failed: %s", strerror(-err));
@@ -170,6 +172,10 @@ message_end(struct smtp_session *s)
 	char date[64], idbuf[ID_LEN + 1], *msgid = NULL;
 	const char *proto;
 
+	if (s->lc->inbound != NULL) {
+		smtp_inbound_message_end(s);
+		return;
+	}
 	if (s->data.size > s->cfg->max_message_size || s->bdat_overflow) {
 		message_reject(s, "552 5.3.4 Error: message too large (%s)", "max_message_size");
 		return;
@@ -281,7 +287,7 @@ smtp_message_data(struct smtp_session *s, struct buf *in)
 	size_t used = 0;
 	enum smtp_data_rc rc;
 
-	rc = smtp_data_feed(&s->data, in->data, in->len, &used, &s->msg, s->cfg->max_message_size);
+	rc = smtp_data_feed(&s->data, in->data, in->len, &used, &s->msg, smtp_session_max_size(s));
 	buf_consume(in, used);
 	if (rc == SMTP_DATA_ERROR) {
 		/* A bare CR or LF: a smuggling attempt or a broken client. Nothing
@@ -306,7 +312,7 @@ smtp_message_bdat(struct smtp_session *s, struct buf *in)
 	if (n == 0 && s->bdat_left > 0)
 		return -1;
 	total = s->data.size + n;
-	if (total > s->cfg->max_message_size)
+	if (total > smtp_session_max_size(s))
 		s->bdat_overflow = 1;
 	else {
 		/* BDAT is counted, not dot-stuffed, but a bare CR or LF must not

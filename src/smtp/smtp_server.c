@@ -90,7 +90,7 @@ on_accept(struct io *io, void *arg)
 		refuse(io, "421 4.7.0 Error: too many connections from your address\r\n");
 		return;
 	}
-	trusted = cfg->n_trusted_networks > 0 && cfg->trusted_account && cfg->trusted_account[0] &&
+	trusted = lc->inbound == NULL && cfg->n_trusted_networks > 0 && cfg->trusted_account && cfg->trusted_account[0] &&
 	    config_net_match(cfg->trusted_networks, cfg->n_trusted_networks, io_peer(io));
 	if (srv->nconns == srv->capconns) {
 		srv->capconns = srv->capconns ? srv->capconns * 2 : 64;
@@ -175,8 +175,11 @@ smtp_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, s
 
 	srv->loop = loop;
 	srv->cfg = cfg;
-	srv->plain = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 0, "submission", srv, NULL, NULL };
-	srv->implicit = (struct smtp_listener_ctx){ loop, cfg, sp, st, tls, keyring, 1, "submissions", srv, NULL, NULL };
+	/* Designated: the context grows a field per feature. */
+	srv->plain = (struct smtp_listener_ctx){ .loop = loop, .cfg = cfg, .spool = sp, .store = st,
+	    .tls = tls, .keyring = keyring, .implicit_tls = 0, .name = "submission", .server = srv };
+	srv->implicit = (struct smtp_listener_ctx){ .loop = loop, .cfg = cfg, .spool = sp, .store = st,
+	    .tls = tls, .keyring = keyring, .implicit_tls = 1, .name = "submissions", .server = srv };
 	if (cfg->sub_listen && cfg->sub_listen[0] &&
 	    listener_start(loop, cfg->sub_listen, on_accept, &srv->plain, &srv->l_plain, err) < 0)
 		goto fail;
@@ -195,6 +198,24 @@ fail:
 		listener_stop(srv->l_plain);
 	free(srv);
 	return -1;
+}
+
+int
+smtp_server_start_inbound(uv_loop_t *loop, const struct config *cfg, SSL_CTX *tls,
+    const struct smtp_inbound_ops *ops, struct smtp_server **out, char **err)
+{
+	struct smtp_server *srv = xcalloc(1, sizeof(*srv));
+
+	srv->loop = loop;
+	srv->cfg = cfg;
+	srv->plain = (struct smtp_listener_ctx){ .loop = loop, .cfg = cfg, .tls = tls, .name = "inbound",
+	    .server = srv, .inbound = ops };
+	if (listener_start(loop, cfg->in_listen, on_accept, &srv->plain, &srv->l_plain, err) < 0) {
+		free(srv);
+		return -1;
+	}
+	*out = srv;
+	return 0;
 }
 
 void

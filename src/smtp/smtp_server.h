@@ -5,6 +5,7 @@
 #ifndef HERMOD_SMTP_SERVER_H
 #define HERMOD_SMTP_SERVER_H
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 #include <openssl/ssl.h>
 
@@ -23,6 +24,38 @@ int	smtp_server_start(uv_loop_t *loop, const struct config *cfg, struct spool *s
 	    struct store *st, SSL_CTX *tls, struct dkim_keyring *keyring,
 	    struct smtp_server **out, char **err);
 
+/* The inbound listener (inbound.listen): the same sessions, with a policy
+ * instead of accounts. No AUTH, any sender; each RCPT is put to rcpt() and
+ * refused 550 5.7.1 unless it says yes (so nothing is ever relayed); a
+ * complete message (size, bare CR/LF, NUL checked as for submission) goes to
+ * store(), and the 250 waits for its done(). */
+struct smtp_inbound_msg {
+	const char		*client;	/* the peer's IP */
+	const char		*helo;
+	const char		*mail_from;	/* "" for <> */
+	const char *const	*rcpt;		/* the accepted recipients */
+	size_t			 nrcpt;
+	const char		*data;		/* the message as received (CRLF) */
+	size_t			 len;
+};
+struct smtp_inbound_ops {
+	/* rcpt() runs on a worker thread (it may use the store): 0 takes
+	 * addr, anything else refuses it. */
+	int	(*rcpt)(void *ctx, const char *addr);
+	/* store() runs on the loop: m is valid during the call only. It calls
+	 * done(0, arg) once the message is durable, done(-errno, arg) when it
+	 * cannot be, on the loop; or returns -1 at once (done never fires). */
+	int	(*store)(void *ctx, const struct smtp_inbound_msg *m,
+		    void (*done)(int err, void *arg), void *arg);
+	void	*ctx;
+	uint64_t max_message_size;
+};
+
+/* smtp_server_start_inbound() binds cfg's inbound.listen with ops as the
+ * policy (STARTTLS offered when tls is not NULL). ops must outlive the
+ * server. 0, or -1 with *err. */
+int	smtp_server_start_inbound(uv_loop_t *loop, const struct config *cfg, SSL_CTX *tls,
+	    const struct smtp_inbound_ops *ops, struct smtp_server **out, char **err);
 /* smtp_server_set_suppress() makes RCPT refuse (550 5.7.1) the addresses
  * on the account's suppression list. */
 void	smtp_server_set_suppress(struct smtp_server *srv, struct suppress *sp);

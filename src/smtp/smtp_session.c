@@ -335,12 +335,12 @@ send_ehlo(struct smtp_session *s)
 	buf_init(&b);
 	buf_printf(&b, "250-%s Hello %s [%s]\r\n", s->cfg->hostname, s->helo, s->ip);
 	buf_puts(&b, "250-PIPELINING\r\n");
-	buf_printf(&b, "250-SIZE %llu\r\n", (unsigned long long)s->cfg->max_message_size);
+	buf_printf(&b, "250-SIZE %llu\r\n", (unsigned long long)smtp_session_max_size(s));
 	buf_puts(&b, "250-8BITMIME\r\n250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n");
 	buf_puts(&b, "250-CHUNKING\r\n250-DSN\r\n");
 	if (s->lc->tls != NULL && !io_tls_active(s->io))
 		buf_puts(&b, "250-STARTTLS\r\n");
-	if (io_tls_active(s->io) && !s->authenticated)
+	if (io_tls_active(s->io) && !s->authenticated && s->lc->inbound == NULL)
 		buf_puts(&b, "250-AUTH PLAIN LOGIN\r\n");
 	buf_puts(&b, "250 HELP\r\n");
 	io_write(s->io, b.data, b.len);
@@ -424,6 +424,11 @@ domains_loaded(struct smtp_session *s, struct lookup *lk)
 static void
 cmd_mail(struct smtp_session *s, struct smtp_cmd *c)
 {
+	if (s->lc->inbound != NULL) {
+		/* inbound: anyone may send (bounces come from <>); RCPT decides */
+		mail_continue(s, c);
+		return;
+	}
 	if (s->account == NULL) {
 		smtp_session_error(s, "530 5.7.0 Authentication required");
 		return;
@@ -464,7 +469,7 @@ mail_continue(struct smtp_session *s, struct smtp_cmd *c)
 				smtp_session_error(s, "501 5.5.4 Bad SIZE parameter");
 				return;
 			}
-			if (n > s->cfg->max_message_size) {
+			if (n > smtp_session_max_size(s)) {
 				smtp_session_error(s, "552 5.3.4 Message size exceeds fixed limit");
 				return;
 			}
@@ -499,7 +504,7 @@ mail_continue(struct smtp_session *s, struct smtp_cmd *c)
 			return;
 		}
 	}
-	if (c->path[0] != '\0' && !smtp_session_domain_allowed(s, c->path)) {
+	if (s->lc->inbound == NULL && c->path[0] != '\0' && !smtp_session_domain_allowed(s, c->path)) {
 		smtp_session_error(s, "550 5.7.1 <%s>: Sender address rejected: not a %sdomain of account %s",
 		    c->path, s->cfg->require_verified_domains ? "verified " : "", s->account);
 		return;
@@ -580,6 +585,10 @@ cmd_rcpt(struct smtp_session *s, struct smtp_cmd *c)
 	}
 	if (s->nrcpt >= s->cfg->max_recipients) {
 		smtp_session_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	if (s->lc->inbound != NULL) {
+		smtp_inbound_rcpt(s, c->path, notify, orcpt);	/* replies when checked */
 		return;
 	}
 	/* The account's suppression list (memory only: this is the loop). A
@@ -798,6 +807,11 @@ run_command(struct smtp_session *s, char *line, size_t len)
 	case SMTP_CMD_OK:
 		break;
 	case SMTP_CMD_EPATH:
+		if (s->lc->inbound != NULL && c.verb == SMTP_CMD_RCPT) {
+			/* v@ext@ours and the like: a relay attempt as much as a typo */
+			smtp_session_error(s, "550 5.7.1 Error: recipient address rejected: relay access denied");
+			goto out;
+		}
 		smtp_session_error(s, "501 %s Bad %s address syntax%s%s",
 		    c.verb == SMTP_CMD_MAIL ? "5.1.7" : "5.1.3",
 		    c.verb == SMTP_CMD_MAIL ? "sender" : "recipient", why ? ": " : "", why ? why : "");

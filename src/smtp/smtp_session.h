@@ -14,6 +14,7 @@ struct io;
 struct spool;
 struct store;
 struct smtp_session;
+struct smtp_inbound_ops;
 
 /* What a session needs from its server. */
 struct account_state;
@@ -28,6 +29,7 @@ struct smtp_listener_ctx {
 	int			 implicit_tls;	/* the listener is TLS from the first byte */
 	const char		*name;		/* "submission", "submissions" for logs */
 	struct smtp_server	*server;
+	const struct smtp_inbound_ops *inbound;	/* the inbound listener's policy, or NULL */
 	struct account_state	*accounts;	/* account limits (src/account); NULL: none */
 	struct suppress		*suppress;	/* suppression lists; NULL: none */
 };

@@ -124,6 +124,16 @@ void	smtp_session_tx_reset(struct smtp_session *s);
 void	smtp_session_lookup(struct smtp_session *s, struct lookup *lk);
 int	smtp_session_domain_allowed(struct smtp_session *s, const char *addr);
 
+/* smtp_session_max_size() is the listener's message size cap. */
+uint64_t smtp_session_max_size(const struct smtp_session *s);
+
+/* The inbound listener's policy (smtp_inbound.c): RCPT is checked by the
+ * listener's rcpt hook on a worker and answered when it returns; the end of
+ * a message hands it to the store hook and answers once it is durable. */
+void	smtp_inbound_rcpt(struct smtp_session *s, const char *addr, unsigned notify,
+	    const char *orcpt);
+void	smtp_inbound_message_end(struct smtp_session *s);
+
 /* AUTH (smtp_auth.c). */
 void	smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *c);
 void	smtp_auth_line(struct smtp_session *s, char *line);

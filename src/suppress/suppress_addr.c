@@ -25,20 +25,57 @@ suppress_reason_valid(const char *reason)
 	return 0;
 }
 
-/* local_ok() checks a local part: printable (UTF-8 allowed: SMTPUTF8),
- * spaces and backslashes only inside a quoted string. */
+/* utf8_ok() checks that p[0..n) is well-formed UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF): the list is shown
+ * as JSON, which cannot carry anything else. */
+static int
+utf8_ok(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = p[i], need, min, cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1, min = 0x80, cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2, min = 0x800, cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3, min = 0x10000, cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (n - i <= need)
+			return 0;
+		for (unsigned k = 1; k <= need; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+
+/* local_ok() checks a local part: printable UTF-8 (SMTPUTF8), spaces,
+ * '@' and the other specials only inside a quoted string. */
 static int
 local_ok(const char *p, size_t n)
 {
 	int quoted = n >= 2 && p[0] == '"' && p[n - 1] == '"';
 
-	if (n == 0 || n > SUPPRESS_LOCAL_MAX)
+	if (n == 0 || n > SUPPRESS_LOCAL_MAX || !utf8_ok((const unsigned char *)p, n))
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 		if (c < 0x20 || c == 0x7f)
 			return 0;
-		if (!quoted && (c == ' ' || c == '"' || c == '\\' || c == '<' || c == '>' ||
+		if (!quoted && (c == ' ' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '@' ||
 		    c == '(' || c == ')' || c == ',' || c == ';' || c == ':' || c == '[' || c == ']'))
 			return 0;
 	}
@@ -109,6 +146,13 @@ suppress_addr_normalize(const char *addr, const char **why)
 	out = xasprintf("%s@%s", local, dom);
 	free(local);
 	free(dom);
+	/* an IDN's A-label is longer than its U-label */
+	if (strlen(out) > SUPPRESS_ADDR_MAX) {
+		free(out);
+		if (why)
+			*why = "longer than 254 characters";
+		return NULL;
+	}
 	return out;
 }
 

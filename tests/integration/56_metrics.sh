@@ -98,6 +98,10 @@ done
 check "log: 4 delivered, 1 deferred" test "$(n_ev delivered)" = 4 -a "$(n_ev deferred)" = 1
 
 scrape "$T/m1.txt" >/dev/null
+check "messages_accepted smtp +2" delta 'hermod_messages_accepted_total{source="smtp"}' 2
+check "messages_accepted http +2" delta 'hermod_messages_accepted_total{source="http"}' 2
+check "recipients_accepted smtp +3" delta 'hermod_recipients_accepted_total{source="smtp"}' 3
+check "recipients_accepted http +2" delta 'hermod_recipients_accepted_total{source="http"}' 2
 check "events_total delivered +4" delta 'hermod_events_total{type="delivered"}' 4
 check "events_total deferred +1" delta 'hermod_events_total{type="deferred"}' 1
 check "events_total bounced +0" delta 'hermod_events_total{type="bounced"}' 0

@@ -13,7 +13,7 @@
 #   provd: answers 421 4.7.28 for its first 2 s -> the backoff rule suspends
 #          it 5 s (shown by `hermod queue list` and `queue destinations`), no
 #          connection meanwhile, then everything is delivered, and the waiting
-#          was no attempt;
+#          was no attempt; GET /metrics has hermod_destination_suspended;
 #   warm-up: 3 a day from warm.test -> 3 delivered, 3 wait ("warm-up limit").
 . "$(dirname "$0")/lib.sh"
 
@@ -101,9 +101,11 @@ sed -i 's/^enabled = no$/enabled = yes/' "$T/hermod.conf"
 start_daemon || exit 1
 
 # While provd is suspended: the queue says why, the destination table too.
-SEEN_LIST=1 SEEN_DEST=1
+SEEN_LIST=1 SEEN_DEST=1 SEEN_METRIC=1
 for i in $(seq 1 100); do
 	if grep -q '"ev": "reject"' "$T/sink.log" 2>/dev/null; then
+		curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics.txt" 2>&1
+		grep -q '^hermod_destination_suspended{destination="provd"} 1$' "$T/metrics.txt" && SEEN_METRIC=0
 		hermod queue list >"$T/list.txt" 2>&1
 		hermod queue destinations --json >"$T/dest.json" 2>&1
 		grep -q 'waiting: suspended: provd until .*421 4.7.28.*rule test-throttle' "$T/list.txt" && SEEN_LIST=0
@@ -113,12 +115,13 @@ d = {x["destination"]: x for x in json.load(open(sys.argv[1]))}
 p = d["provd"]
 sys.exit(0 if p["suspended_until"] and p["rule"] == "test-throttle" and "d.test" in p["domains"] else 1)' \
 			"$T/dest.json" && SEEN_DEST=0
-		[ $SEEN_LIST -eq 0 ] && [ $SEEN_DEST -eq 0 ] && break
+		[ $SEEN_LIST -eq 0 ] && [ $SEEN_DEST -eq 0 ] && [ $SEEN_METRIC -eq 0 ] && break
 	fi
 	sleep 0.1
 done
 ok $SEEN_LIST "queue list: suspended: provd until ... (421 4.7.28 ..., rule test-throttle)"
 ok $SEEN_DEST "queue destinations --json: provd suspended by test-throttle, d.test bound to it"
+ok $SEEN_METRIC "GET /metrics: hermod_destination_suspended{destination=\"provd\"} 1"
 hermod queue destinations >"$T/dest.txt" 2>&1
 check "queue destinations: a table with the providers" grep -q '^prova  *provider' "$T/dest.txt"
 
@@ -185,6 +188,9 @@ ok(sum(1 for a in att.values() if a == 1) == 10 - len(rej) and sum(1 for a in at
 ok(len(site("w", "msg")) == 3, "warm-up: 3 delivered to w.test on day 1 (%d)" % len(site("w", "msg")))
 PY
 while read -r rc name; do ok "$rc" "$name"; done <"$T/verdicts.txt"
+curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics2.txt" 2>&1
+check "GET /metrics: provd no longer suspended" grep -q '^hermod_destination_suspended{destination="provd"} 0$' "$T/metrics2.txt"
+check "GET /metrics: hermod_destination_connections for prova" grep -q '^hermod_destination_connections{destination="prova"} [0-9]' "$T/metrics2.txt"
 check "the log says provd was suspended" grep -q '"msg":"destination suspended","destination":"provd"' "$T/serve.log"
 stop_daemon
 check "SIGTERM drains and exits 0" test $? -eq 0

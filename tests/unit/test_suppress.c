@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "golden.h"
 #include "events/events.h"
 #include "store/store.h"
 #include "suppress/suppress.h"
@@ -96,6 +97,39 @@ test_key(void **state)
 	assert_true(suppress_reason_valid("manual"));
 	assert_false(suppress_reason_valid("spam"));
 	assert_false(suppress_reason_valid(NULL));
+}
+
+/* golden_addr() renders what the list keeps for an address and its
+ * matching key, or the refusal (tests/golden/suppress_addr). */
+static void
+golden_addr(const char *in, size_t len, struct buf *out)
+{
+	char *s = xstrndup(in, len), *n, *k;
+	const char *why = NULL;
+
+	if ((n = suppress_addr_normalize(s, &why)) == NULL) {
+		buf_printf(out, "refused: %s", why);
+	} else {
+		k = suppress_addr_key(n);
+		buf_puts(out, "address ");
+		golden_escape(out, n, strlen(n));
+		buf_puts(out, " key ");
+		golden_escape(out, k, strlen(k));
+		free(k);
+		free(n);
+	}
+	free(s);
+}
+
+static void
+test_golden(void **state)
+{
+	int failed = 0, n;
+
+	(void)state;
+	n = golden_run("tests/golden/suppress_addr", golden_addr, &failed);
+	assert_true(n >= 10);
+	assert_int_equal(failed, 0);
 }
 
 /* ---- the set ---- */
@@ -555,6 +589,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_normalize),
 		cmocka_unit_test(test_key),
+		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_set_memory),
 		cmocka_unit_test_setup_teardown(test_store_rows, setup, teardown),
