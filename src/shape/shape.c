@@ -21,7 +21,10 @@
  * Every decision is O(1): two hash lookups and a few comparisons. A refusal
  * returns the time worth asking again, and the scheduler parks the domain
  * until then, so suspended or rate-limited destinations cost nothing per
- * decision. Loop thread only; nothing here blocks. */
+ * decision. The domains a provider refuses queue for its turns (a ticket
+ * per provider, one token interval apart), so a provider with thousands of
+ * domains wakes one of them per token, not all. Loop thread only; nothing
+ * here blocks. */
 #include "shape/shape_int.h"
 #include "deliver/mx.h"
 #include "spool/spool.h"
@@ -40,6 +43,7 @@
 #define SHAPE_LOOKUP_PARK_MS	5000		/* park while the MX is looked up (kicked earlier) */
 #define SHAPE_SLOT_POLL_MS	200		/* at a connection limit: ask again after */
 #define SHAPE_MAX_SHIFT		6		/* halve_rate: down to 1/64 */
+#define SHAPE_TURN_MS		5		/* at a provider's connection limit: a domain's turn every */
 
 static uint64_t
 hash_str(const char *s)
@@ -217,6 +221,19 @@ on_mx(const struct mx_result *res, void *arg)
 		sh->kick(sh->kick_arg, d->name);
 }
 
+void
+shape_bind(struct shape *sh, const char *domain, const char *mx_host, uint64_t now)
+{
+	struct sdom *d = dom_get(sh, domain);
+
+	dom_bind(sh, d, shape_provider_for(&sh->conf, mx_host));
+	if (d->q)
+		mx_cancel(d->q);
+	d->q = NULL;
+	d->state = SDOM_KNOWN;
+	d->expires = now + SHAPE_MAP_TTL_MS;
+}
+
 /* need_lookup() starts the MX lookup when the binding is unknown or old;
  * 1 while the domain must wait for it. */
 static int
@@ -333,6 +350,16 @@ connect_wait(void *ctx, const char *domain, unsigned active, uint64_t now)
 		return t;
 	}
 	if (d->prov && (t = key_conn_wait(sh, d->prov, now, &why)) != 0) {
+		/* The provider's domains queue for its turns: each refused
+		 * domain gets the next turn after the previous one's, one
+		 * token interval apart, so that a token does not wake every
+		 * domain of the provider at once (10,000 domains at Google
+		 * would otherwise be asked 10,000 times per connection). */
+		uint64_t step = !strcmp(why, "connection_rate") ? d->prov->conn_b.interval_us / 1000 :
+		    !strcmp(why, "message_rate") ? d->prov->msg_b.interval_us / 1000 : SHAPE_TURN_MS;
+		if (d->prov->ticket > t)
+			t = d->prov->ticket;
+		d->prov->ticket = t + (step << d->prov->shift) + (step == 0);
 		note_wait(d->prov, t, why);
 		return t;
 	}

@@ -129,6 +129,10 @@ void	shape_free(struct shape *sh);
 void	shape_attach(struct shape *sh, struct mx_resolver *mx, void (*kick)(void *arg, const char *domain),
 	    void *arg);
 
+/* shape_bind() binds domain to the provider of mx_host (none when no suffix
+ * matches), as an MX lookup does, for an hour. For tests and benchmarks. */
+void	shape_bind(struct shape *sh, const char *domain, const char *mx_host, uint64_t now);
+
 /* shape_ops() fills ops with the seam's hooks over sh. */
 void	shape_ops(struct shape *sh, struct shaper_ops *ops);
 

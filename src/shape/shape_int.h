@@ -25,6 +25,7 @@ struct skey {
 	const char		*rule;		/* its rule's name (the conf owns it) */
 	unsigned		 shift;		/* halvings in force */
 	uint64_t		 halved_until, last_halve;
+	uint64_t		 ticket;	/* the next free turn of a domain kept waiting here */
 	uint64_t		 wait_until;	/* the last refusal for a limit */
 	const char		*wait_why;
 	uint64_t		 win_start;	/* one-minute windows of the rates */
