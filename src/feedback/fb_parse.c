@@ -447,10 +447,9 @@ bounce_text(const struct fb_mime *m, struct buf *out)
 				continue;
 			c = '\n';
 		}
-		buf_putc(out, c == '\0' ? ' ' : c);
+		/* Room was reserved: no per-byte call on this hot path. */
+		out->data[out->len++] = c == '\0' ? ' ' : c;
 	}
-	if (out->data == NULL)
-		buf_append(out, "", 0);	/* allocated and NUL-terminated */
 	out->data[out->len] = '\0';
 	buf_free(&raw);
 }
@@ -490,7 +489,7 @@ fb_parse(const char *msg, size_t len, struct fb_report *out)
 		return -1;
 	if (len > FB_PARSE_MAX_MSG)
 		len = FB_PARSE_MAX_MSG;
-	m = xcalloc(1, sizeof(*m));
+	m = xmalloc(sizeof(*m));	/* fb_mime_walk() zeroes it */
 	fb_mime_walk(msg, len, m);
 	/* The report the multipart/report announces, else the first. */
 	for (i = 0; i < m->nparts; i++) {

@@ -14,6 +14,7 @@
 #include "dkim/dkim_keys.h"
 #include "http/http_internal.h"
 #include "http/http_msg.h"
+#include "http/http_webhooks.h"
 #include "metrics/metrics.h"
 #include "mime/mime_build.h"
 #include "spool/spool.h"
@@ -768,6 +769,9 @@ const struct http_route http_routes[] = {
 	{ HTTP_GET, "/v1/suppressions", "send", 0, http_suppress_route_list, NULL },
 	{ HTTP_POST, "/v1/suppressions", "send", 0, http_suppress_route_add, NULL },
 	{ HTTP_DELETE, "/v1/suppressions/{address}", "admin", 0, http_suppress_route_delete, NULL },
+	{ HTTP_GET, "/v1/webhooks", "send", 0, http_webhooks_list, NULL },
+	{ HTTP_POST, "/v1/webhooks", "admin", 0, http_webhooks_create, NULL },
+	{ HTTP_DELETE, "/v1/webhooks/{id}", "admin", 0, http_webhooks_delete, NULL },
 	{ HTTP_OTHER, NULL, NULL, 0, NULL, NULL },
 };
 

@@ -7,6 +7,7 @@
 #include "store/store_backend.h"
 #include "auth/auth.h"
 #include "suppress/suppress.h"
+#include "util/id.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -540,20 +541,52 @@ store_suppress_changes_expire(struct store *st, int64_t before, char **err)
 }
 
 int
+store_suppress_soft_many(struct store *st, struct store_soft_bounce *v, size_t n, int64_t now,
+    int64_t gap_ms, char **err)
+{
+	struct store_soft_bounce *norm = xcalloc(n ? n : 1, sizeof(*norm));
+	size_t ok = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char *a = NULL;
+		v[i].count = 0;
+		v[i].first = now;
+		v[i].rc = -1;
+		norm[i] = v[i];
+		norm[i].address = NULL;
+		if (auth_account_name_valid(v[i].account) &&
+		    (a = suppress_addr_normalize(v[i].address, NULL)) != NULL) {
+			norm[i].address = a;
+			norm[i].rc = 0;
+			ok++;
+		}
+	}
+	if (ok > 0)
+		rc = st->ops->suppress_soft(st->impl, norm, n, now, gap_ms, err);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0 && norm[i].rc == 0) {
+			v[i].count = norm[i].count;
+			v[i].first = norm[i].first;
+			v[i].rc = 0;
+		}
+		free((char *)norm[i].address);
+	}
+	free(norm);
+	return rc;
+}
+
+int
 store_suppress_soft(struct store *st, const char *account, const char *address, int64_t now,
     int64_t gap_ms, int64_t *count, int64_t *first, char **err)
 {
-	char *a;
-	int rc;
+	struct store_soft_bounce one = { .account = account, .address = address };
+	int rc = store_suppress_soft_many(st, &one, 1, now, gap_ms, err);
 
-	*count = 0;
-	*first = now;
-	if (!auth_account_name_valid(account))
-		return STORE_NOTFOUND;
-	if ((a = suppress_addr(address, err)) == NULL)
-		return -1;
-	rc = st->ops->suppress_soft(st->impl, account, a, now, gap_ms, count, first, err);
-	free(a);
+	*count = one.count;
+	*first = one.first;
+	if (rc == 0 && one.rc != 0)
+		return fail(err, xasprintf("invalid address \"%s\"", address ? address : ""));
 	return rc;
 }
 
@@ -653,4 +686,142 @@ store_account_pause_set(struct store *st, const char *account, int paused, const
 		return STORE_NOTFOUND;
 	return st->ops->pause_set(st->impl, account, paused != 0, paused ? reason : NULL, now_ms(),
 	    err);
+}
+
+/* ---- webhook subscriptions (store.h store_webhook_*) ---- */
+
+/* webhook_id_ok() accepts what the API mints: "wh_" + an id. Anything else
+ * cannot exist, so callers get STORE_NOTFOUND without a query. */
+static int
+webhook_id_ok(const char *id)
+{
+	return id != NULL && strncmp(id, "wh_", 3) == 0 && id_valid(id + 3);
+}
+
+int
+store_webhook_create(struct store *st, const struct store_webhook *w, size_t max, char **err)
+{
+	if (!auth_account_name_valid(w->account))
+		return STORE_NOTFOUND;
+	if (!webhook_id_ok(w->id) || w->url == NULL || w->events == NULL || w->secret == NULL)
+		return fail(err, xstrdup("webhook: id, url, events and secret are required"));
+	return st->ops->webhook_create(st->impl, w, max, now_ms(), err);
+}
+
+int
+store_webhook_list(struct store *st, const char *account, struct store_webhook **out, size_t *n,
+    char **err)
+{
+	*out = NULL;
+	*n = 0;
+	if (!auth_account_name_valid(account))
+		return 0;
+	return st->ops->webhook_list(st->impl, account, 0, out, n, err);
+}
+
+int
+store_webhook_active(struct store *st, struct store_webhook **out, size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	return st->ops->webhook_list(st->impl, NULL, 1, out, n, err);
+}
+
+void
+store_webhook_list_free(struct store_webhook *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].id);
+		free(v[i].account);
+		free(v[i].url);
+		free(v[i].events);
+		if (v[i].secret != NULL) {
+			memset(v[i].secret, 0, strlen(v[i].secret));
+			free(v[i].secret);
+		}
+		free(v[i].disabled_reason);
+	}
+	free(v);
+}
+
+int
+store_webhook_delete(struct store *st, const char *account, const char *id, char **err)
+{
+	if (!auth_account_name_valid(account) || !webhook_id_ok(id))
+		return STORE_NOTFOUND;
+	return st->ops->webhook_delete(st->impl, account, id, err);
+}
+
+int
+store_webhook_set_cursor(struct store *st, const char *id, int64_t cursor, char **err)
+{
+	if (!webhook_id_ok(id))
+		return STORE_NOTFOUND;
+	return st->ops->webhook_set_cursor(st->impl, id, cursor, err);
+}
+
+int
+store_webhook_disable(struct store *st, const char *id, const char *reason, char **err)
+{
+	if (!webhook_id_ok(id))
+		return STORE_NOTFOUND;
+	return st->ops->webhook_disable(st->impl, id, reason, now_ms(), err);
+}
+
+int
+store_webhook_pending_add(struct store *st, const struct store_webhook_pending *p, char **err)
+{
+	if (!webhook_id_ok(p->webhook) || p->event_id == NULL || p->body == NULL)
+		return fail(err, xstrdup("webhook pending: webhook, event id and body are required"));
+	return st->ops->webhook_pending_add(st->impl, p, err);
+}
+
+int
+store_webhook_pending_due(struct store *st, int64_t now, size_t limit,
+    struct store_webhook_pending **out, size_t *n, int64_t *next_due, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	*next_due = 0;
+	return st->ops->webhook_pending_due(st->impl, now, limit, out, n, next_due, err);
+}
+
+void
+store_webhook_pending_free(struct store_webhook_pending *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].webhook);
+		free(v[i].event_id);
+		free(v[i].message_id);
+		free(v[i].body);
+	}
+	free(v);
+}
+
+int
+store_webhook_pending_retry(struct store *st, const char *webhook, int64_t seq, int attempts,
+    int64_t next_attempt, char **err)
+{
+	return st->ops->webhook_pending_retry(st->impl, webhook, seq, attempts, next_attempt, err);
+}
+
+int
+store_webhook_pending_done(struct store *st, const char *webhook, int64_t seq, char **err)
+{
+	return st->ops->webhook_pending_done(st->impl, webhook, seq, err);
+}
+
+int
+store_webhook_pending_blocked(struct store *st, const char *webhook, const char *message_id,
+    char **err)
+{
+	if (message_id == NULL)
+		return STORE_NOTFOUND;	/* no message: nothing to keep order with */
+	return st->ops->webhook_pending_blocked(st->impl, webhook, message_id, err);
+}
+
+int
+store_webhook_pending_wake(struct store *st, const char *webhook, int64_t now, char **err)
+{
+	return st->ops->webhook_pending_wake(st->impl, webhook, now, err);
 }

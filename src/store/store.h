@@ -249,6 +249,19 @@ int	store_suppress_changes_expire(struct store *st, int64_t before, char **err);
  * *count and *first get the record after the update. */
 int	store_suppress_soft(struct store *st, const char *account, const char *address,
 	    int64_t now, int64_t gap_ms, int64_t *count, int64_t *first, char **err);
+/* store_suppress_soft_many() records one soft bounce for each of v[0..n)
+ * in one transaction (one fsync for a burst of deferrals, not one each),
+ * as store_suppress_soft() would: each gets its count and first, or rc -1
+ * for an address that cannot be normalised (the others still count). */
+struct store_soft_bounce {
+	const char	*account;
+	const char	*address;
+	int64_t		 count;		/* out */
+	int64_t		 first;		/* out */
+	int		 rc;		/* out: 0, or -1 */
+};
+int	store_suppress_soft_many(struct store *st, struct store_soft_bounce *v, size_t n,
+	    int64_t now, int64_t gap_ms, char **err);
 /* store_suppress_soft_clear() forgets address's soft bounces (a delivery
  * came through): 0, or STORE_NOTFOUND. */
 int	store_suppress_soft_clear(struct store *st, const char *account, const char *address,
@@ -257,5 +270,81 @@ int	store_suppress_soft_clear(struct store *st, const char *account, const char 
  * on record. */
 int	store_suppress_soft_each(struct store *st, void (*fn)(const char *account,
 	    const char *address, void *arg), void *arg, char **err);
+
+/* Webhook subscriptions (src/webhook): an account's target URL and the
+ * event types it wants, its signing secret (kept in clear: it must be
+ * recoverable to sign; the store file is mode 0600), and the dispatcher's
+ * state: the cursor into the events store and the events being retried. */
+#define STORE_FULL	3	/* store_webhook_create(): the account has its maximum */
+
+struct store_webhook {
+	char	*id;		/* "wh_" + an id (util/id.h) */
+	char	*account;
+	char	*url;
+	char	*events;	/* event type names, comma-separated */
+	char	*secret;	/* "whsec_...": only store_webhook_active() fills it */
+	int64_t	 created;
+	int64_t	 cursor;	/* every event up to this seq is handled */
+	int64_t	 disabled;	/* 0: active; else when it was disabled */
+	char	*disabled_reason;
+};
+/* store_webhook_create() inserts w (id, account, url, events, secret,
+ * cursor; created is set here) unless the account has max subscriptions
+ * already (STORE_FULL). STORE_NOTFOUND for an unknown account. */
+int	store_webhook_create(struct store *st, const struct store_webhook *w, size_t max,
+	    char **err);
+/* store_webhook_list() returns the account's subscriptions, oldest first,
+ * without secrets. store_webhook_active() returns every subscription not
+ * disabled, with secrets (the dispatcher). Free with store_webhook_list_free(). */
+int	store_webhook_list(struct store *st, const char *account, struct store_webhook **out,
+	    size_t *n, char **err);
+int	store_webhook_active(struct store *st, struct store_webhook **out, size_t *n, char **err);
+void	store_webhook_list_free(struct store_webhook *v, size_t n);
+/* store_webhook_delete() removes the account's subscription id and its
+ * pending events. STORE_NOTFOUND if the account has no such subscription. */
+int	store_webhook_delete(struct store *st, const char *account, const char *id, char **err);
+/* store_webhook_set_cursor() records that every event up to cursor is handled. */
+int	store_webhook_set_cursor(struct store *st, const char *id, int64_t cursor, char **err);
+/* store_webhook_disable() stops a subscription (the endpoint answered 410
+ * Gone), saying why; its pending events are dropped. */
+int	store_webhook_disable(struct store *st, const char *id, const char *reason, char **err);
+
+/* An event a subscription still has to deliver: its first attempt failed,
+ * or an earlier event of the same message is still being retried. */
+struct store_webhook_pending {
+	char	*webhook;
+	int64_t	 seq;		/* the event's seq in the events store */
+	char	*event_id;	/* webhook-id: the same on every attempt */
+	char	*message_id;	/* ordering: one message's events go in seq order */
+	int64_t	 event_time;	/* ms; retried until event_time + webhooks.max_lifetime */
+	int	 attempts;
+	int64_t	 next_attempt;	/* ms */
+	char	*body;		/* the event JSON as sent */
+};
+/* store_webhook_pending_add() records p (a repeat of (webhook, seq) keeps
+ * the first record: after a restart the same event may be seen again). */
+int	store_webhook_pending_add(struct store *st, const struct store_webhook_pending *p,
+	    char **err);
+/* store_webhook_pending_due() returns up to limit pending events of active
+ * subscriptions that are due at now and not behind an earlier pending event
+ * of the same message, by next attempt; *next_due gets the earliest later
+ * next_attempt (0: none). Free with store_webhook_pending_free(). */
+int	store_webhook_pending_due(struct store *st, int64_t now, size_t limit,
+	    struct store_webhook_pending **out, size_t *n, int64_t *next_due, char **err);
+void	store_webhook_pending_free(struct store_webhook_pending *v, size_t n);
+/* store_webhook_pending_retry() records a failed attempt of (webhook, seq). */
+int	store_webhook_pending_retry(struct store *st, const char *webhook, int64_t seq,
+	    int attempts, int64_t next_attempt, char **err);
+/* store_webhook_pending_done() forgets (webhook, seq): delivered or given up. */
+int	store_webhook_pending_done(struct store *st, const char *webhook, int64_t seq,
+	    char **err);
+/* store_webhook_pending_blocked() tells whether webhook has a pending event
+ * of message_id: 0 if so, STORE_NOTFOUND if not. */
+int	store_webhook_pending_blocked(struct store *st, const char *webhook,
+	    const char *message_id, char **err);
+/* store_webhook_pending_wake() makes every pending event of webhook due at
+ * now (the endpoint answered again after an outage). */
+int	store_webhook_pending_wake(struct store *st, const char *webhook, int64_t now,
+	    char **err);
 
 #endif

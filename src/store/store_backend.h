@@ -75,12 +75,34 @@ struct store_ops {
 		    struct store_suppress_change **out, size_t *n, char **err);
 	int	(*suppress_announce)(void *impl, int64_t seq, char **err);
 	int	(*suppress_changes_expire)(void *impl, int64_t before, char **err);
-	int	(*suppress_soft)(void *impl, const char *account, const char *address, int64_t now,
-		    int64_t gap_ms, int64_t *count, int64_t *first, char **err);
+	/* suppress_soft() records v[i] for each i with v[i].rc == 0 (addresses
+	 * normalised), in one transaction. */
+	int	(*suppress_soft)(void *impl, struct store_soft_bounce *v, size_t n, int64_t now,
+		    int64_t gap_ms, char **err);
 	int	(*suppress_soft_clear)(void *impl, const char *account, const char *address,
 		    char **err);
 	int	(*suppress_soft_each)(void *impl, void (*fn)(const char *account,
 		    const char *address, void *arg), void *arg, char **err);
+	/* Webhook subscriptions and their pending events (store.h
+	 * store_webhook_*); store.c has checked the account and the id. */
+	int	(*webhook_create)(void *impl, const struct store_webhook *w, size_t max,
+		    int64_t now, char **err);
+	int	(*webhook_list)(void *impl, const char *account, int with_secrets,
+		    struct store_webhook **out, size_t *n, char **err);
+	int	(*webhook_delete)(void *impl, const char *account, const char *id, char **err);
+	int	(*webhook_set_cursor)(void *impl, const char *id, int64_t cursor, char **err);
+	int	(*webhook_disable)(void *impl, const char *id, const char *reason, int64_t now,
+		    char **err);
+	int	(*webhook_pending_add)(void *impl, const struct store_webhook_pending *p,
+		    char **err);
+	int	(*webhook_pending_due)(void *impl, int64_t now, size_t limit,
+		    struct store_webhook_pending **out, size_t *n, int64_t *next_due, char **err);
+	int	(*webhook_pending_retry)(void *impl, const char *webhook, int64_t seq,
+		    int attempts, int64_t next_attempt, char **err);
+	int	(*webhook_pending_done)(void *impl, const char *webhook, int64_t seq, char **err);
+	int	(*webhook_pending_blocked)(void *impl, const char *webhook, const char *message_id,
+		    char **err);
+	int	(*webhook_pending_wake)(void *impl, const char *webhook, int64_t now, char **err);
 };
 
 extern const struct store_ops store_sqlite_ops;

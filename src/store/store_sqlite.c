@@ -131,6 +131,35 @@ static const char *const migrations[] = {
 	"  paused_at INTEGER,"
 	"  updated INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 5: webhook subscriptions (src/webhook) and the events each still
+	 * has to deliver. The secret is kept in clear: it must be recoverable
+	 * to sign (the file is 0600). cursor: every event up to that seq is
+	 * handled (delivered, not wanted, or moved to webhook_pending). */
+	"CREATE TABLE webhooks ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  account TEXT NOT NULL REFERENCES accounts(name),"
+	"  url TEXT NOT NULL,"
+	"  events TEXT NOT NULL,"
+	"  secret TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  cursor INTEGER NOT NULL DEFAULT 0,"
+	"  disabled INTEGER,"
+	"  disabled_reason TEXT"
+	") WITHOUT ROWID;"
+	"CREATE INDEX webhooks_account ON webhooks(account);"
+	"CREATE TABLE webhook_pending ("
+	"  webhook TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  event_id TEXT NOT NULL,"
+	"  message_id TEXT,"
+	"  event_time INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  PRIMARY KEY (webhook, seq)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX webhook_pending_message ON webhook_pending(webhook, message_id, seq);"
+	"CREATE INDEX webhook_pending_due ON webhook_pending(next_attempt);",
 };
 #define STORE_SQLITE_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -447,4 +476,15 @@ const struct store_ops store_sqlite_ops = {
 	.suppress_soft = store_sqlite_suppress_soft,
 	.suppress_soft_clear = store_sqlite_suppress_soft_clear,
 	.suppress_soft_each = store_sqlite_suppress_soft_each,
+	.webhook_create = store_sqlite_webhook_create,
+	.webhook_list = store_sqlite_webhook_list,
+	.webhook_delete = store_sqlite_webhook_delete,
+	.webhook_set_cursor = store_sqlite_webhook_set_cursor,
+	.webhook_disable = store_sqlite_webhook_disable,
+	.webhook_pending_add = store_sqlite_webhook_pending_add,
+	.webhook_pending_due = store_sqlite_webhook_pending_due,
+	.webhook_pending_retry = store_sqlite_webhook_pending_retry,
+	.webhook_pending_done = store_sqlite_webhook_pending_done,
+	.webhook_pending_blocked = store_sqlite_webhook_pending_blocked,
+	.webhook_pending_wake = store_sqlite_webhook_pending_wake,
 };

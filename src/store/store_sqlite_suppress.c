@@ -418,22 +418,19 @@ store_sqlite_suppress_changes_expire(void *impl, int64_t before, char **err)
 	return int64_write(impl, P_CHANGES_EXPIRE, before, err);
 }
 
-int
-store_sqlite_suppress_soft(void *impl, const char *account, const char *address, int64_t now,
-    int64_t gap_ms, int64_t *count, int64_t *first, char **err)
+/* soft_one() records one soft bounce. Hold s->mu, inside a transaction. */
+static int
+soft_one(struct sqlite_store *s, struct store_soft_bounce *b, int64_t now, int64_t gap_ms,
+    char **err)
 {
-	struct sqlite_store *s = impl;
 	sqlite3_stmt *st;
 	int64_t f = now, c = 0;
-	int r, rc = -1;
+	int r, rc;
 
-	pthread_mutex_lock(&s->mu);
-	if (store_sqlite_exec(s, S_BEGIN, err) < 0)
-		goto out;
 	if ((st = stmt(s, P_SOFT_GET, err)) == NULL)
-		goto rollback;
-	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+		return -1;
+	sqlite3_bind_text(st, 1, b->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, b->address, -1, SQLITE_STATIC);
 	r = sqlite3_step(st);
 	/* A record whose last bounce is older than the gap starts over: the
 	 * address did not keep bouncing. */
@@ -442,26 +439,41 @@ store_sqlite_suppress_soft(void *impl, const char *account, const char *address,
 		c = sqlite3_column_int64(st, 2);
 	}
 	store_sqlite_done(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		store_sqlite_fail(s, err, "read soft bounces");
-		goto rollback;
-	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return store_sqlite_fail(s, err, "read soft bounces");
 	c++;
 	if ((st = stmt(s, P_SOFT_PUT, err)) == NULL)
-		goto rollback;
-	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+		return -1;
+	sqlite3_bind_text(st, 1, b->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, b->address, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, f);
 	sqlite3_bind_int64(st, 4, now);
 	sqlite3_bind_int64(st, 5, c);
-	if ((rc = store_sqlite_step_write(s, st, "record soft bounce", NULL, err)) != 0 ||
-	    (rc = store_sqlite_exec(s, S_COMMIT, err)) != 0)
-		goto rollback;
-	*count = c;
-	*first = f;
-	goto out;
+	if ((rc = store_sqlite_step_write(s, st, "record soft bounce", NULL, err)) != 0)
+		return rc > 0 ? -1 : rc;
+	b->count = c;
+	b->first = f;
+	return 0;
+}
+
+int
+store_sqlite_suppress_soft(void *impl, struct store_soft_bounce *v, size_t n, int64_t now,
+    int64_t gap_ms, char **err)
+{
+	struct sqlite_store *s = impl;
+	int rc = -1;
+
+	pthread_mutex_lock(&s->mu);
+	if (store_sqlite_exec(s, S_BEGIN, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].rc == 0 && soft_one(s, &v[i], now, gap_ms, err) != 0)
+			goto rollback;
+	if (store_sqlite_exec(s, S_COMMIT, err) == 0) {
+		rc = 0;
+		goto out;
+	}
 rollback:
-	rc = rc > 0 ? rc : -1;
 	store_sqlite_rollback(s);
 out:
 	pthread_mutex_unlock(&s->mu);

@@ -305,6 +305,7 @@ on_tick(uv_timer_t *t)
 {
 	struct suppress *sp = t->data;
 
+	suppress_auto_flush(sp);
 	if (!sp->syncing)
 		sync_start(sp);
 }
@@ -376,6 +377,7 @@ suppress_stop(struct suppress *sp)
 {
 	if (sp == NULL || sp->stopping)
 		return;
+	suppress_auto_flush(sp);	/* its work finishes in the loop's last run */
 	sp->stopping = 1;
 	if (sp->timer_on) {
 		uv_timer_stop(&sp->timer);
@@ -399,6 +401,7 @@ suppress_free(struct suppress *sp)
 		next = w->next;
 		free(w);
 	}
+	suppress_auto_free(sp);
 	suppress_set_free(sp->set);
 	suppress_set_free(sp->soft);
 	pthread_mutex_destroy(&sp->apply_mu);

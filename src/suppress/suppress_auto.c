@@ -19,7 +19,11 @@
  * are not counted: they say nothing about the address.
  *
  * Subscribers run on the loop thread, so every store write goes to a worker
- * (uv_queue_work); the set answers "already listed?" without the store. */
+ * (uv_queue_work); the set answers "already listed?" without the store.
+ * Soft bounces come in bursts (a provider deferring thousands of messages
+ * at once), so they are gathered and written in one transaction every
+ * SUPPRESS_POLL_MS (or every SUPPRESS_SOFT_BATCH): one fsync a burst, not
+ * one a deferral. */
 #include "suppress/suppress_int.h"
 #include "events/events.h"
 #include "store/store.h"
@@ -33,7 +37,9 @@
 
 #define SUPPRESS_SOFT_QUIET_MS	(24LL * 3600 * 1000)
 
-enum job_kind { JOB_ADD, JOB_SOFT, JOB_CLEAR };
+#define SUPPRESS_SOFT_BATCH	512	/* flushed at once when this many wait */
+
+enum job_kind { JOB_ADD, JOB_CLEAR };
 
 struct job {
 	uv_work_t		 req;
@@ -57,25 +63,6 @@ job_work(uv_work_t *req)
 	case JOB_ADD:
 		rc = suppress_add(sp, j->account, j->address, j->reason, j->source, "auto", &err);
 		break;
-	case JOB_SOFT: {
-		int64_t count = 0, first = 0, now = (int64_t)time_now_ms();
-		int64_t span = (int64_t)sp->cfg->soft_bounce_span;
-		/* a record is forgotten after a quiet spell as long as the span,
-		 * a day at least (retries can be hours apart) */
-		int64_t gap = span > SUPPRESS_SOFT_QUIET_MS ? span : SUPPRESS_SOFT_QUIET_MS;
-		rc = store_suppress_soft(sp->st, j->account, j->address, now, gap, &count, &first,
-		    &err);
-		if (rc != 0)
-			break;
-		suppress_soft_loaded(j->account, j->address, sp);
-		log_debug("suppress", "%s: soft bounce %lld for %s", j->account, (long long)count,
-		    j->address);
-		if (sp->cfg->soft_bounce_count > 0 && (uint64_t)count >= sp->cfg->soft_bounce_count &&
-		    now - first >= span)
-			rc = suppress_add(sp, j->account, j->address, "soft_bounce", j->source, "auto",
-			    &err);
-		break;
-	}
 	case JOB_CLEAR: {
 		char *n = suppress_addr_normalize(j->address, NULL), *k;
 		rc = store_suppress_soft_clear(sp->st, j->account, j->address, &err);
@@ -126,6 +113,128 @@ job_queue(struct suppress *sp, enum job_kind kind, const struct event_rec *rec,
 	}
 }
 
+/* ---- soft bounces: gathered on the loop, written in batches ---- */
+
+struct suppress_soft_item {
+	char	*account;
+	char	*address;
+	char	*source;
+};
+
+struct soft_batch {
+	uv_work_t			 req;
+	struct suppress			*sp;
+	struct suppress_soft_item	*v;
+	size_t				 n;
+};
+
+static void
+soft_items_free(struct suppress_soft_item *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].account);
+		free(v[i].address);
+		free(v[i].source);
+	}
+	free(v);
+}
+
+/* soft_work() records the batch in one transaction, then suppresses the
+ * addresses that kept bouncing long enough. Worker thread. */
+static void
+soft_work(uv_work_t *req)
+{
+	struct soft_batch *b = req->data;
+	struct suppress *sp = b->sp;
+	struct store_soft_bounce *v = xcalloc(b->n, sizeof(*v));
+	int64_t now = (int64_t)time_now_ms(), span = (int64_t)sp->cfg->soft_bounce_span;
+	/* a record is forgotten after a quiet spell as long as the span, a
+	 * day at least (retries can be hours apart) */
+	int64_t gap = span > SUPPRESS_SOFT_QUIET_MS ? span : SUPPRESS_SOFT_QUIET_MS;
+	char *err = NULL;
+
+	for (size_t i = 0; i < b->n; i++) {
+		v[i].account = b->v[i].account;
+		v[i].address = b->v[i].address;
+	}
+	if (store_suppress_soft_many(sp->st, v, b->n, now, gap, &err) != 0) {
+		log_error("suppress", "recording %zu soft bounces failed: %s", b->n, err ? err : "?");
+		free(err);
+		free(v);
+		return;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (v[i].rc != 0)
+			continue;
+		suppress_soft_loaded(v[i].account, v[i].address, sp);
+		if (sp->cfg->soft_bounce_count > 0 &&
+		    (uint64_t)v[i].count >= sp->cfg->soft_bounce_count && now - v[i].first >= span &&
+		    suppress_add(sp, v[i].account, v[i].address, "soft_bounce", b->v[i].source, "auto",
+		    &err) < 0) {
+			log_error("suppress", "%s: suppressing %s failed: %s", v[i].account,
+			    v[i].address, err ? err : "?");
+			free(err);
+			err = NULL;
+		}
+	}
+	free(v);
+}
+
+static void
+soft_after(uv_work_t *req, int status)
+{
+	struct soft_batch *b = req->data;
+
+	(void)status;
+	soft_items_free(b->v, b->n);
+	free(b);
+}
+
+void
+suppress_auto_flush(struct suppress *sp)
+{
+	struct soft_batch *b;
+
+	if (sp->nsoft == 0 || sp->stopping)
+		return;
+	b = xcalloc(1, sizeof(*b));
+	b->sp = sp;
+	b->v = sp->soft_pending;
+	b->n = sp->nsoft;
+	sp->soft_pending = NULL;
+	sp->nsoft = sp->softcap = 0;
+	b->req.data = b;
+	if (uv_queue_work(sp->loop, &b->req, soft_work, soft_after) != 0) {
+		log_error("suppress", "cannot queue %zu soft bounces", b->n);
+		soft_after(&b->req, 0);
+	}
+}
+
+void
+suppress_auto_free(struct suppress *sp)
+{
+	soft_items_free(sp->soft_pending, sp->nsoft);
+	sp->soft_pending = NULL;
+	sp->nsoft = sp->softcap = 0;
+}
+
+static void
+soft_queue(struct suppress *sp, const struct event_rec *rec)
+{
+	struct suppress_soft_item *it;
+
+	if (sp->nsoft == sp->softcap) {
+		sp->softcap = sp->softcap ? sp->softcap * 2 : 16;
+		sp->soft_pending = xrealloc(sp->soft_pending, sp->softcap * sizeof(*sp->soft_pending));
+	}
+	it = &sp->soft_pending[sp->nsoft++];
+	it->account = xstrdup(rec->ev.account);
+	it->address = xstrdup(rec->ev.recipient);
+	it->source = xstrdup(rec->ev.message_id ? rec->ev.message_id : rec->id);
+	if (sp->nsoft >= SUPPRESS_SOFT_BATCH)
+		suppress_auto_flush(sp);
+}
+
 /* soft_known() tells whether the address has soft bounces on record. */
 static int
 soft_known(struct suppress *sp, const char *account, const char *addr)
@@ -158,14 +267,14 @@ on_event(const struct event_rec *rec, void *arg)
 				job_queue(sp, JOB_ADD, rec, "hard_bounce");
 		} else if (cls != NULL && strcmp(cls, "soft") == 0) {
 			if (!suppress_check(sp, e->account, e->recipient))
-				job_queue(sp, JOB_SOFT, rec, NULL);
+				soft_queue(sp, rec);
 		}
 		break;
 	case EVENT_DEFERRED:
 		/* a reply from the remote server; a local failure has none */
 		if (e->smtp_code >= 400 && e->smtp_code < 500 &&
 		    !suppress_check(sp, e->account, e->recipient))
-			job_queue(sp, JOB_SOFT, rec, NULL);
+			soft_queue(sp, rec);
 		break;
 	case EVENT_COMPLAINED:
 		if (!suppress_check(sp, e->account, e->recipient))

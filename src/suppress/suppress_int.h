@@ -6,8 +6,8 @@
 
 #include <pthread.h>
 
-struct events_rec;
 struct ctl_request;
+struct suppress_soft_item;
 
 struct suppress_waiter {
 	struct ctl_request	*req;
@@ -36,10 +36,18 @@ struct suppress {
 	struct suppress_waiter	*waiters;	/* ctl requests for the next sync */
 	struct suppress_waiter	*running;	/* ctl requests answered by this one */
 	int			 stopping;
+	/* soft bounces waiting to be written in one transaction (loop thread) */
+	struct suppress_soft_item *soft_pending;
+	size_t			 nsoft, softcap;
 };
 
 /* suppress_auto_subscribe() registers the event subscriber (suppress_auto.c). */
 void	suppress_auto_subscribe(struct suppress *sp);
+/* suppress_auto_flush() writes the soft bounces gathered so far (one
+ * transaction on a worker); called every SUPPRESS_POLL_MS and at stop. */
+void	suppress_auto_flush(struct suppress *sp);
+/* suppress_auto_free() frees what was never flushed (after the loop). */
+void	suppress_auto_free(struct suppress *sp);
 /* suppress_soft_loaded() is the store walk's callback filling sp->soft. */
 void	suppress_soft_loaded(const char *account, const char *address, void *arg);
 

@@ -95,6 +95,14 @@ static const struct key keys[] = {
 	K("delivery", "max_connections", T_UINT, max_connections, "500"),
 
 	K("webhooks", "allow_private_targets", T_BOOL, allow_private_targets, "no"),
+	K("webhooks", "retry", T_DURLIST, wh_retry, "5s 1m 5m 30m 1h 2h 4h"),
+	K("webhooks", "max_lifetime", T_DURATION, wh_max_lifetime, "24h"),
+	K("webhooks", "connect_timeout", T_DURATION, wh_connect_timeout, "5s"),
+	K("webhooks", "timeout", T_DURATION, wh_timeout, "10s"),
+	K("webhooks", "max_per_account", T_UINT, wh_max_per_account, "10"),
+	K("webhooks", "max_connections", T_UINT, wh_max_connections, "32"),
+	K("webhooks", "max_connections_per_endpoint", T_UINT, wh_max_connections_per_endpoint, "4"),
+	K("webhooks", "disable_on_gone", T_BOOL, wh_disable_on_gone, "yes"),
 
 	K("limits", "per_second", T_UINT, limit_per_second, "0"),
 	K("limits", "per_hour", T_UINT, limit_per_hour, "0"),
@@ -114,6 +122,12 @@ static const struct key keys[] = {
 	K("suppressions", "soft_bounce_span", T_DURATION, soft_bounce_span, "72h"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* T_DURLIST keys find their count right after the pointer. */
+_Static_assert(offsetof(struct config, n_retry) == offsetof(struct config, retry) +
+    sizeof(uint64_t *), "delivery.retry: count must follow the pointer");
+_Static_assert(offsetof(struct config, n_wh_retry) == offsetof(struct config, wh_retry) +
+    sizeof(uint64_t *), "webhooks.retry: count must follow the pointer");
 
 static const char *route_keys[] = { "relay", "auth_user", "auth_password", "tls", NULL };
 
@@ -357,9 +371,10 @@ free_value(struct config *cfg, const struct key *k)
 		cfg->n_trusted_networks = 0;
 		break;
 	case T_DURLIST:
-		free(cfg->retry);
-		cfg->retry = NULL;
-		cfg->n_retry = 0;
+		/* a duration list is a pointer followed by its count (config.h) */
+		free(*(uint64_t **)p);
+		*(uint64_t **)p = NULL;
+		*(size_t *)((char *)p + sizeof(uint64_t *)) = 0;
 		break;
 	default:
 		break;
@@ -494,8 +509,8 @@ set_value(struct config *cfg, const struct key *k, const char *v)
 			return "expected at least one duration";
 		}
 		free_value(cfg, k);
-		cfg->retry = d;
-		cfg->n_retry = n;
+		*(uint64_t **)p = d;
+		*(size_t *)((char *)p + sizeof(uint64_t *)) = n;
 		return NULL;
 	}
 	}

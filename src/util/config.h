@@ -104,7 +104,8 @@ struct config {
 	char	*resolver;
 	uint64_t delivery_port;
 	enum config_tls delivery_tls;
-	uint64_t *retry;		/* ms, n_retry of them */
+	uint64_t *retry;		/* ms, n_retry of them (a duration list: the
+					 * count follows the pointer, config.c relies on it) */
 	size_t	 n_retry;
 	uint64_t max_lifetime;
 	uint64_t connect_timeout;
@@ -124,6 +125,15 @@ struct config {
 
 	/* [webhooks] */
 	int	 allow_private_targets;
+	uint64_t *wh_retry;		/* ms between attempts, the last repeats; */
+	size_t	 n_wh_retry;		/*   the count follows the pointer */
+	uint64_t wh_max_lifetime;	/* ms: then an event is given up */
+	uint64_t wh_connect_timeout;	/* ms */
+	uint64_t wh_timeout;		/* ms, a whole attempt */
+	uint64_t wh_max_per_account;	/* subscriptions */
+	uint64_t wh_max_connections;	/* transfers at once, all endpoints */
+	uint64_t wh_max_connections_per_endpoint;
+	int	 wh_disable_on_gone;	/* 410 Gone disables the subscription */
 
 	/* [limits]: default account limits, recipients per window; 0 = none */
 	uint64_t limit_per_second;

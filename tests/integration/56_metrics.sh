@@ -67,6 +67,7 @@ out=$(swaks --server 127.0.0.1 --port "$SUBTLS_PORT" --tls-on-connect --helo tls
 	--from app@shop.example --to c@sink.test --h-Subject m2 2>&1)
 check "swaks implicit TLS+LOGIN: queued" grep -q '250 2.0.0 Ok: queued' <<<"$out"
 swaks --server 127.0.0.1 --port "$SUB_PORT" --helo idle.test --quit-after EHLO >/dev/null 2>&1
+swaks --server 127.0.0.1 --port "$IN_PORT" --helo mx.remote.test --quit-after EHLO >/dev/null 2>&1
 # A client that goes away after the greeting (dropped), one that makes 12
 # mistakes (rejected: submission.max_errors is 10).
 ( exec 3<>/dev/tcp/127.0.0.1/"$SUB_PORT"; timeout 2 head -c 4 <&3 >/dev/null )
@@ -112,6 +113,7 @@ check "delivery_seconds +Inf bucket +4" delta 'hermod_delivery_seconds_bucket{le
 check "delivery_seconds: all 4 under 60 s" delta 'hermod_delivery_seconds_bucket{le="60"}' 4
 check "smtp_sessions submission/ok +2" delta 'hermod_smtp_sessions_total{listener="submission",result="ok"}' 2
 check "smtp_sessions submission_tls/ok +1" delta 'hermod_smtp_sessions_total{listener="submission_tls",result="ok"}' 1
+check "smtp_sessions inbound/ok +1" delta 'hermod_smtp_sessions_total{listener="inbound",result="ok"}' 1
 check "smtp_sessions submission/dropped +1" delta 'hermod_smtp_sessions_total{listener="submission",result="dropped"}' 1
 check "smtp_sessions submission/rejected +1" delta 'hermod_smtp_sessions_total{listener="submission",result="rejected"}' 1
 check "smtp_sessions submission/error +0" delta 'hermod_smtp_sessions_total{listener="submission",result="error"}' 0

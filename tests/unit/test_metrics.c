@@ -9,6 +9,8 @@
 #include <cmocka.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,9 +382,9 @@ test_threads(void **state)
  * _count; the counter never goes back). */
 struct scraper_arg {
 	struct metrics_registry	*reg;
-	volatile int		*stop;
+	atomic_int		*stop;
 	int			 bad;
-	int			 renders;
+	atomic_int		 renders;
 };
 
 static void *
@@ -391,7 +393,7 @@ scraper_main(void *arg)
 	struct scraper_arg *a = arg;
 	unsigned long long last = 0;
 
-	while (!*a->stop) {
+	do {
 		char *t = render(a->reg), *p;
 		unsigned long long inf = 0, cnt = 0, c = 0;
 		if ((p = strstr(t, "hermod_par_seconds_bucket{le=\"+Inf\"} ")) != NULL)
@@ -403,9 +405,9 @@ scraper_main(void *arg)
 		if (inf != cnt || c < last)
 			a->bad++;
 		last = c;
-		a->renders++;
+		atomic_fetch_add(&a->renders, 1);
 		free(t);
-	}
+	} while (!atomic_load(a->stop));
 	return NULL;
 }
 
@@ -416,7 +418,7 @@ test_scrape_while_updating(void **state)
 	struct metrics_registry *reg = metrics_registry_new();
 	struct worker w[4];
 	pthread_t th[4], sc;
-	volatile int stop = 0;
+	atomic_int stop = 0;
 	struct scraper_arg sa = { reg, &stop, 0, 0 };
 
 	(void)state;
@@ -426,13 +428,17 @@ test_scrape_while_updating(void **state)
 		w[i].g = metrics_gauge(reg, "hermod_par_level", "Parallel.", NULL);
 	}
 	pthread_create(&sc, NULL, scraper_main, &sa);
+	/* the updates start once the scraper runs, so the two overlap even
+	 * on a loaded machine */
+	while (atomic_load(&sa.renders) == 0)
+		sched_yield();
 	for (int i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, worker_main, &w[i]);
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
-	stop = 1;
+	atomic_store(&stop, 1);
 	pthread_join(sc, NULL);
-	assert_true(sa.renders > 0);
+	assert_true(atomic_load(&sa.renders) > 0);
 	assert_int_equal(sa.bad, 0);
 	metrics_registry_free(reg);
 }
