@@ -94,6 +94,8 @@ static const struct key keys[] = {
 	K("delivery", "max_recipients_per_transaction", T_UINT, max_recipients_per_transaction, "50"),
 	K("delivery", "max_connections", T_UINT, max_connections, "500"),
 
+	K("events", "retention", T_DURATION, events_retention, "30d"),
+
 	K("webhooks", "allow_private_targets", T_BOOL, allow_private_targets, "no"),
 	K("webhooks", "retry", T_DURLIST, wh_retry, "5s 1m 5m 30m 1h 2h 4h"),
 	K("webhooks", "max_lifetime", T_DURATION, wh_max_lifetime, "24h"),
