@@ -110,6 +110,8 @@ check "filter by reason" bash -c "grep -q cli-sup@sink.test <<<'$out' && ! grep 
 out=$(api GET '/v1/suppressions?reason=bogus' "$KEY")
 check "bad reason filter: 422 naming reason" bash -c "test '$(tail -1 <<<"$out")' = 422 && grep -q '\"field\":\"reason\"' <<<'$out'"
 
+check "metrics: hermod_suppressions counts the lists" bash -c "curl -s -m 5 '$U/metrics' | grep -q '^hermod_suppressions 3$'"
+
 # --- HTTP send ---
 out=$(send "$KEY" app@shop.test '["api-sup@sink.test","CLI-SUP@sink.test","ok1@sink.test"]')
 check "HTTP send: 202" test "$(tail -1 <<<"$out")" = 202
