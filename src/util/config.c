@@ -158,6 +158,7 @@ static const struct bkey block_keys[] = {
 	{ "backoff", "providers", B_WORDS },
 	{ "warmup", "domains", B_WORDS },
 	{ "warmup", "accounts", B_WORDS },
+	{ "warmup", "addresses", B_WORDS },
 	{ "warmup", "start", B_DATE },
 	{ "warmup", "schedule", B_UINTLIST },
 };
@@ -666,8 +667,8 @@ check_blocks(struct config *cfg, char **err, int included)
 		else if (!strcmp(b->kind, "warmup") && !merged_has(cfg, b, "schedule"))
 			need = "schedule", what = "a warm-up needs schedule = N N N ...";
 		else if (!strcmp(b->kind, "warmup") && !merged_has(cfg, b, "domains") &&
-		    !merged_has(cfg, b, "accounts"))
-			need = "domains", what = "a warm-up needs domains = ... or accounts = ...";
+		    !merged_has(cfg, b, "accounts") && !merged_has(cfg, b, "addresses"))
+			need = "domains", what = "a warm-up needs domains = ..., addresses = ... or accounts = ...";
 		if (need) {
 			snprintf(key, sizeof(key), "%s.%s", b->kind, need);
 			return fail(err, b->file, b->line, key, what);
