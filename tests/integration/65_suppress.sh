@@ -110,6 +110,8 @@ check "filter by reason" bash -c "grep -q cli-sup@sink.test <<<'$out' && ! grep 
 out=$(api GET '/v1/suppressions?reason=bogus' "$KEY")
 check "bad reason filter: 422 naming reason" bash -c "test '$(tail -1 <<<"$out")' = 422 && grep -q '\"field\":\"reason\"' <<<'$out'"
 
+check "metrics: hermod_suppressions counts the lists" bash -c "curl -s -m 5 '$U/metrics' | grep -q '^hermod_suppressions 3$'"
+
 # --- HTTP send ---
 out=$(send "$KEY" app@shop.test '["api-sup@sink.test","CLI-SUP@sink.test","ok1@sink.test"]')
 check "HTTP send: 202" test "$(tail -1 <<<"$out")" = 202
@@ -213,6 +215,10 @@ check "after removal: delivered (API-removed)" wait_sink api-sup@sink.test
 check "after removal: delivered (CLI-removed)" wait_sink cli-sup@sink.test
 check "audit: suppression_removed by api and by cli" bash -c "grep '\"type\":\"suppression_removed\"' '$T/serve.log' | grep -q '\"who\":\"api\"' && for i in \$(seq 1 30); do grep '\"type\":\"suppression_removed\"' '$T/serve.log' | grep -q '\"who\":\"cli\"' && exit 0; sleep 0.1; done; exit 1"
 check "audit: suppression_added by api" bash -c "grep '\"type\":\"suppression_added\"' '$T/serve.log' | grep -i 'api-sup' | grep -q '\"who\":\"api\"'"
+out=$(api GET '/v1/events?type=suppression_added&limit=1000' "$KEY")
+check "audit: stored, GET /v1/events?type=suppression_added has api, cli and auto" bash -c "grep -q '\"who\":\"api\"' <<<'$out' && grep -q '\"who\":\"cli\"' <<<'$out' && grep -q '\"who\":\"auto\"' <<<'$out'"
+out=$(api GET '/v1/events?type=suppression_removed&limit=1000' "$OKEY")
+check "audit: another account sees none of them" bash -c "! grep -q 'sink.test' <<<'$out'"
 
 # --- the CLI with the daemon stopped, then started ---
 check "SIGTERM: exits 0" stop_daemon
