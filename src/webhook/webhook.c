@@ -93,6 +93,7 @@ struct sub {
 	int		 seen;		/* reload bookkeeping */
 	int		 refs;		/* work items and transfers using it */
 	int		 fetching;
+	int		 disabling;	/* 410 seen: the disable is on its way */
 	struct item	*win;		/* the window, win_n items */
 	size_t		 win_n;
 	struct item	*flying;	/* pending rows in flight */
@@ -110,6 +111,7 @@ struct job {
 	void		(*work)(struct job *j);
 	void		(*after)(struct job *j);
 	struct item	*item;
+	int		 owns_item;	/* a pending row's item: freed with the job */
 	int64_t		 a, b;		/* arguments */
 	int		 rc;
 	char		*err;
@@ -183,7 +185,7 @@ job_free(struct job *j)
 {
 	store_events_free(j->ev, j->nev);
 	store_webhook_list_free(j->subs, j->nsubs);
-	if (j->item != NULL && j->item->pending) {
+	if (j->owns_item) {
 		/* a pending row's item settles with its job */
 		item_clear(j->item);
 		free(j->item);
@@ -885,8 +887,11 @@ on_posted(const struct wh_result *res, void *arg)
 		}
 		s->fails = 0;
 		s->probe_at = 0;
+	} else if (gone && s->disabling) {
+		/* another request in flight saw the 410 first */
 	} else if (gone) {
 		struct log_line *l = log_begin(LOG_WARN, "webhook");
+		s->disabling = 1;
 		log_str(l, "msg", "subscription disabled: the endpoint answered 410 Gone");
 		log_str(l, "webhook", s->id);
 		log_str(l, "account", s->account);
@@ -929,6 +934,7 @@ on_posted(const struct wh_result *res, void *arg)
 		if (j->work == done_work)
 			j->a = it->seq;
 		j->item = it;	/* unlinked by settle_after, freed with the job */
+		j->owns_item = 1;
 		j->after = j->work == retry_work ? settle_after : settle_scan_after;
 		job_push(j);
 	} else if (ok || gone) {
