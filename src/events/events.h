@@ -102,4 +102,23 @@ void	events_subscribe(event_subscriber fn, void *arg);
 int	events_start(uv_loop_t *loop, struct store *st, const struct config *cfg, char **err);
 void	events_stop(void);
 
+/* events_get_stats() copies the pipeline's counters since events_start()
+ * (for metrics and tests). */
+struct events_stats {
+	uint64_t	 emitted;	/* queued for the writer */
+	uint64_t	 queued;	/* waiting for the writer now */
+	uint64_t	 stored;	/* inserted in the store */
+	uint64_t	 batches;	/* store transactions */
+	uint64_t	 store_failed;	/* handed on unstored after retries */
+	uint64_t	 pruned;	/* deleted by retention */
+};
+void	events_get_stats(struct events_stats *out);
+
+/* events_emit_queued() emits one `queued` event per recipient of env that
+ * is waiting for delivery (SPOOL_RCPT_QUEUED; dropped ones are not), with
+ * the message's account, ids and meta_json. Call it from a spool commit
+ * callback (the message is durable), with spool_get()'s envelope. */
+struct spool_env;
+void	events_emit_queued(const struct spool_env *env);
+
 #endif

@@ -322,6 +322,11 @@ fb_addr(const char *s, size_t n)
 				continue;
 			}
 		}
+		if (quoted && p[i] == '\\' && i + 1 < len) {
+			buf_putc(&a, p[i++]);
+			buf_putc(&a, p[i]);
+			continue;
+		}
 		if (p[i] == '"')
 			quoted = !quoted;
 		/* The address is one word (a quoted local part may hold

@@ -12,6 +12,8 @@
 #include "auth/auth.h"
 #include "auth/auth_domain_check.h"
 #include "dkim/dkim_keys.h"
+#include "events/events.h"
+#include "http/http_events.h"
 #include "http/http_internal.h"
 #include "http/http_msg.h"
 #include "http/http_webhooks.h"
@@ -387,6 +389,8 @@ on_committed(int err, const char *id, void *arg)
 		struct log_line *l = log_begin(LOG_INFO, "http");
 		j->status = 202;
 		j->result = accepted_body(j, id);
+		/* durable now: one queued event per recipient (events.h) */
+		events_emit_queued(spool_get(r->srv->sp, id));
 		http_suppress_events(r, j, id);
 		metrics_accepted("http", j->nrcpt);
 		log_str(l, "msg", "accepted");
@@ -459,48 +463,6 @@ send_done(struct http_req *r)
 /* ---- messages ---- */
 
 static void
-message_get(struct http_req *r)
-{
-	const struct spool_env *env = id_valid(r->param) ? spool_get(r->srv->sp, r->param) : NULL;
-	json_t *o, *rc;
-	char t[40];
-	size_t i;
-
-	if (env == NULL || env->account == NULL || strcmp(env->account, r->account) != 0) {
-		http_req_problem(r, 404, "not-found", "Not Found",
-		    "no queued message with this id in your account", NULL);
-		http_req_finish(r);
-		return;
-	}
-	o = json_object();
-	json_object_set_new(o, "id", json_string(env->id));
-	json_object_set_new(o, "message_id", env->message_id ? json_string(env->message_id) : json_null());
-	json_object_set_new(o, "account", json_string(env->account));
-	json_object_set_new(o, "from", json_string(env->mail_from));
-	rc = json_array();
-	for (i = 0; i < env->nrcpt; i++) {
-		const struct spool_rcpt *p = &env->rcpt[i];
-		json_t *x = json_pack("{s:s, s:s, s:I}", "email", p->addr, "state",
-		    spool_rcpt_state_name(p->state), "attempts", (json_int_t)p->attempts);
-		if (p->next_attempt) {
-			time_iso8601(p->next_attempt, 0, t, sizeof t);
-			json_object_set_new(x, "next_attempt", json_string(t));
-		} else {
-			json_object_set_new(x, "next_attempt", json_null());
-		}
-		json_object_set_new(x, "last_reply", p->last_reply ? json_string(p->last_reply) : json_null());
-		json_array_append_new(rc, x);
-	}
-	json_object_set_new(o, "recipients", rc);
-	json_object_set_new(o, "size", json_integer((json_int_t)env->size));
-	time_iso8601(env->queued_at, 0, t, sizeof t);
-	json_object_set_new(o, "queued_at", json_string(t));
-	json_object_set_new(o, "events", json_array());
-	http_req_answer(r, 200, o);
-	http_req_finish(r);
-}
-
-static void
 on_raw(int err, const char *id, const char *msg, size_t len, void *arg)
 {
 	struct http_req *r = arg;
@@ -530,40 +492,6 @@ message_raw(struct http_req *r)
 		    "no queued message with this id in your account", NULL);
 		http_req_finish(r);
 	}
-}
-
-/* ---- events (the store of events comes with its own issue) ---- */
-
-static void
-events_list(struct http_req *r)
-{
-	static const char *const types[] = { "queued", "delivered", "deferred", "bounced",
-		"expired", "dropped", "complained", "unsubscribed", "opened", "clicked", NULL };
-	const char *type = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "type");
-	const char *limit = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "limit");
-	const char *since = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "since");
-	struct http_errors e = { 0 };
-	size_t i;
-
-	if (type != NULL) {
-		for (i = 0; types[i] && strcmp(types[i], type) != 0; i++)
-			;
-		if (types[i] == NULL)
-			http_errors_add(&e, "type", "unknown event type");
-	}
-	if (limit != NULL) {
-		char *end;
-		long n = strtol(limit, &end, 10);
-		if (*limit == '\0' || *end != '\0' || n < 1 || n > 1000)
-			http_errors_add(&e, "limit", "an integer from 1 to 1000");
-	}
-	if (http_errors_count(&e) > 0) {
-		http_req_problem(r, 422, "invalid-request", "Invalid request", NULL, &e);
-	} else {
-		http_req_answer(r, 200, json_pack("{s:[], s:s}", "events", "next",
-		    since != NULL && *since != '\0' ? since : "0"));
-	}
-	http_req_finish(r);
 }
 
 /* ---- domains ---- */
@@ -755,9 +683,10 @@ const struct http_route http_routes[] = {
 	{ HTTP_GET, "/metrics", NULL, 0, http_metrics_work, http_metrics_done },
 	{ HTTP_POST, "/v1/messages", "send", 1, send_work, send_done },
 	{ HTTP_POST, "/v1/messages/batch", "send", 1, batch_work, batch_done },
-	{ HTTP_GET, "/v1/messages/{id}", "send", 0, NULL, message_get },
+	{ HTTP_GET, "/v1/messages/{id}", "send", 0, http_message_get_work, http_message_get },
 	{ HTTP_GET, "/v1/messages/{id}/raw", "send", 0, NULL, message_raw },
-	{ HTTP_GET, "/v1/events", "send", 0, NULL, events_list },
+	{ HTTP_GET, "/v1/events", "send", 0, http_events_list, NULL },
+	{ HTTP_GET, "/v1/stats", "send", 0, http_stats, NULL },
 	{ HTTP_GET, "/v1/domains", "send", 0, domains_list, NULL },
 	{ HTTP_POST, "/v1/domains", "admin", 0, domain_add, NULL },
 	{ HTTP_GET, "/v1/domains/{domain}", "send", 0, domain_get, NULL },

@@ -215,6 +215,7 @@ on_mx(const struct mx_result *res, void *arg)
 			p = shape_provider_for(&sh->conf, res->addr[i].host);
 	dom_bind(sh, d, p);
 	d->state = SDOM_KNOWN;
+	d->bound = 1;
 	/* a failed lookup is tried again sooner: the connection reports it */
 	d->expires = time_now_ms() + (res->status == MX_OK ? SHAPE_MAP_TTL_MS : 60000);
 	if (sh->kick)
@@ -227,6 +228,7 @@ shape_bind(struct shape *sh, const char *domain, const char *mx_host, uint64_t n
 	struct sdom *d = dom_get(sh, domain);
 
 	dom_bind(sh, d, shape_provider_for(&sh->conf, mx_host));
+	d->bound = 1;
 	if (d->q)
 		mx_cancel(d->q);
 	d->q = NULL;
@@ -240,11 +242,12 @@ static int
 need_lookup(struct shape *sh, struct sdom *d, uint64_t now)
 {
 	if (d->state == SDOM_LOOKING)
-		return 1;
+		return !d->bound;	/* a refresh keeps the old binding meanwhile */
 	if (d->state == SDOM_KNOWN && now < d->expires)
 		return 0;
 	if (mx_resolve(sh->mx, d->name, on_mx, d, &d->q) < 0) {
 		d->state = SDOM_KNOWN;
+		d->bound = 1;
 		d->expires = now + 60000;
 		return 0;
 	}
@@ -407,6 +410,9 @@ shape_warmup_applies(const struct shape_warmup *w, const struct spool_env *env)
 	for (size_t i = 0; i < w->ndom; i++)
 		if (strcasecmp(w->domains[i], sd) == 0)
 			return 1;
+	for (size_t i = 0; env->mail_from && i < w->naddr; i++)
+		if (strcasecmp(w->addresses[i], env->mail_from) == 0)
+			return 1;
 	for (size_t i = 0; env->account && i < w->nacc; i++)
 		if (strcmp(w->accounts[i], env->account) == 0)
 			return 1;
@@ -442,7 +448,7 @@ send_wait(void *ctx, const char *domain, const char *id, uint64_t now, uint64_t 
 	struct shape *sh = ctx;
 	struct sdom *d = dom_get(sh, domain);
 	struct skey *k = shape_dest(d);
-	const struct spool_env *env = sh->conf.nwarmups ? spool_get(sh->sp, id) : NULL;
+	const struct spool_env *env = sh->conf.nwarmups && sh->sp ? spool_get(sh->sp, id) : NULL;
 	uint64_t t;
 
 	if (k->suspended_until > now) {

@@ -78,6 +78,8 @@ struct shape_warmup {
 	size_t		  ndom;
 	char		**accounts;
 	size_t		  nacc;
+	char		**addresses;		/* return paths, lower case */
+	size_t		  naddr;
 	uint64_t	  start;		/* ms, 00:00 UTC of day 1 */
 	uint64_t	 *schedule;		/* messages a day to each destination */
 	size_t		  nsched;

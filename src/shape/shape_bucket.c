@@ -3,8 +3,24 @@
  * a timer, one "theoretical arrival time" per bucket, so a bucket costs 16
  * bytes, no timer, and a decision is two comparisons. Burst is one event:
  * events are spaced by the interval, which is how receivers count. Times
- * are kept in microseconds so that 7/s is not rounded to 142 ms. */
+ * are kept in microseconds so that 7/s is not rounded to 142 ms.
+ *
+ * An event may come up to a small tolerance before its time (a quarter of
+ * the interval, at most SHAPE_BUCKET_SLACK_US): timers fire a millisecond or
+ * two late, and without it one late event would push every later one back
+ * and a queue of waiters timed on the schedule would each miss its turn.
+ * The long-run rate is unchanged; the tolerance is never saved up. */
 #include "shape/shape.h"
+
+#define SHAPE_BUCKET_SLACK_US	10000
+
+static uint64_t
+slack(const struct shape_bucket *b, unsigned shift)
+{
+	uint64_t q = (b->interval_us << shift) / 4;
+
+	return q < SHAPE_BUCKET_SLACK_US ? q : SHAPE_BUCKET_SLACK_US;
+}
 
 void
 shape_bucket_set(struct shape_bucket *b, uint64_t count, uint64_t period_ms)
@@ -24,10 +40,14 @@ shape_bucket_wait(const struct shape_bucket *b, uint64_t now, unsigned shift)
 {
 	uint64_t now_us = now * 1000;
 
-	(void)shift;	/* a halved rate is a later next event, see take() */
-	if (b->interval_us == 0 || b->tat_us <= now_us)
+	uint64_t sl;
+
+	if (b->interval_us == 0)
 		return 0;
-	return (b->tat_us + 999) / 1000;
+	sl = slack(b, shift > 16 ? 16 : shift);
+	if (b->tat_us <= sl || b->tat_us - sl <= now_us)
+		return 0;
+	return (b->tat_us - sl + 999) / 1000;
 }
 
 void

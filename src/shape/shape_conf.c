@@ -173,6 +173,9 @@ apply_block(struct shape_conf *c, const struct config_block *b)
 			if (!strcmp(kv->key, "domains")) {
 				words_free(w->domains, w->ndom);
 				w->domains = words(kv->value, " \t,", &w->ndom, 1);
+			} else if (!strcmp(kv->key, "addresses")) {
+				words_free(w->addresses, w->naddr);
+				w->addresses = words(kv->value, " \t,", &w->naddr, 1);
 			} else if (!strcmp(kv->key, "accounts")) {
 				words_free(w->accounts, w->nacc);
 				w->accounts = words(kv->value, " \t,", &w->nacc, 0);
@@ -254,6 +257,7 @@ shape_conf_free(struct shape_conf *c)
 		free(c->warmups[i].name);
 		words_free(c->warmups[i].domains, c->warmups[i].ndom);
 		words_free(c->warmups[i].accounts, c->warmups[i].nacc);
+		words_free(c->warmups[i].addresses, c->warmups[i].naddr);
 		free(c->warmups[i].schedule);
 	}
 	free(c->warmups);

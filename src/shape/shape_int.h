@@ -44,6 +44,7 @@ struct sdom {
 	struct skey		*self;
 	struct skey		*prov;
 	enum sdom_state		 state;
+	int			 bound;		/* a lookup has answered once */
 	uint64_t		 expires;	/* of the binding */
 	struct mx_query		*q;
 	char			 name[];

@@ -66,7 +66,7 @@ shape_why(struct shape *sh, const char *id, const char *domain, uint64_t now, ch
 		    k->rule ? k->rule : "?");
 		return 1;
 	}
-	env = sh->conf.nwarmups ? spool_get(sh->sp, id) : NULL;
+	env = sh->conf.nwarmups && sh->sp ? spool_get(sh->sp, id) : NULL;
 	if (env && (until = shape_warmup_wait(sh, k, env, now, &wi)) != 0) {
 		const struct shape_warmup *w = &sh->conf.warmups[wi];
 		uint64_t end, cap = shape_warmup_cap(w, now, &end);

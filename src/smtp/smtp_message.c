@@ -8,6 +8,7 @@
  * once the message is durable. */
 #include "smtp/smtp_session_int.h"
 #include "dkim/dkim_keys.h"
+#include "events/events.h"
 #include "metrics/metrics.h"
 #include "mime/mime_addr.h"
 #include "mime/mime_header.h"
@@ -48,6 +49,8 @@ commit_done(int err, const char *id, void *arg)
 		log_end(l);
 		s->messages++;
 		s->recipients += cm->nrcpt;
+		/* durable now: one queued event per recipient (events.h) */
+		events_emit_queued(spool_get(s->lc->spool, id));
 		metrics_accepted("smtp", cm->nrcpt);
 		smtp_session_reply(s, "250 2.0.0 Ok: queued as %s", id);
 	} else {

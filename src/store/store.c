@@ -17,6 +17,7 @@
 struct store {
 	const struct store_ops	*ops;
 	void			*impl;
+	void			*ev;	/* the events database (store.h) */
 };
 
 static int
@@ -66,6 +67,13 @@ store_open(struct store **out, const char *url, char **err)
 	*out = xmalloc(sizeof(**out));
 	(*out)->ops = ops;
 	(*out)->impl = impl;
+	(*out)->ev = NULL;
+	if ((rc = ops->events_open(&(*out)->ev, where, err)) != 0) {
+		ops->close(impl);
+		free(*out);
+		*out = NULL;
+		return rc;
+	}
 	return 0;
 }
 
@@ -74,6 +82,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	st->ops->events_close(st->ev);
 	st->ops->close(st->impl);
 	free(st);
 }
@@ -388,6 +397,123 @@ store_idem_free(struct store_idem *r)
 	r->answer = NULL;
 }
 
+/* ---- events: checked here, stored by the backend's events database ---- */
+
+int
+store_events_insert(struct store *st, struct store_event *v, size_t n, char **err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id == NULL || v[i].type == NULL || v[i].json == NULL)
+			return fail(err, xstrdup("events: id, type and json are required"));
+	if (n == 0)
+		return 0;
+	return st->ops->events_insert(st->ev, v, n, err);
+}
+
+int
+store_events_after(struct store *st, int64_t after_seq, const char *account, size_t limit,
+    struct store_event **out, size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	if (limit == 0)
+		return 0;
+	return st->ops->events_after(st->ev, after_seq, account, limit, out, n, err);
+}
+
+int
+store_event_recipient(struct store *st, const char *message_id, int rcpt_index,
+    char **account, char **recipient, char **err)
+{
+	*account = NULL;
+	*recipient = NULL;
+	if (message_id == NULL || rcpt_index < 0)
+		return STORE_NOTFOUND;
+	return st->ops->event_recipient(st->ev, message_id, rcpt_index, account, recipient, err);
+}
+
+int
+store_event_find_message(struct store *st, const char *header_message_id, char **message_id,
+    char **account, char **err)
+{
+	size_t n = header_message_id ? strlen(header_message_id) : 0;
+	char *bare;
+	int rc;
+
+	*message_id = NULL;
+	*account = NULL;
+	if (n == 0)
+		return STORE_NOTFOUND;
+	/* stored without <>; a caller may hand the header's form */
+	if (n >= 2 && header_message_id[0] == '<' && header_message_id[n - 1] == '>')
+		bare = xasprintf("%.*s", (int)(n - 2), header_message_id + 1);
+	else
+		bare = xstrdup(header_message_id);
+	rc = st->ops->event_find_message(st->ev, bare, message_id, account, err);
+	free(bare);
+	return rc;
+}
+
+void
+store_events_free(struct store_event *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].id);
+		free(v[i].type);
+		free(v[i].account);
+		free(v[i].message_id);
+		free(v[i].header_message_id);
+		free(v[i].recipient);
+		free(v[i].json);
+	}
+	free(v);
+}
+
+int
+store_events_query(struct store *st, const struct store_event_query *q,
+    struct store_event **out, size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	if (q->account == NULL)
+		return fail(err, xstrdup("events: the query needs an account"));
+	if (q->limit < 1 || q->limit > STORE_EVENTS_MAX)
+		return fail(err, xasprintf("events: limit must be 1 to %d", STORE_EVENTS_MAX));
+	return st->ops->events_query(st->ev, q, out, n, err);
+}
+
+int
+store_events_prune(struct store *st, int64_t before, size_t max, size_t *deleted, char **err)
+{
+	*deleted = 0;
+	if (max == 0)
+		return 0;
+	return st->ops->events_prune(st->ev, before, max, deleted, err);
+}
+
+int
+store_events_stats(struct store *st, const char *account, int64_t from, int64_t to,
+    const char *group_by, struct store_event_count **out, size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	if (account == NULL)
+		return fail(err, xstrdup("events: stats need an account"));
+	if (group_by != NULL && strcmp(group_by, "day") != 0 && strcmp(group_by, "domain") != 0 &&
+	    strcmp(group_by, "tag") != 0)
+		return fail(err, xasprintf("events: cannot group by \"%s\"", group_by));
+	return st->ops->events_stats(st->ev, account, from, to, group_by, out, n, err);
+}
+
+void
+store_event_counts_free(struct store_event_count *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].key);
+		free(v[i].type);
+	}
+	free(v);
+}
 /* ---- suppression lists ---- */
 
 /* suppress_addr() normalises an address for the list; NULL (with a

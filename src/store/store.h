@@ -142,6 +142,78 @@ int	store_idem_put(struct store *st, const char *account, const char *key,
 int	store_idem_expire(struct store *st, int64_t before, char **err);
 void	store_idem_free(struct store_idem *r);
 
+/* Events (src/events writes them; the HTTP API, webhooks and feedback read
+ * them). They live in a second database beside the store (for sqlite:PATH,
+ * PATH without ".db" plus "-events.db"), so the event writer's transactions
+ * never hold the store's lock against API key checks; see
+ * store_sqlite_events.c. seq is the store's order: increasing, never reused
+ * (not even after retention deleted everything), the cursor of queries. */
+struct store_event {
+	int64_t	 seq;
+	char	*id;
+	char	*type;		/* wire name: "queued", "bounced", ... */
+	int64_t	 time;		/* ms since the epoch */
+	char	*account;
+	char	*message_id;	/* hermod's id (queue id) */
+	char	*header_message_id; /* the Message-ID header, without <> */
+	char	*recipient;
+	int	 rcpt_index;	/* -1: none */
+	char	*json;		/* the whole event, SPEC.md's shape */
+};
+/* store_events_insert() inserts v[0..n) in one transaction and sets each
+ * v[i].seq (the strings are only read). id, type and json are required. */
+int	store_events_insert(struct store *st, struct store_event *v, size_t n, char **err);
+/* store_events_after() returns up to limit events with seq > after_seq, in
+ * seq order, of account (NULL: every account). Free with store_events_free(). */
+int	store_events_after(struct store *st, int64_t after_seq, const char *account,
+	    size_t limit, struct store_event **out, size_t *n, char **err);
+/* store_event_recipient() finds the account and recipient of a message's
+ * recipient rcpt_index from its events (e.g. for a bounce that arrives after
+ * the message left the spool): 0, or STORE_NOTFOUND. Caller frees. */
+int	store_event_recipient(struct store *st, const char *message_id, int rcpt_index,
+	    char **account, char **recipient, char **err);
+/* store_event_find_message() finds hermod's id and the account of the
+ * message whose Message-ID header (without <>) is header_message_id. */
+int	store_event_find_message(struct store *st, const char *header_message_id,
+	    char **message_id, char **account, char **err);
+void	store_events_free(struct store_event *v, size_t n);
+
+/* store_events_query() is the query of GET /v1/events: events of q->account
+ * (required) matching every filter given, in seq order. With after_seq >= 0
+ * it returns the first limit events after that seq; with since_time >= 0
+ * (and after_seq < 0) the first limit events at or after that time; with
+ * neither, the last limit events (still oldest first). */
+struct store_event_query {
+	const char	*account;
+	const char	*type;		/* NULL: any */
+	const char	*recipient;	/* NULL: any */
+	const char	*message_id;	/* hermod's id; NULL: any */
+	const char	*header_message_id; /* NULL: any */
+	int64_t		 after_seq;	/* -1: unset */
+	int64_t		 since_time;	/* ms; -1: unset */
+	size_t		 limit;		/* 1..STORE_EVENTS_MAX */
+};
+#define STORE_EVENTS_MAX	1000
+int	store_events_query(struct store *st, const struct store_event_query *q,
+	    struct store_event **out, size_t *n, char **err);
+/* store_events_prune() deletes up to max of the oldest events older than
+ * before (retention) and says how many in *deleted; bounded so the writer
+ * never stalls behind one huge delete. */
+int	store_events_prune(struct store *st, int64_t before, size_t max, size_t *deleted,
+	    char **err);
+/* store_events_stats() counts account's events in [from, to) by type, and
+ * by group: NULL (one group, key ""), "day" (UTC, YYYY-MM-DD), "domain" (the
+ * recipient's domain, lower case) or "tag" (one count per tag of the event;
+ * events without tags are not counted). Rows come ordered by key, then type.
+ * Free with store_event_counts_free(). */
+struct store_event_count {
+	char	*key;
+	char	*type;
+	int64_t	 count;
+};
+int	store_events_stats(struct store *st, const char *account, int64_t from, int64_t to,
+	    const char *group_by, struct store_event_count **out, size_t *n, char **err);
+void	store_event_counts_free(struct store_event_count *v, size_t n);
 /* Per-account settings (src/account): limits that override the config's
  * [limits] defaults, and the reputation breaker's pause, which must survive
  * a restart. A limit is recipients per window, 0 = unlimited,

@@ -47,6 +47,23 @@ struct store_ops {
 		    const unsigned char *hash, int status, const char *answer, int64_t now,
 		    int64_t expired_before, char **err);
 	int	(*idem_expire)(void *impl, int64_t before, char **err);
+	/* Events: a database of their own (store.h), opened by events_open()
+	 * with the same where as open(), closed before close(). The other
+	 * events_* get that handle, not impl. */
+	int	(*events_open)(void **ev, const char *where, char **err);
+	void	(*events_close)(void *ev);
+	int	(*events_insert)(void *ev, struct store_event *v, size_t n, char **err);
+	int	(*events_after)(void *ev, int64_t after_seq, const char *account, size_t limit,
+		    struct store_event **out, size_t *n, char **err);
+	int	(*event_recipient)(void *ev, const char *message_id, int rcpt_index,
+		    char **account, char **recipient, char **err);
+	int	(*event_find_message)(void *ev, const char *header_message_id,
+		    char **message_id, char **account, char **err);
+	int	(*events_query)(void *ev, const struct store_event_query *q,
+		    struct store_event **out, size_t *n, char **err);
+	int	(*events_prune)(void *ev, int64_t before, size_t max, size_t *deleted, char **err);
+	int	(*events_stats)(void *ev, const char *account, int64_t from, int64_t to,
+		    const char *group_by, struct store_event_count **out, size_t *n, char **err);
 
 	/* Per-account settings (store.h store_account_settings_*); account
 	 * NULL lists every account. */

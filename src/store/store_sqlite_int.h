@@ -105,6 +105,22 @@ int	store_sqlite_idem_put(void *impl, const char *account, const char *key,
 	    int64_t expired_before, char **err);
 int	store_sqlite_idem_expire(void *impl, int64_t before, char **err);
 
+/* store_sqlite_events.c: the events, in a database file of their own. */
+int	store_sqlite_events_open(void **ev, const char *where, char **err);
+void	store_sqlite_events_close(void *ev);
+int	store_sqlite_events_insert(void *ev, struct store_event *v, size_t n, char **err);
+int	store_sqlite_events_after(void *ev, int64_t after_seq, const char *account,
+	    size_t limit, struct store_event **out, size_t *n, char **err);
+int	store_sqlite_event_recipient(void *ev, const char *message_id, int rcpt_index,
+	    char **account, char **recipient, char **err);
+int	store_sqlite_event_find_message(void *ev, const char *header_message_id,
+	    char **message_id, char **account, char **err);
+int	store_sqlite_events_query(void *ev, const struct store_event_query *q,
+	    struct store_event **out, size_t *n, char **err);
+int	store_sqlite_events_prune(void *ev, int64_t before, size_t max, size_t *deleted,
+	    char **err);
+int	store_sqlite_events_stats(void *ev, const char *account, int64_t from, int64_t to,
+	    const char *group_by, struct store_event_count **out, size_t *n, char **err);
 /* store_sqlite_limits.c: per-account limits and pause state. */
 int	store_sqlite_settings_list(void *impl, const char *account,
 	    struct store_account_settings **out, size_t *n, char **err);

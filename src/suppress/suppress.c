@@ -30,6 +30,7 @@
  * replays them, also those made while it was stopped. */
 #include "suppress/suppress_int.h"
 #include "ctl/ctl.h"
+#include "metrics/metrics.h"
 #include "events/events.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -335,6 +336,22 @@ suppress_register_ctl(struct suppress *sp, struct ctl *ctl)
 		ctl_register(ctl, "suppress.sync", on_ctl_sync, sp);
 }
 
+/* scrape() sets the suppression gauges for GET /metrics (loop thread; the
+ * set's read lock only). */
+static void
+scrape(void *arg, struct buf *extra)
+{
+	struct suppress *sp = arg;
+
+	(void)extra;
+	metrics_set(metrics_series(metrics_gauge(NULL, "hermod_suppressions",
+	    "Addresses on the accounts' suppression lists.", NULL)),
+	    (double)suppress_set_count(sp->set));
+	metrics_set(metrics_series(metrics_gauge(NULL, "hermod_suppressions_memory_bytes",
+	    "Memory the in-memory suppression set holds.", NULL)),
+	    (double)suppress_set_bytes(sp->set));
+}
+
 int
 suppress_start(uv_loop_t *loop, const struct config *cfg, struct store *st,
     struct suppress **out, char **err)
@@ -346,6 +363,7 @@ suppress_start(uv_loop_t *loop, const struct config *cfg, struct store *st,
 	sp->loop = loop;
 	sp->cfg = cfg;
 	sp->st = st;
+	sp->metrics_hook = -1;
 	sp->set = suppress_set_new();
 	sp->soft = suppress_set_new();
 	pthread_mutex_init(&sp->apply_mu, NULL);
@@ -363,6 +381,7 @@ suppress_start(uv_loop_t *loop, const struct config *cfg, struct store *st,
 		log_int(l, "ms", (int64_t)(time_now_ms() - t0));
 		log_end(l);
 	}
+	sp->metrics_hook = metrics_hook_add(NULL, scrape, sp);
 	uv_timer_init(loop, &sp->timer);
 	sp->timer.data = sp;
 	uv_timer_start(&sp->timer, on_tick, 0, SUPPRESS_POLL_MS);	/* 0: announce at once */
@@ -393,6 +412,8 @@ suppress_free(struct suppress *sp)
 
 	if (sp == NULL)
 		return;
+	if (sp->metrics_hook >= 0)
+		metrics_hook_remove(NULL, sp->metrics_hook);
 	for (w = sp->waiters; w != NULL; w = next) {
 		next = w->next;
 		free(w);

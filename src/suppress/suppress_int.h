@@ -36,6 +36,7 @@ struct suppress {
 	struct suppress_waiter	*waiters;	/* ctl requests for the next sync */
 	struct suppress_waiter	*running;	/* ctl requests answered by this one */
 	int			 stopping;
+	int			 metrics_hook;	/* -1: none */
 	/* soft bounces waiting to be written in one transaction (loop thread) */
 	struct suppress_soft_item *soft_pending;
 	size_t			 nsoft, softcap;

@@ -94,6 +94,8 @@ static const struct key keys[] = {
 	K("delivery", "max_recipients_per_transaction", T_UINT, max_recipients_per_transaction, "50"),
 	K("delivery", "max_connections", T_UINT, max_connections, "500"),
 
+	K("events", "retention", T_DURATION, events_retention, "30d"),
+
 	K("webhooks", "allow_private_targets", T_BOOL, allow_private_targets, "no"),
 	K("webhooks", "retry", T_DURLIST, wh_retry, "5s 1m 5m 30m 1h 2h 4h"),
 	K("webhooks", "max_lifetime", T_DURATION, wh_max_lifetime, "24h"),
@@ -156,6 +158,7 @@ static const struct bkey block_keys[] = {
 	{ "backoff", "providers", B_WORDS },
 	{ "warmup", "domains", B_WORDS },
 	{ "warmup", "accounts", B_WORDS },
+	{ "warmup", "addresses", B_WORDS },
 	{ "warmup", "start", B_DATE },
 	{ "warmup", "schedule", B_UINTLIST },
 };
@@ -664,8 +667,8 @@ check_blocks(struct config *cfg, char **err, int included)
 		else if (!strcmp(b->kind, "warmup") && !merged_has(cfg, b, "schedule"))
 			need = "schedule", what = "a warm-up needs schedule = N N N ...";
 		else if (!strcmp(b->kind, "warmup") && !merged_has(cfg, b, "domains") &&
-		    !merged_has(cfg, b, "accounts"))
-			need = "domains", what = "a warm-up needs domains = ... or accounts = ...";
+		    !merged_has(cfg, b, "accounts") && !merged_has(cfg, b, "addresses"))
+			need = "domains", what = "a warm-up needs domains = ..., addresses = ... or accounts = ...";
 		if (need) {
 			snprintf(key, sizeof(key), "%s.%s", b->kind, need);
 			return fail(err, b->file, b->line, key, what);

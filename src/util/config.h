@@ -123,6 +123,9 @@ struct config {
 	uint64_t max_recipients_per_transaction;
 	uint64_t max_connections;
 
+	/* [events] */
+	uint64_t events_retention;	/* ms; older events are deleted */
+
 	/* [webhooks] */
 	int	 allow_private_targets;
 	uint64_t *wh_retry;		/* ms between attempts, the last repeats; */

@@ -263,7 +263,7 @@ ok $(problem 422 messages; echo $?) "empty batch: 422"
 
 # --- events, domains, routing errors
 api GET "/v1/events?limit=10" "" -H "$(auth "$KEY")"
-ok $(is "$CODE" 200 && is "$(jb '.events | length')" 0 && is "$(jb .next)" 0; echo $?) "GET /v1/events: empty list and a cursor"
+ok $(is "$CODE" 200 && [ "$(jb '.events | length')" -ge 1 ] && [ "$(jb '.events | length')" -le 10 ] && [[ "$(jb .next)" == c* ]]; echo $?) "GET /v1/events: the queued events so far and a cursor"
 api GET "/v1/events?type=nope" "" -H "$(auth "$KEY")"
 ok $(problem 422 type; echo $?) "GET /v1/events bad type: 422"
 api POST /v1/domains '{"domain":"New.Example"}' -H "$(auth "$AKEY")"

@@ -368,6 +368,7 @@ test_readers(void **state)
 		{ "utf-8; \\x{E9}t\\x{E9}@X.example", "\xc3\xa9t\xc3\xa9@x.example" },
 		{ "Name <a@b.example> trailing", "a@b.example" },
 		{ "a@b.example junk", "a@b.example" },
+		{ "rfc822; \"a\\\"b (not a comment)\"@X.example", "\"a\\\"b (not a comment)\"@x.example" },
 		{ "rfc822;", NULL },
 		{ "(only a comment)", NULL },
 	};

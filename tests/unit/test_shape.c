@@ -34,17 +34,22 @@ test_bucket(void **state)
 	shape_bucket_set(&b, 10, 1000);				/* 10/s: every 100 ms */
 	assert_int_equal(shape_bucket_wait(&b, now, 0), 0);
 	shape_bucket_take(&b, now, 0);
-	assert_int_equal(shape_bucket_wait(&b, now, 0), now + 100);
-	assert_int_equal(shape_bucket_wait(&b, now + 99, 0), now + 100);
-	assert_int_equal(shape_bucket_wait(&b, now + 100, 0), 0);
-	/* over 10 s, taking whenever allowed: exactly 100 events */
+	/* due at +100 ms, with 10 ms of tolerance for late timers */
+	assert_int_equal(shape_bucket_wait(&b, now, 0), now + 90);
+	assert_int_equal(shape_bucket_wait(&b, now + 89, 0), now + 90);
+	assert_int_equal(shape_bucket_wait(&b, now + 90, 0), 0);
+	/* a late event (2 ms) delays the next one, within the tolerance */
+	shape_bucket_take(&b, now + 102, 0);
+	assert_int_equal(shape_bucket_wait(&b, now + 150, 0), now + 192);
+	/* over 10 s, taking whenever allowed: 100 events (+1: the tolerance
+	 * lets the first follower come early, never more) */
 	shape_bucket_set(&b, 10, 1000);
 	for (uint64_t t = now; t < now + 10000; t++)
 		if (shape_bucket_wait(&b, t, 0) == 0) {
 			shape_bucket_take(&b, t, 0);
 			n++;
 		}
-	assert_int_equal(n, 100);
+	assert_in_range(n, 100, 101);
 	/* halved twice: a quarter of the rate */
 	shape_bucket_set(&b, 10, 1000);
 	n = 0;
@@ -53,7 +58,7 @@ test_bucket(void **state)
 			shape_bucket_take(&b, t, 2);
 			n++;
 		}
-	assert_int_equal(n, 25);
+	assert_in_range(n, 25, 26);
 	/* 7/s is not rounded to 142 ms: 70 in 10 s */
 	shape_bucket_set(&b, 7, 1000);
 	n = 0;
@@ -62,13 +67,13 @@ test_bucket(void **state)
 			shape_bucket_take(&b, t, 0);
 			n++;
 		}
-	assert_int_equal(n, 70);
+	assert_in_range(n, 70, 71);
 	/* an idle bucket does not save up a burst */
 	shape_bucket_set(&b, 1, 1000);
 	shape_bucket_take(&b, now, 0);
 	assert_int_equal(shape_bucket_wait(&b, now + 60000, 0), 0);
 	shape_bucket_take(&b, now + 60000, 0);
-	assert_int_equal(shape_bucket_wait(&b, now + 60000, 0), now + 61000);
+	assert_int_equal(shape_bucket_wait(&b, now + 60000, 0), now + 60990);
 }
 
 static void
@@ -195,6 +200,8 @@ test_conf_errors(void **state)
 		{ "[warmup w]\ndomains = a.example\nstart = 2026-11-01\nschedule = 5 x\n",
 		  "t.conf:4: warmup.schedule: expected whole numbers" },
 		{ "[warmup w]\nstart = 2026-11-01\nschedule = 5\n", "t.conf:1: warmup.domains: a warm-up needs" },
+		{ "[warmup w]\naddresses = a@b.example\nstart = 2026-11-01\nschedule = x\n",
+		  "t.conf:4: warmup.schedule: expected whole numbers" },
 		{ "[provider]\n", "t.conf:1: provider: unknown section" },
 		{ "[provider a b]\n", "t.conf:1: provider: expected [KIND NAME]" },
 	};
@@ -313,9 +320,9 @@ test_shaper_decisions(void **state)
 	    "[backoff h]\nmatch = 452\naction = halve_rate\nduration = 5s\n", &err), 0);
 	assert_int_equal(shape_new(&cfg, NULL, &sh, &err), 0);
 	shape_ops(sh, &ops);
-	/* connection rate 2/s: one now, the next in 500 ms */
+	/* connection rate 2/s: one now, the next in 500 ms (10 ms early is ok) */
 	assert_int_equal(ops.connect_wait(sh, "a.example", 0, now), 0);
-	assert_int_equal(ops.connect_wait(sh, "a.example", 1, now), now + 500);
+	assert_int_equal(ops.connect_wait(sh, "a.example", 1, now), now + 490);
 	assert_int_equal(ops.connect_wait(sh, "a.example", 1, now + 500), 0);
 	/* max_connections 2 */
 	assert_true(ops.connect_wait(sh, "a.example", 2, now + 1000) > now + 1000);
@@ -325,7 +332,7 @@ test_shaper_decisions(void **state)
 	/* message rate of slow.example: 1/s */
 	assert_int_equal(ops.send_wait(sh, "slow.example", "X", now, &until), SHAPER_GO);
 	assert_int_equal(ops.send_wait(sh, "slow.example", "X", now + 10, &until), SHAPER_WAIT_DEST);
-	assert_int_equal(until, now + 1000);
+	assert_int_equal(until, now + 990);
 	assert_int_equal(shape_why(sh, "X", "slow.example", now + 10, why, sizeof(why)), 1);
 	assert_non_null(strstr(why, "rate limit: slow.example message_rate 1/s"));
 	/* a 421 4.7.28 suspends for 10 s: connections and messages wait */

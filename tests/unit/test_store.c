@@ -38,6 +38,16 @@ remove_db(const char *path)
 	p = xasprintf("%s-shm", path);
 	unlink(p);
 	free(p);
+	/* the events database beside it (store_sqlite_events.c) */
+	if (strlen(path) > 3 && strcmp(path + strlen(path) - 3, ".db") == 0) {
+		static const char *const sfx[] = { "-events.db", "-events.db-wal",
+			"-events.db-shm" };
+		for (size_t i = 0; i < 3; i++) {
+			p = xasprintf("%.*s%s", (int)(strlen(path) - 3), path, sfx[i]);
+			unlink(p);
+			free(p);
+		}
+	}
 }
 
 static int

@@ -1,5 +1,5 @@
 #!/bin/bash
-# 60_account_limits: an account's bulk sending limits (docs/accounts.md)
+# 66_account_limits: an account's bulk sending limits (docs/accounts.md)
 # against a running daemon, with curl, smtplib and `hermod account set`:
 # a burst over the per-hour limit gets 429 problem+json with Retry-After for
 # exactly the messages over it; GET /v1/account shows the limit and usage;
