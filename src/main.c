@@ -25,7 +25,7 @@ static const struct command commands[] = {
 	{ "queue", cli_queue, 1, "queue list|show ID|delete ID|hold ID|release ID|flush [ID] [--json]" },
 	{ "send", cli_send, 1, "send --key KEY --from A --to B --subject S --text T|--html H" },
 	{ "sendmail", cli_sendmail, 1, "sendmail [-t] [-i] [-f SENDER] [RCPT...]" },
-	{ "suppress", cli_suppress, 1, "suppress list|add|remove --account NAME [ADDRESS]" },
+	{ "suppress", cli_suppress, 1, "suppress list|add|remove --account NAME [ADDRESS] [--reason R] [--json]" },
 	{ "version", cli_version, 0, "version                    versions of hermod and its libraries" },
 };
 

@@ -4,8 +4,10 @@
  * carries one: message/delivery-status or message/global-delivery-status
  * (RFC 3464, 6533), message/feedback-report (RFC 5965), with the returned
  * original from the message/rfc822 or text/rfc822-headers leaf that follows
- * it. A message with neither goes to the text readers (fb_text.c), which
- * know the wording of the mail systems that send no DSN. Field groups are
+ * it (when a message holds both kinds, the one its multipart/report
+ * report-type names wins). A message with neither, or a DSN that names no
+ * recipient, goes to the text readers (fb_text.c), which know the wording
+ * of the mail systems that send no usable DSN. Field groups are
  * read leniently (comments, folds, types, odd case, blank lines that are not
  * quite blank) because the reports come from every MTA ever written; every
  * read is capped, so any input costs time linear in its size. */
@@ -482,7 +484,7 @@ fb_parse(const char *msg, size_t len, struct fb_report *out)
 	struct fb_mime *m;
 	enum fb_kind kind = FB_NONE;
 	size_t i, at = 0;
-	int rc = 0;
+	int rc = 0, chosen_named = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (msg == NULL)
@@ -494,13 +496,17 @@ fb_parse(const char *msg, size_t len, struct fb_report *out)
 	/* The report the multipart/report announces, else the first. */
 	for (i = 0; i < m->nparts; i++) {
 		enum fb_kind k;
+		int named;
 
 		if (!is_report_part(m->parts[i].type, &k))
 			continue;
-		if (kind == FB_NONE || (strcmp(m->report_type, "feedback-report") == 0 && k == FB_ARF &&
-		    kind != FB_ARF)) {
+		named = k == FB_ARF ? strcmp(m->report_type, "feedback-report") == 0 :
+		    strcmp(m->report_type, "delivery-status") == 0 ||
+		    strcmp(m->report_type, "global-delivery-status") == 0;
+		if (kind == FB_NONE || (named && !chosen_named)) {
 			kind = k;
 			at = i;
+			chosen_named = named;
 		}
 	}
 	if (kind != FB_NONE) {

@@ -122,7 +122,15 @@ def orig_id(parts, after):
 def python_view(data):
     msg = email.message_from_bytes(data, policy=email.policy.compat32)
     parts = list(msg.walk())
-    for i, p in enumerate(parts):
+    rt = next((str(p.get_param("report-type")).lower() for p in parts
+               if p.get_content_type() == "multipart/report" and p.get_param("report-type")), "")
+    reports = [(i, p) for i, p in enumerate(parts) if p.get_content_type() in
+               ("message/delivery-status", "message/global-delivery-status", "message/feedback-report")]
+    # The report that report-type names, else the first (as fb_parse does).
+    named = [(i, p) for i, p in reports if rt in ("feedback-report", "delivery-status",
+             "global-delivery-status") and
+             (p.get_content_type() == "message/feedback-report") == (rt == "feedback-report")]
+    for i, p in (named or reports)[:1]:
         t = p.get_content_type()
         if t in ("message/delivery-status", "message/global-delivery-status"):
             rcpts = []
