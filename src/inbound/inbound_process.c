@@ -36,31 +36,6 @@
 #define INBOUND_FILE_MAX	(64u << 20)	/* a report file read back; the listener caps far lower */
 #define INBOUND_SCAN_RCPTS	1000		/* recipient indices searched by address */
 
-/* Transitional: the event store's lookups (TEAM.md) are provided by the
- * events work; until it is merged these weak fallbacks map nothing (every
- * report is kept as unmatched). The store's definitions replace them at
- * link time; remove this block once store.h declares them. */
-int	store_event_recipient(struct store *st, const char *message_id, int rcpt_index,
-	    char **account, char **recipient, char **err);
-int	store_event_find_message(struct store *st, const char *header_message_id,
-	    char **message_id, char **account, char **err);
-
-__attribute__((weak)) int
-store_event_recipient(struct store *st, const char *message_id, int rcpt_index, char **account,
-    char **recipient, char **err)
-{
-	(void)st; (void)message_id; (void)rcpt_index; (void)account; (void)recipient; (void)err;
-	return STORE_NOTFOUND;
-}
-
-__attribute__((weak)) int
-store_event_find_message(struct store *st, const char *header_message_id, char **message_id,
-    char **account, char **err)
-{
-	(void)st; (void)header_message_id; (void)message_id; (void)account; (void)err;
-	return STORE_NOTFOUND;
-}
-
 struct envelope {
 	const char	*from;
 	const char	*rcpt[64];

@@ -137,6 +137,12 @@ line=$(events | grep '"type":"complained"' | grep '"recipient":"good@pf.test"' |
 check "the complaint names the original message" grep -q "\"message_id\":\"$QID\"" <<<"$line"
 check "with feedback_type and user_agent" grep -q '"feedback_type":"abuse".*"user_agent":"SomeGenerator/1.0"' <<<"$line"
 
+# The suppression list subscribes to these events (src/suppress): both
+# addresses are suppressed now, the bounce as hard_bounce, the complaint as complaint.
+for i in $(seq 1 50); do [ "$(events | grep -c '"type":"suppression_added"')" -ge 2 ] && break; sleep 0.1; done
+check "the hard bounce suppressed gone@pf.test" bash -c "grep '\"type\":\"suppression_added\"' '$T/serve.log' | grep '\"recipient\":\"gone@pf.test\"' | grep -q hard_bounce"
+check "the complaint suppressed good@pf.test" bash -c "grep '\"type\":\"suppression_added\"' '$T/serve.log' | grep '\"recipient\":\"good@pf.test\"' | grep -q complaint"
+
 # A report with no VERP address anywhere: mapped through the Message-ID.
 printf 'From: app@shop.test\nTo: good@pf.test\nSubject: to postfix\nMessage-ID: <pf-54@shop.test>\n\nhello postfix\n' >"$T/orig.txt"
 arf "app@shop.test" "$T/orig.txt" | sed 's/Feedback-Type: abuse/Feedback-Type: fraud/' >"$T/arf2.eml"
