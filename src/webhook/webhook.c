@@ -44,6 +44,7 @@
 #include "webhook/webhook.h"
 #include "webhook/webhook_int.h"
 #include "events/events.h"
+#include "metrics/metrics.h"
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -155,6 +156,34 @@ static _Atomic int64_t G_head;
 static struct {
 	_Atomic uint64_t delivered, failed, gave_up, refused, disabled;
 } G_stats;
+
+/* count() adds one to a G_stats counter and to its metric,
+ * hermod_webhook_events_total{result} (docs/operations.md). */
+#define COUNT(field)	count(&G_stats.field, #field)
+
+static struct metrics_family *M_events;
+
+static void
+count(_Atomic uint64_t *c, const char *result)
+{
+	atomic_fetch_add(c, 1);
+	if (M_events != NULL)
+		metrics_inc(metrics_series(M_events, result));
+}
+
+/* metrics_init() registers the family with every result at 0, so a scrape
+ * shows them before the first webhook. */
+static void
+metrics_init(void)
+{
+	static const char *const results[] = { "delivered", "failed", "refused", "gave_up",
+		"disabled" };
+
+	M_events = metrics_counter(NULL, "hermod_webhook_events_total",
+	    "Webhook attempts and outcomes by result.", "result");
+	for (size_t i = 0; i < sizeof results / sizeof results[0]; i++)
+		(void)metrics_series(M_events, results[i]);
+}
 
 static void pump(struct sub *s);
 static void pump_all(struct webhook *wh);
@@ -489,7 +518,7 @@ log_gave_up(const struct item *it, const char *why)
 {
 	struct log_line *l = log_begin(LOG_WARN, "webhook");
 
-	atomic_fetch_add(&G_stats.gave_up, 1);
+	COUNT(gave_up);
 	log_str(l, "msg", "event given up");
 	log_str(l, "webhook", it->sub->id);
 	log_str(l, "event", it->event_id);
@@ -876,7 +905,7 @@ on_posted(const struct wh_result *res, void *arg)
 		return;
 	}
 	if (ok) {
-		atomic_fetch_add(&G_stats.delivered, 1);
+		COUNT(delivered);
 		log_attempt(it, res, LOG_INFO, "event delivered");
 		if (s->fails >= WH_CIRCUIT_FAILS) {
 			/* back after an outage: the backlog is due now */
@@ -896,13 +925,13 @@ on_posted(const struct wh_result *res, void *arg)
 		log_str(l, "webhook", s->id);
 		log_str(l, "account", s->account);
 		log_end(l);
-		atomic_fetch_add(&G_stats.disabled, 1);
+		COUNT(disabled);
 		j = job_new(wh, s, disable_work, disable_after);
 		job_push(j);
 	} else {
-		atomic_fetch_add(&G_stats.failed, 1);
+		COUNT(failed);
 		if (res->refused)
-			atomic_fetch_add(&G_stats.refused, 1);
+			COUNT(refused);
 		log_attempt(it, res, LOG_WARN, res->refused ?
 		    "event not sent: the SSRF guard refused the endpoint's address "
 		    "(webhooks.allow_private_targets)" : "event delivery failed");
@@ -1153,6 +1182,7 @@ webhook_start(uv_loop_t *loop, const struct config *cfg, struct store *st, struc
 	if (find_head(st, &head, err) < 0)
 		return -1;
 	atomic_store(&G_head, head);
+	metrics_init();
 	wh = xcalloc(1, sizeof *wh);
 	wh->loop = loop;
 	wh->cfg = cfg;
