@@ -382,7 +382,7 @@ out:
 	suppress_stop(d.suppress);
 	webhook_stop(d.webhook, NULL, NULL);	/* a no-op when the drain stopped it */
 	events_stop();		/* after the last emitter, before the store closes */
-	account_state_close(d.accounts);	/* freed by the loop run below */
+	account_state_close(d.accounts);	/* its work drains in the loop run below */
 	if (d.loop) {
 		io_abort_all(d.loop);	/* lingering connections: freed by the run below */
 		uv_walk(d.loop, close_walk, NULL);
@@ -391,6 +391,7 @@ out:
 	}
 	if (d.smtp)
 		smtp_server_free(d.smtp);
+	account_state_free(d.accounts);	/* after the last session gave back its recipients */
 	inbound_free(d.inbound);	/* after the loop ran: its workers are done */
 	suppress_free(d.suppress);	/* after the loop: its work has finished */
 	webhook_free(d.webhook);	/* after the loop: its handles are closed */

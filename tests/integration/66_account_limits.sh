@@ -59,6 +59,8 @@ curl -s -H "$(auth "$KEY")" "$U/v1/account" >"$T/acct.json"
 ok $(jq -e '.name == "shop" and .counts == "recipients" and .limits.per_hour == 8 and
 	.usage.hour.used == 8 and .usage.hour.remaining == 0 and .limits.per_second == 0 and
 	.reputation.paused == false' "$T/acct.json" >/dev/null; echo $?) "GET /v1/account: limit 8 per hour, 8 used, 0 remaining"
+ok $(curl -s "$U/metrics" | grep -q '^hermod_account_limited_total{account="shop",window="hour"} 4$'; echo $?) \
+	"GET /metrics: hermod_account_limited_total{account=\"shop\",window=\"hour\"} 4"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "$(auth "$KEY")" -X POST "$U/v1/account/limits" -d '{"per_hour":1}')
 ok $([ "$code" = 403 ]; echo $?) "POST /v1/account/limits needs an admin key (403 with a send key)"
 
