@@ -40,10 +40,15 @@
  * callback only raises a flag; curl runs on the loop without blocking
  * (webhook_curl.c); store work is one item at a time, so it never takes more
  * than one thread of the pool. Memory is bounded by WH_WINDOW events per
- * subscription and WH_SCAN_MAX pending rows per scan. */
+ * subscription and WH_SCAN_MAX pending rows per scan.
+ *
+ * Files: this one holds the dispatcher's life (start, stop, wake-ups), its
+ * subscriptions and the queue of store work; webhook_flow.c moves events
+ * (the windows, the pending scan, attempts and their outcomes). */
 #include "webhook/webhook.h"
 #include "webhook/webhook_int.h"
 #include "events/events.h"
+#include "metrics/metrics.h"
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -58,119 +63,39 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
-#define WH_WINDOW		64	/* events read at once per subscription */
-#define WH_SCAN_MAX		256	/* pending rows read at once */
-#define WH_CIRCUIT_FAILS	3	/* failures in a row that open the circuit */
-#define WH_RESCAN_MS		30000	/* a scan at least this often */
-#define WH_RELOAD_MS		60000	/* subscriptions re-read at least this often */
-
-/* An event in flight or waiting: in a subscription's window, or a pending
- * row being attempted. */
-enum item_state { IT_WAIT, IT_FLIGHT, IT_PENDING_ADD, IT_PENDED, IT_DONE };
-
-struct item {
-	struct sub	*sub;
-	int64_t		 seq;
-	char		*event_id;
-	char		*message_id;
-	int64_t		 event_time;
-	char		*body;
-	size_t		 body_len;
-	int		 attempts;	/* failed attempts so far */
-	int		 blocked;	/* the store has a pending event of its message */
-	int		 pending;	/* a webhook_pending row (not a window item) */
-	enum item_state	 state;
-	struct item	*next;		/* the subscription's pending items in flight */
-};
-
-struct sub {
-	struct webhook	*wh;
-	char		*id, *account, *url, *secret;
-	uint32_t	 types;		/* 1 << enum event_type */
-	int64_t		 cursor;	/* saved in the store */
-	int64_t		 read_upto;	/* the window holds events up to here */
-	int		 gone;		/* deleted or disabled: freed when refs is 0 */
-	int		 seen;		/* reload bookkeeping */
-	int		 refs;		/* work items and transfers using it */
-	int		 fetching;
-	int		 disabling;	/* 410 seen: the disable is on its way */
-	struct item	*win;		/* the window, win_n items */
-	size_t		 win_n;
-	struct item	*flying;	/* pending rows in flight */
-	unsigned	 inflight;	/* transfers, window and pending */
-	int		 fails;		/* in a row */
-	int64_t		 probe_at;	/* circuit open: the next probe, ms */
-	struct sub	*next;
-};
-
-/* One unit of store work, run on the pool, then finished on the loop. */
-struct job {
-	uv_work_t	 w;
-	struct webhook	*wh;
-	struct sub	*sub;
-	void		(*work)(struct job *j);
-	void		(*after)(struct job *j);
-	struct item	*item;
-	int		 owns_item;	/* a pending row's item: freed with the job */
-	int64_t		 a, b;		/* arguments */
-	int		 rc;
-	char		*err;
-	/* results */
-	struct store_event *ev;
-	size_t		 nev;
-	char		*blocked;	/* nev flags */
-	struct store_webhook *subs;
-	size_t		 nsubs;
-	struct store_webhook_pending *rows;
-	size_t		 nrows;
-	struct job	*next;
-};
-
-struct webhook {
-	uv_loop_t	*loop;
-	const struct config *cfg;
-	struct store	*st;
-	struct wh_curl	*curl;
-	struct sub	*subs;
-	unsigned	 inflight;
-	uv_async_t	 changed;
-	uv_timer_t	 kick;		/* one pass after a burst of events */
-	uv_timer_t	 scan_timer;
-	uv_timer_t	 reload_timer;
-	int64_t		 scan_at;	/* when scan_timer fires; 0: not armed */
-	int		 scanning, rescan, backlog;
-	int		 reloading, reload_again;
-	struct job	*jobs, **jobs_tail;
-	int		 job_running;
-	int		 stopping;
-	int		 open_handles;
-	void		(*stop_done)(void *arg);
-	void		*stop_arg;
-};
-
 /* The running dispatcher, for webhook_changed() and webhook_head_seq(). */
 static pthread_mutex_t G_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct webhook *G_wh;
 static _Atomic int64_t G_head;
-static struct {
-	_Atomic uint64_t delivered, failed, gave_up, refused, disabled;
-} G_stats;
+struct wh_stats wh_stats;
 
-static void pump(struct sub *s);
-static void pump_all(struct webhook *wh);
-static void scan_request(struct webhook *wh, int64_t at);
+static struct metrics_family *M_events;
 
-static int64_t
-now_ms(void)
+void
+wh_count(_Atomic uint64_t *c, const char *result)
 {
-	return (int64_t)time_now_ms();
+	atomic_fetch_add(c, 1);
+	if (M_events != NULL)
+		metrics_inc(metrics_series(M_events, result));
+}
+
+/* metrics_init() registers the family with every result at 0, so a scrape
+ * shows them before the first webhook. */
+static void
+metrics_init(void)
+{
+	static const char *const results[] = { "delivered", "failed", "refused", "gave_up",
+		"disabled" };
+
+	M_events = metrics_counter(NULL, "hermod_webhook_events_total",
+	    "Webhook attempts and outcomes by result.", "result");
+	for (size_t i = 0; i < sizeof results / sizeof results[0]; i++)
+		(void)metrics_series(M_events, results[i]);
 }
 
 /* ---- the store work queue ---- */
 
 static void job_next(struct webhook *wh);
-static void item_clear(struct item *it);
-static void sub_unref(struct sub *s);
 
 static void
 job_work(uv_work_t *w)
@@ -187,7 +112,7 @@ job_free(struct job *j)
 	store_webhook_list_free(j->subs, j->nsubs);
 	if (j->owns_item) {
 		/* a pending row's item settles with its job */
-		item_clear(j->item);
+		wh_item_clear(j->item);
 		free(j->item);
 	}
 	store_webhook_pending_free(j->rows, j->nrows);
@@ -211,7 +136,7 @@ job_after(uv_work_t *w, int status)
 		j->after(j);
 	job_free(j);
 	if (s != NULL)
-		sub_unref(s);
+		wh_sub_unref(s);
 	job_next(wh);
 }
 
@@ -227,7 +152,7 @@ job_next(struct webhook *wh)
 		while ((j = wh->jobs) != NULL) {
 			wh->jobs = j->next;
 			if (j->sub != NULL)
-				sub_unref(j->sub);
+				wh_sub_unref(j->sub);
 			job_free(j);
 		}
 		wh->jobs_tail = &wh->jobs;
@@ -251,8 +176,8 @@ job_next(struct webhook *wh)
 	}
 }
 
-static struct job *
-job_new(struct webhook *wh, struct sub *s, void (*work)(struct job *), void (*after)(struct job *))
+struct job *
+wh_job_new(struct webhook *wh, struct sub *s, void (*work)(struct job *), void (*after)(struct job *))
 {
 	struct job *j = xcalloc(1, sizeof *j);
 
@@ -265,8 +190,8 @@ job_new(struct webhook *wh, struct sub *s, void (*work)(struct job *), void (*af
 	return j;
 }
 
-static void
-job_push(struct job *j)
+void
+wh_job_push(struct job *j)
 {
 	struct webhook *wh = j->wh;
 
@@ -277,8 +202,8 @@ job_push(struct job *j)
 
 /* ---- subscriptions ---- */
 
-static void
-item_clear(struct item *it)
+void
+wh_item_clear(struct item *it)
 {
 	free(it->event_id);
 	free(it->message_id);
@@ -286,11 +211,11 @@ item_clear(struct item *it)
 	memset(it, 0, sizeof *it);
 }
 
-static void
-window_clear(struct sub *s)
+void
+wh_window_clear(struct sub *s)
 {
 	for (size_t i = 0; i < s->win_n; i++)
-		item_clear(&s->win[i]);
+		wh_item_clear(&s->win[i]);
 	free(s->win);
 	s->win = NULL;
 	s->win_n = 0;
@@ -306,7 +231,7 @@ sub_free(struct sub *s)
 			*pp = s->next;
 			break;
 		}
-	window_clear(s);
+	wh_window_clear(s);
 	free(s->id);
 	free(s->account);
 	free(s->url);
@@ -317,8 +242,8 @@ sub_free(struct sub *s)
 	free(s);
 }
 
-static void
-sub_unref(struct sub *s)
+void
+wh_sub_unref(struct sub *s)
 {
 	if (--s->refs == 0 && s->gone)
 		sub_free(s);
@@ -338,8 +263,8 @@ parse_types(const char *list)
 	return mask;
 }
 
-static struct sub *
-sub_find(struct webhook *wh, const char *id)
+struct sub *
+wh_sub_find(struct webhook *wh, const char *id)
 {
 	struct sub *s;
 
@@ -349,15 +274,15 @@ sub_find(struct webhook *wh, const char *id)
 	return NULL;
 }
 
-/* sub_gone() forgets a deleted or disabled subscription: its transfers end
+/* wh_sub_gone() forgets a deleted or disabled subscription: its transfers end
  * unheard, its window is dropped (the store has the cursor). */
-static void
-sub_gone(struct sub *s)
+void
+wh_sub_gone(struct sub *s)
 {
 	if (s->gone)
 		return;
 	s->gone = 1;
-	sub_unref(s);		/* the list's reference */
+	wh_sub_unref(s);		/* the list's reference */
 }
 
 static void
@@ -379,7 +304,7 @@ reload_after(struct job *j)
 			s->seen = 0;
 		for (i = 0; i < j->nsubs; i++) {
 			struct store_webhook *w = &j->subs[i];
-			if ((s = sub_find(wh, w->id)) != NULL) {
+			if ((s = wh_sub_find(wh, w->id)) != NULL) {
 				s->seen = 1;
 				continue;
 			}
@@ -392,7 +317,7 @@ reload_after(struct job *j)
 			s->types = parse_types(w->events);
 			s->cursor = s->read_upto = w->cursor;
 			s->seen = 1;
-			s->refs = 1;	/* the list's reference, dropped by sub_gone() */
+			s->refs = 1;	/* the list's reference, dropped by wh_sub_gone() */
 			s->next = wh->subs;
 			wh->subs = s;
 		}
@@ -400,7 +325,7 @@ reload_after(struct job *j)
 			struct sub *next = s->next;
 			if (!s->seen && !s->gone) {
 				log_info("webhook", "subscription %s stopped", s->id);
-				sub_gone(s);
+				wh_sub_gone(s);
 			}
 			s = next;
 		}
@@ -408,10 +333,10 @@ reload_after(struct job *j)
 	if (wh->reload_again) {
 		wh->reload_again = 0;
 		wh->reloading = 1;
-		job_push(job_new(wh, NULL, reload_work, reload_after));
+		wh_job_push(wh_job_new(wh, NULL, reload_work, reload_after));
 	}
-	pump_all(wh);
-	scan_request(wh, now_ms());
+	wh_pump_all(wh);
+	wh_scan_request(wh, wh_now_ms());
 }
 
 static void
@@ -422,594 +347,7 @@ reload(struct webhook *wh)
 		return;
 	}
 	wh->reloading = 1;
-	job_push(job_new(wh, NULL, reload_work, reload_after));
-}
-
-/* ---- attempts ---- */
-
-static uint64_t
-retry_delay(const struct config *cfg, int failures)
-{
-	size_t i = failures < 1 ? 0 : (size_t)failures - 1;
-
-	if (i >= cfg->n_wh_retry)
-		i = cfg->n_wh_retry - 1;
-	return cfg->wh_retry[i];
-}
-
-/* can_start() applies the connection limits and the circuit. */
-static int
-can_start(struct sub *s)
-{
-	struct webhook *wh = s->wh;
-
-	if (wh->stopping || s->gone || wh->inflight >= wh->cfg->wh_max_connections ||
-	    s->inflight >= wh->cfg->wh_max_connections_per_endpoint)
-		return 0;
-	if (s->fails >= WH_CIRCUIT_FAILS)
-		return s->inflight == 0 && now_ms() >= s->probe_at;
-	return 1;
-}
-
-static void on_posted(const struct wh_result *res, void *arg);
-
-/* attempt() signs and sends one event. 0, or -1 when it could not start. */
-static int
-attempt(struct item *it)
-{
-	struct sub *s = it->sub;
-	struct webhook *wh = s->wh;
-	char sig[WEBHOOK_SIG_LEN + 1];
-	int64_t ts = now_ms() / 1000;
-
-	if (webhook_sign(s->secret, it->event_id, ts, it->body, it->body_len, sig) < 0) {
-		log_error("webhook", "subscription %s: its secret is malformed", s->id);
-		return -1;
-	}
-	if (wh_curl_post(wh->curl, s->url, it->event_id, ts, sig, it->body, it->body_len, on_posted,
-	    it) < 0)
-		return -1;
-	it->state = IT_FLIGHT;
-	s->inflight++;
-	s->refs++;
-	wh->inflight++;
-	return 0;
-}
-
-/* give_up_due() tells whether an event is past webhooks.max_lifetime at
- * time t. */
-static int
-give_up_due(const struct webhook *wh, const struct item *it, int64_t t)
-{
-	return t > it->event_time + (int64_t)wh->cfg->wh_max_lifetime;
-}
-
-static void
-log_gave_up(const struct item *it, const char *why)
-{
-	struct log_line *l = log_begin(LOG_WARN, "webhook");
-
-	atomic_fetch_add(&G_stats.gave_up, 1);
-	log_str(l, "msg", "event given up");
-	log_str(l, "webhook", it->sub->id);
-	log_str(l, "event", it->event_id);
-	log_str(l, "message_id", it->message_id);
-	log_int(l, "attempts", it->attempts);
-	log_str(l, "reason", why);
-	log_end(l);
-}
-
-/* ---- the window ---- */
-
-static void pend_work(struct job *j);
-static void pend_after(struct job *j);
-
-/* pend() records a window item in webhook_pending (behind an earlier event
- * of its message, or after a failed first attempt). */
-static void
-pend(struct item *it, int64_t next_attempt)
-{
-	struct job *j = job_new(it->sub->wh, it->sub, pend_work, pend_after);
-
-	it->state = IT_PENDING_ADD;
-	j->item = it;
-	j->a = next_attempt;
-	job_push(j);
-}
-
-static void
-pend_work(struct job *j)
-{
-	struct item *it = j->item;
-	struct store_webhook_pending p = {
-		.webhook = it->sub->id, .seq = it->seq, .event_id = it->event_id,
-		.message_id = it->message_id, .event_time = it->event_time,
-		.attempts = it->attempts, .next_attempt = j->a, .body = it->body,
-	};
-
-	j->rc = store_webhook_pending_add(j->wh->st, &p, &j->err);
-}
-
-static void
-pend_after(struct job *j)
-{
-	struct item *it = j->item;
-
-	if (j->sub->gone)
-		return;
-	if (j->rc != 0) {
-		/* leave it in the window: the cursor stays before it, and the
-		 * next pass tries again */
-		it->state = IT_WAIT;
-		return;
-	}
-	it->state = IT_PENDED;
-	scan_request(j->wh, j->a);
-	pump(j->sub);
-}
-
-static void save_work(struct job *j);
-static void fetch_work(struct job *j);
-static void fetch_after(struct job *j);
-
-/* window_done() moves the cursor past a finished window. */
-static void
-window_done(struct sub *s)
-{
-	struct job *j;
-
-	window_clear(s);
-	if (s->read_upto > s->cursor) {
-		j = job_new(s->wh, s, save_work, NULL);
-		j->a = s->read_upto;
-		s->cursor = s->read_upto;
-		job_push(j);
-	}
-}
-
-static void
-save_work(struct job *j)
-{
-	j->rc = store_webhook_set_cursor(j->wh->st, j->sub->id, j->a, &j->err);
-}
-
-/* pump() moves a subscription on: starts what may start in its window,
- * closes a finished window, reads the next one. */
-static void
-pump(struct sub *s)
-{
-	struct webhook *wh = s->wh;
-	size_t i, k, open = 0;
-	int64_t t = now_ms();
-
-	if (wh->stopping || s->gone)
-		return;
-	for (i = 0; i < s->win_n; i++) {
-		struct item *it = &s->win[i], *pred = NULL;
-
-		if (it->state == IT_DONE || it->state == IT_PENDED)
-			continue;
-		open++;
-		if (it->state != IT_WAIT)
-			continue;
-		for (k = 0; it->message_id != NULL && k < i; k++)
-			if (s->win[k].state != IT_DONE && s->win[k].message_id != NULL &&
-			    strcmp(s->win[k].message_id, it->message_id) == 0)
-				pred = &s->win[k];
-		if (it->blocked || (pred != NULL && pred->state == IT_PENDED)) {
-			pend(it, t);	/* waits behind the pending one */
-			continue;
-		}
-		if (pred != NULL)
-			continue;	/* behind an earlier one still in the window */
-		if (give_up_due(wh, it, t)) {
-			log_gave_up(it, "webhooks.max_lifetime passed before a first attempt");
-			it->state = IT_DONE;
-			open--;
-			continue;
-		}
-		if (can_start(s) && attempt(it) < 0)
-			pend(it, t + (int64_t)retry_delay(wh->cfg, 1));
-	}
-	if (open == 0 && s->win_n > 0)
-		window_done(s);
-	if (s->win_n == 0 && !s->fetching && s->read_upto < atomic_load(&G_head) &&
-	    (s->fails < WH_CIRCUIT_FAILS || t >= s->probe_at)) {
-		struct job *j = job_new(wh, s, fetch_work, fetch_after);
-		s->fetching = 1;
-		j->a = s->read_upto;
-		job_push(j);
-	}
-}
-
-static void
-fetch_work(struct job *j)
-{
-	struct sub *s = j->sub;
-	struct webhook *wh = j->wh;
-	size_t i;
-
-	/* head first: everything up to it is stored before this read */
-	j->b = atomic_load(&G_head);
-	j->rc = store_events_after(wh->st, j->a, s->account, WH_WINDOW, &j->ev, &j->nev, &j->err);
-	if (j->rc != 0)
-		return;
-	j->blocked = xcalloc(j->nev + 1, 1);
-	for (i = 0; i < j->nev; i++) {
-		struct store_event *e = &j->ev[i];
-		enum event_type t;
-		if (event_type_parse(e->type, &t) < 0 || !(s->types & (1u << t)))
-			continue;
-		j->blocked[i] = 1;	/* wanted */
-		if (e->message_id != NULL &&
-		    store_webhook_pending_blocked(wh->st, s->id, e->message_id, NULL) == 0)
-			j->blocked[i] = 2;
-	}
-}
-
-static void
-fetch_after(struct job *j)
-{
-	struct sub *s = j->sub;
-	size_t i, n = 0;
-
-	s->fetching = 0;
-	if (s->gone || j->rc != 0)
-		return;
-	s->win = xcalloc(j->nev + 1, sizeof *s->win);
-	for (i = 0; i < j->nev; i++) {
-		struct store_event *e = &j->ev[i];
-		struct item *it;
-		if (!j->blocked[i])
-			continue;
-		it = &s->win[n++];
-		it->sub = s;
-		it->seq = e->seq;
-		it->event_id = xstrdup(e->id);
-		it->message_id = e->message_id ? xstrdup(e->message_id) : NULL;
-		it->event_time = e->time;
-		it->body = xstrdup(e->json);
-		it->body_len = strlen(it->body);
-		it->blocked = j->blocked[i] == 2;
-		it->state = IT_WAIT;
-	}
-	s->win_n = n;
-	if (j->nev == WH_WINDOW)
-		s->read_upto = j->ev[j->nev - 1].seq;
-	else
-		s->read_upto = j->nev > 0 && j->ev[j->nev - 1].seq > j->b ? j->ev[j->nev - 1].seq : j->b;
-	if (s->read_upto < j->a)
-		s->read_upto = j->a;
-	if (n == 0)
-		window_done(s);		/* nothing wanted: only the cursor moves */
-	pump(s);
-}
-
-/* ---- pending events ---- */
-
-static void scan_work(struct job *j);
-static void scan_after(struct job *j);
-
-static void
-on_scan_timer(uv_timer_t *t)
-{
-	struct webhook *wh = t->data;
-
-	wh->scan_at = 0;
-	if (wh->stopping)
-		return;
-	if (wh->scanning) {
-		wh->rescan = 1;
-		return;
-	}
-	wh->scanning = 1;
-	job_push(job_new(wh, NULL, scan_work, scan_after));
-}
-
-/* scan_request() asks for a scan of pending events at time at (ms) or
- * soon after; requests coalesce into the earliest. */
-static void
-scan_request(struct webhook *wh, int64_t at)
-{
-	int64_t t = now_ms();
-
-	if (wh->stopping)
-		return;
-	if (at < t)
-		at = t;
-	if (wh->scan_at != 0 && wh->scan_at <= at)
-		return;
-	wh->scan_at = at;
-	uv_timer_start(&wh->scan_timer, on_scan_timer, (uint64_t)(at - t), 0);
-}
-
-static void
-scan_work(struct job *j)
-{
-	int64_t next = 0;
-
-	j->rc = store_webhook_pending_due(j->wh->st, now_ms(), WH_SCAN_MAX, &j->rows, &j->nrows,
-	    &next, &j->err);
-	j->b = next;
-}
-
-static int
-flying(const struct sub *s, int64_t seq)
-{
-	const struct item *it;
-
-	for (it = s->flying; it != NULL; it = it->next)
-		if (it->seq == seq)
-			return 1;
-	return 0;
-}
-
-static void
-unlink_flying(struct item *it)
-{
-	struct item **pp;
-
-	for (pp = &it->sub->flying; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == it) {
-			*pp = it->next;
-			break;
-		}
-}
-
-static void
-scan_after(struct job *j)
-{
-	struct webhook *wh = j->wh;
-	int64_t t = now_ms(), next = j->b;
-	struct sub *s;
-	size_t i;
-
-	wh->scanning = 0;
-	wh->backlog = 0;
-	for (i = 0; j->rc == 0 && i < j->nrows; i++) {
-		struct store_webhook_pending *p = &j->rows[i];
-		struct item *it;
-
-		if ((s = sub_find(wh, p->webhook)) == NULL || flying(s, p->seq))
-			continue;
-		if (!can_start(s)) {
-			wh->backlog = 1;
-			continue;
-		}
-		it = xcalloc(1, sizeof *it);
-		it->sub = s;
-		it->pending = 1;
-		it->seq = p->seq;
-		it->event_id = p->event_id;
-		it->message_id = p->message_id;
-		it->event_time = p->event_time;
-		it->body = p->body;
-		it->body_len = strlen(p->body);
-		it->attempts = p->attempts;
-		p->event_id = p->message_id = p->body = NULL;
-		it->next = s->flying;
-		s->flying = it;
-		if (attempt(it) < 0) {
-			unlink_flying(it);
-			item_clear(it);
-			free(it);
-		}
-	}
-	/* an open circuit's next probe is a reason to look again */
-	for (s = wh->subs; s != NULL; s = s->next)
-		if (!s->gone && s->fails >= WH_CIRCUIT_FAILS && s->probe_at > t &&
-		    (next == 0 || s->probe_at < next))
-			next = s->probe_at;
-	if (next == 0 || next > t + WH_RESCAN_MS)
-		next = t + WH_RESCAN_MS;
-	if (wh->rescan) {
-		wh->rescan = 0;
-		next = t;
-	}
-	scan_request(wh, next);
-	pump_all(wh);		/* a circuit's probe time may have come */
-}
-
-static void retry_work(struct job *j);
-static void done_work(struct job *j);
-static void settle_after(struct job *j);
-static void settle_scan_after(struct job *j);
-static void wake_work(struct job *j);
-static void disable_work(struct job *j);
-static void disable_after(struct job *j);
-
-/* after_pending_change() follows a pending row's deletion: the next event
- * of its message may be due now. */
-static void
-after_pending_change(struct job *j)
-{
-	scan_request(j->wh, now_ms());
-}
-
-/* ---- outcomes ---- */
-
-static void
-log_attempt(const struct item *it, const struct wh_result *res, enum log_level lvl,
-    const char *msg)
-{
-	struct log_line *l = log_begin(lvl, "webhook");
-
-	log_str(l, "msg", msg);
-	log_str(l, "webhook", it->sub->id);
-	log_str(l, "event", it->event_id);
-	log_str(l, "message_id", it->message_id);
-	log_int(l, "attempt", it->attempts + 1);
-	log_int(l, "status", res->status);
-	log_int(l, "ms", (int64_t)res->ms);
-	if (res->refused) {
-		log_str(l, "refused", res->refused_class);
-	} else if (res->curl_code != 0) {
-		log_str(l, "error", res->error);
-	}
-	log_end(l);
-}
-
-/* on_posted() runs when an attempt ends: success moves on, a failure is
- * recorded for a retry, 410 may disable the subscription. */
-static void
-on_posted(const struct wh_result *res, void *arg)
-{
-	struct item *it = arg;
-	struct sub *s = it->sub;
-	struct webhook *wh = s->wh;
-	int64_t t = now_ms();
-	int ok = res->curl_code == 0 && res->status >= 200 && res->status < 300;
-	int gone = res->curl_code == 0 && res->status == 410 && wh->cfg->wh_disable_on_gone;
-	struct job *j;
-
-	wh->inflight--;
-	s->inflight--;
-	if (wh->backlog)
-		scan_request(wh, t);
-	if (s->gone) {
-		if (it->pending) {
-			unlink_flying(it);
-			item_clear(it);
-			free(it);
-		}
-		sub_unref(s);
-		return;
-	}
-	if (ok) {
-		atomic_fetch_add(&G_stats.delivered, 1);
-		log_attempt(it, res, LOG_INFO, "event delivered");
-		if (s->fails >= WH_CIRCUIT_FAILS) {
-			/* back after an outage: the backlog is due now */
-			log_info("webhook", "subscription %s answers again", s->id);
-			j = job_new(wh, s, wake_work, after_pending_change);
-			j->a = t;
-			job_push(j);
-		}
-		s->fails = 0;
-		s->probe_at = 0;
-	} else if (gone && s->disabling) {
-		/* another request in flight saw the 410 first */
-	} else if (gone) {
-		struct log_line *l = log_begin(LOG_WARN, "webhook");
-		s->disabling = 1;
-		log_str(l, "msg", "subscription disabled: the endpoint answered 410 Gone");
-		log_str(l, "webhook", s->id);
-		log_str(l, "account", s->account);
-		log_end(l);
-		atomic_fetch_add(&G_stats.disabled, 1);
-		j = job_new(wh, s, disable_work, disable_after);
-		job_push(j);
-	} else {
-		atomic_fetch_add(&G_stats.failed, 1);
-		if (res->refused)
-			atomic_fetch_add(&G_stats.refused, 1);
-		log_attempt(it, res, LOG_WARN, res->refused ?
-		    "event not sent: the SSRF guard refused the endpoint's address "
-		    "(webhooks.allow_private_targets)" : "event delivery failed");
-		s->fails++;
-		if (s->fails >= WH_CIRCUIT_FAILS)
-			s->probe_at = t + (int64_t)retry_delay(wh->cfg, s->fails - WH_CIRCUIT_FAILS + 1);
-	}
-
-	if (it->pending) {
-		/* a webhook_pending row: it stays on the flying list (so a scan
-		 * does not start it again) until the store has its new state */
-		it->state = IT_PENDING_ADD;
-		if (ok || gone) {
-			j = job_new(wh, s, done_work, after_pending_change);
-		} else {
-			int64_t next;
-			it->attempts++;
-			next = t + (int64_t)retry_delay(wh->cfg, it->attempts);
-			if (give_up_due(wh, it, next)) {
-				log_gave_up(it, "webhooks.max_lifetime passed");
-				j = job_new(wh, s, done_work, after_pending_change);
-			} else {
-				j = job_new(wh, s, retry_work, NULL);
-				j->a = it->attempts;
-				j->b = next;
-				scan_request(wh, next);
-			}
-		}
-		if (j->work == done_work)
-			j->a = it->seq;
-		j->item = it;	/* unlinked by settle_after, freed with the job */
-		j->owns_item = 1;
-		j->after = j->work == retry_work ? settle_after : settle_scan_after;
-		job_push(j);
-	} else if (ok || gone) {
-		it->state = IT_DONE;
-	} else {
-		int64_t next;
-		it->attempts = 1;
-		next = t + (int64_t)retry_delay(wh->cfg, 1);
-		if (give_up_due(wh, it, next)) {
-			log_gave_up(it, "webhooks.max_lifetime passed");
-			it->state = IT_DONE;
-		} else {
-			pend(it, next);
-		}
-	}
-	pump_all(wh);
-	sub_unref(s);
-}
-
-static void
-retry_work(struct job *j)
-{
-	j->rc = store_webhook_pending_retry(j->wh->st, j->sub->id, j->item->seq, (int)j->a, j->b,
-	    &j->err);
-}
-
-static void
-done_work(struct job *j)
-{
-	j->rc = store_webhook_pending_done(j->wh->st, j->sub->id, j->a, &j->err);
-}
-
-/* settle_after(): the store has the pending row's new state; a scan may
- * pick it up again. */
-static void
-settle_after(struct job *j)
-{
-	unlink_flying(j->item);
-}
-
-static void
-settle_scan_after(struct job *j)
-{
-	unlink_flying(j->item);
-	after_pending_change(j);
-}
-
-static void
-wake_work(struct job *j)
-{
-	j->rc = store_webhook_pending_wake(j->wh->st, j->sub->id, j->a, &j->err);
-}
-
-static void
-disable_work(struct job *j)
-{
-	j->rc = store_webhook_disable(j->wh->st, j->sub->id, "the endpoint answered 410 Gone",
-	    &j->err);
-}
-
-static void
-disable_after(struct job *j)
-{
-	sub_gone(j->sub);
-}
-
-static void
-pump_all(struct webhook *wh)
-{
-	struct sub *s, *next;
-
-	for (s = wh->subs; s != NULL; s = next) {
-		next = s->next;
-		pump(s);
-	}
+	wh_job_push(wh_job_new(wh, NULL, reload_work, reload_after));
 }
 
 /* ---- wake-ups ---- */
@@ -1017,7 +355,7 @@ pump_all(struct webhook *wh)
 static void
 on_kick(uv_timer_t *t)
 {
-	pump_all(t->data);
+	wh_pump_all(t->data);
 }
 
 /* on_event() is the events pipeline's subscriber: the event is stored;
@@ -1069,11 +407,11 @@ webhook_head_seq(void)
 void
 webhook_get_stats(struct webhook_stats *out)
 {
-	out->delivered = atomic_load(&G_stats.delivered);
-	out->failed = atomic_load(&G_stats.failed);
-	out->gave_up = atomic_load(&G_stats.gave_up);
-	out->refused = atomic_load(&G_stats.refused);
-	out->disabled = atomic_load(&G_stats.disabled);
+	out->delivered = atomic_load(&wh_stats.delivered);
+	out->failed = atomic_load(&wh_stats.failed);
+	out->gave_up = atomic_load(&wh_stats.gave_up);
+	out->refused = atomic_load(&wh_stats.refused);
+	out->disabled = atomic_load(&wh_stats.disabled);
 }
 
 /* find_head() finds the newest seq in the events store by bisection over
@@ -1153,6 +491,7 @@ webhook_start(uv_loop_t *loop, const struct config *cfg, struct store *st, struc
 	if (find_head(st, &head, err) < 0)
 		return -1;
 	atomic_store(&G_head, head);
+	metrics_init();
 	wh = xcalloc(1, sizeof *wh);
 	wh->loop = loop;
 	wh->cfg = cfg;
@@ -1198,7 +537,7 @@ webhook_stop(struct webhook *wh, void (*done)(void *arg), void *arg)
 		for (it = s->flying; it != NULL; it = next) {
 			next = it->next;
 			if (it->state == IT_FLIGHT) {	/* others belong to a job */
-				item_clear(it);
+				wh_item_clear(it);
 				free(it);
 			}
 		}

@@ -6,7 +6,8 @@ Standard Webhooks specification, not hermod's code), and records each
 request as one JSON line: webhook-id, timestamp, whether the signature and
 the timestamp verified, the event's id/type/message_id, and the status it
 answered. The status to answer is read from a control file at every request
-(200 by default; e.g. 500 to play an endpoint that is failing, 410 Gone).
+(200 by default; e.g. 500 to play an endpoint that is failing, 410 Gone,
+or "redirect URL" for a 307 to URL).
 
   webhook_receiver.py --listen 127.0.0.2:PORT --secret-file F --log F [--control F]
 """
@@ -59,10 +60,14 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
-        status = 200
+        status, location = 200, None
         if args.control:
             try:
-                status = int(open(args.control).read().strip() or "200")
+                ctl = open(args.control).read().strip() or "200"
+                if ctl.startswith("redirect "):   # "redirect URL": 307 to URL
+                    status, location = 307, ctl.split(None, 1)[1]
+                else:
+                    status = int(ctl)
             except (OSError, ValueError):
                 status = 200
         try:
@@ -86,6 +91,8 @@ class Handler(BaseHTTPRequestHandler):
             with open(args.log, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         self.send_response(status)
+        if location:
+            self.send_header("Location", location)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
