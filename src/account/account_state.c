@@ -22,6 +22,7 @@
 #include "account/account_state.h"
 #include "account/account_rep.h"
 #include "events/events.h"
+#include "metrics/metrics.h"
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -60,6 +61,7 @@ struct account_state {
 	int			 closing;
 	uint64_t		 seq;
 	struct account_hold_hooks hooks;
+	int			 metrics_hook;	/* -1: none */
 };
 
 static unsigned
@@ -117,13 +119,6 @@ free_all(struct account_state *a)
 	}
 	account_limit_free(a->lim);
 	free(a);
-}
-
-static void
-maybe_free(struct account_state *a)
-{
-	if (a->closing && a->busy == 0)
-		free_all(a);
 }
 
 /* ---- pause and resume in memory ---- */
@@ -306,7 +301,6 @@ out:
 	free(j->reason);
 	free(j->err);
 	free(j);
-	maybe_free(a);
 }
 
 static int
@@ -449,6 +443,46 @@ on_event(const struct event_rec *rec, void *arg)
 	free(extra);
 }
 
+/* ---- metrics ---- */
+
+/* scrape() mirrors each account's pause state and rates into gauges at
+ * every GET /metrics (loop thread). Account names are admin-made and few:
+ * a bounded label set. */
+static void
+scrape(void *arg, struct buf *extra)
+{
+	struct account_state *a = arg;
+	struct metrics_family *paused = metrics_gauge(NULL, "hermod_account_paused",
+	    "1 while the account is paused (reputation breaker or an admin).", "account");
+	struct metrics_family *bounce = metrics_gauge(NULL, "hermod_account_bounce_rate",
+	    "Hard bounces / recipients sent over reputation.window.", "account");
+	struct metrics_family *complaint = metrics_gauge(NULL, "hermod_account_complaint_rate",
+	    "Complaints / recipients sent over reputation.window.", "account");
+	uint64_t now = time_now_ms();
+
+	(void)extra;
+	for (int i = 0; i < ACCT_BUCKETS; i++)
+		for (struct acct *e = a->tab[i]; e; e = e->next) {
+			struct account_rep_totals t;
+			account_rep_totals(&e->rep, &a->policy, now, &t);
+			metrics_set(metrics_series(paused, e->name), e->paused ? 1 : 0);
+			metrics_set(metrics_series(bounce, e->name), t.bounce_rate);
+			metrics_set(metrics_series(complaint, e->name), t.complaint_rate);
+		}
+}
+
+/* count_refusal() counts a submission refused by a limit. */
+static void
+count_refusal(const char *account, enum account_window w, uint64_t n)
+{
+	static struct metrics_family *f;
+
+	if (f == NULL)
+		f = metrics_counter(NULL, "hermod_account_limited_total",
+		    "Recipients refused by an account limit (429, 451 4.7.1).", "account,window");
+	metrics_add(metrics_series(f, account, account_window_name(w)), n);
+}
+
 /* ---- the interface ---- */
 
 int
@@ -464,6 +498,7 @@ account_state_open(struct account_state **out, uv_loop_t *loop, const struct con
 	a->cfg = cfg;
 	a->st = st;
 	a->lim = account_limit_mem();
+	a->metrics_hook = -1;
 	a->policy = (struct account_rep_policy){
 		.window_ms = cfg->rep_window ? cfg->rep_window : 1,
 		.min_sample = cfg->rep_min_sample,
@@ -485,6 +520,7 @@ account_state_open(struct account_state **out, uv_loop_t *loop, const struct con
 	a->timer->data = a;
 	if (cfg->limits_refresh > 0)
 		uv_timer_start(a->timer, on_timer, cfg->limits_refresh, cfg->limits_refresh);
+	a->metrics_hook = metrics_hook_add(NULL, scrape, a);
 	*out = a;
 	return 0;
 }
@@ -501,10 +537,19 @@ account_state_close(struct account_state *a)
 	if (a == NULL)
 		return;
 	a->closing = 1;
+	if (a->metrics_hook >= 0)
+		metrics_hook_remove(NULL, a->metrics_hook);
+	a->metrics_hook = -1;
 	uv_timer_stop(a->timer);
 	uv_close((uv_handle_t *)a->timer, timer_closed);
 	a->timer = NULL;
-	maybe_free(a);
+}
+
+void
+account_state_free(struct account_state *a)
+{
+	if (a != NULL)
+		free_all(a);
 }
 
 void
@@ -526,8 +571,15 @@ account_state_take(struct account_state *a, const char *account, uint64_t n,
 
 	if (a == NULL || account == NULL || account[0] == '\0' || n == 0)
 		return 0;
+	struct limiter_refusal r;
+
 	e = find(a, account, 1);
-	return account_limit_take(a->lim, account, &e->lim, n, time_now_ms(), why);
+	if (account_limit_take(a->lim, account, &e->lim, n, time_now_ms(), &r) == 0)
+		return 0;
+	count_refusal(account, r.window, n);
+	if (why != NULL)
+		*why = r;
+	return 1;
 }
 
 void

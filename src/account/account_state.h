@@ -36,9 +36,13 @@ struct account_state;
  * 0, or -1 with *err (caller frees). */
 int	account_state_open(struct account_state **out, uv_loop_t *loop, const struct config *cfg,
 	    struct store *st, char **err);
-/* account_state_close() stops the timer and frees the state once work in
- * flight has come back (the loop must run afterwards). NULL is a no-op. */
+/* account_state_close() stops the timer and the metrics hook; work in
+ * flight still comes back (its callbacks answer "shutting down"), so the
+ * loop must run afterwards. account_state_free() frees the state once the
+ * loop has finished: sessions closed in that last run may still give
+ * recipients back. NULL is a no-op for both. */
 void	account_state_close(struct account_state *a);
+void	account_state_free(struct account_state *a);
 
 /* account_state_take() asks the limiter for n recipients of account now:
  * 0 when they may go, 1 when refused (*why says which window and how long

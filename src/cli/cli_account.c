@@ -308,6 +308,10 @@ cli_account(struct config *cfg, int argc, char **argv)
 		return 2;
 	}
 	sub = argv[1];
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") || !strcmp(sub, "help")) {
+		fputs(account_usage, stdout);
+		return 0;
+	}
 	optind = 0;	/* glibc: start a fresh scan of this argv */
 	opterr = 0;
 	while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {

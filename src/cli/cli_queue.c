@@ -115,16 +115,18 @@ print_destinations(json_t *arr)
 		puts("No destination known yet");
 		return;
 	}
-	printf("%-28s %-8s %5s %5s %7s %7s  %-34s %s\n", "-Destination-", "-Kind-", "-Rdy-", "-Conn-",
-	    "-Msg/m-", "-Con/m-", "-Limits (conns rate/msgs rate)-", "-State-");
+	printf("%-28s %-8s %6s %6s %7s %7s  %-30s %s\n", "-Destination-", "-Kind-", "-Rdy-", "-Conn-",
+	    "-Msg/m-", "-Con/m-", "-Conns ConnRate Msgs MsgRate-", "-State-");
 	json_array_foreach(arr, i, o) {
 		json_t *l = json_object_get(o, "limits");
-		char lim[96], st[256];
+		char lim[96], st[256], c[24], m[24];
 		json_int_t maxc = json_integer_value(json_object_get(l, "max_connections"));
 		json_int_t maxm = json_integer_value(json_object_get(l, "max_messages_per_connection"));
 
-		snprintf(lim, sizeof(lim), "%s%lld %s / %s%lld %s", maxc ? "" : "-", (long long)maxc,
-		    jstr(l, "connection_rate", "-"), maxm ? "" : "-", (long long)maxm,
+		/* the limits as set, "-" for none */
+		snprintf(c, sizeof(c), maxc ? "%lld" : "-", (long long)maxc);
+		snprintf(m, sizeof(m), maxm ? "%lld" : "-", (long long)maxm);
+		snprintf(lim, sizeof(lim), "%5s %8s %4s %7s", c, jstr(l, "connection_rate", "-"), m,
 		    jstr(l, "message_rate", "-"));
 		if (json_is_string(json_object_get(o, "suspended_until")))
 			snprintf(st, sizeof(st), "suspended until %s (%s, rule %s)", jstr(o, "suspended_until", ""),
@@ -138,7 +140,7 @@ print_destinations(json_t *arr)
 			    jstr(o, "waiting_until", ""));
 		else
 			snprintf(st, sizeof(st), "active");
-		printf("%-28s %-8s %5lld %5lld %7lld %7lld  %-34s %s\n", jstr(o, "destination", "?"),
+		printf("%-28s %-8s %6lld %6lld %7lld %7lld  %-30s %s\n", jstr(o, "destination", "?"),
 		    jstr(o, "kind", "?"), (long long)json_integer_value(json_object_get(o, "ready")),
 		    (long long)json_integer_value(json_object_get(o, "connections")),
 		    (long long)json_integer_value(json_object_get(o, "messages_last_minute")),

@@ -25,6 +25,7 @@
 #include "util/config.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "webhook/webhook.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -51,6 +52,7 @@ struct daemon {
 	struct deliver		*deliver;
 	struct account_state	*accounts;
 	struct suppress		*suppress;
+	struct webhook		*webhook;	/* event subscriptions (src/webhook) */
 	SSL_CTX			*tls;
 	struct verp_key		 verp;		/* signs return paths; the inbound listener checks them */
 	uv_signal_t		 sigterm, sigint;
@@ -130,6 +132,12 @@ on_signal(uv_signal_t *h, int signum)
 		/* transactions in flight finish; nothing new starts */
 		d->draining_parts++;
 		deliver_stop(d->deliver, part_drained, d);
+	}
+	if (d->webhook) {
+		/* webhook requests in flight are abandoned: the store keeps them
+		 * due, and they are sent after the restart */
+		d->draining_parts++;
+		webhook_stop(d->webhook, part_drained, d);
 	}
 	part_drained(d);
 }
@@ -254,6 +262,12 @@ cli_serve(struct config *cfg, int argc, char **argv)
 		cli_error("suppressions: %s", err);
 		goto out;
 	}
+	/* Webhooks: the dispatcher subscribes to events and reads the events
+	 * store by cursor (it blocks on the store while it starts). */
+	if (webhook_start(d.loop, cfg, d.store, &d.webhook, &err) < 0) {
+		cli_error("webhooks: %s", err);
+		goto out;
+	}
 	/* Events before anything that emits them; subscribers register first. */
 	if (events_start(d.loop, d.store, cfg, &err) < 0) {
 		cli_error("events: %s", err);
@@ -366,8 +380,9 @@ out:
 	if (d.spool)
 		spool_close(d.spool);
 	suppress_stop(d.suppress);
+	webhook_stop(d.webhook, NULL, NULL);	/* a no-op when the drain stopped it */
 	events_stop();		/* after the last emitter, before the store closes */
-	account_state_close(d.accounts);	/* freed by the loop run below */
+	account_state_close(d.accounts);	/* its work drains in the loop run below */
 	if (d.loop) {
 		io_abort_all(d.loop);	/* lingering connections: freed by the run below */
 		uv_walk(d.loop, close_walk, NULL);
@@ -376,8 +391,10 @@ out:
 	}
 	if (d.smtp)
 		smtp_server_free(d.smtp);
+	account_state_free(d.accounts);	/* after the last session gave back its recipients */
 	inbound_free(d.inbound);	/* after the loop ran: its workers are done */
 	suppress_free(d.suppress);	/* after the loop: its work has finished */
+	webhook_free(d.webhook);	/* after the loop: its handles are closed */
 	if (d.store)
 		store_close(d.store);
 	if (d.keyring)

@@ -24,7 +24,16 @@
  * for that destination: they all would fail the same way now.
  *
  * Outcomes go through deliver_outcomes() (deliver_outcome.c). Items with
- * recipients left deferred return to the heap at their next attempt. */
+ * recipients left deferred return to the heap at their next attempt.
+ *
+ * Traffic shaping (src/shape, through struct shaper_ops) is asked before a
+ * connection opens (the scheduler parks a refused destination until the
+ * time given) and before each message: a destination that must wait gets
+ * the message back at the head of its queue, and a ready session paces
+ * itself for a short wait or closes (always, when suspended). A session
+ * saying QUIT keeps its slot in the shaper's counts until it is gone, as
+ * the receiver counts it; an idle session gives its slot up when another
+ * destination wants a connection. */
 #include "deliver/deliver_int.h"
 #include "deliver/mx.h"
 #include "net/tls.h"

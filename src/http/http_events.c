@@ -128,7 +128,7 @@ http_events_parse_time(const char *s, int64_t *ms)
 	return *ms >= 0 ? 0 : -1;
 }
 
-/* event_array() parses the stored JSON of v[0..n) into an array. */
+/* event_array() parses the stored JSON of v[0..n) into an array of n. */
 static json_t *
 event_array(const struct store_event *v, size_t n)
 {
@@ -136,8 +136,10 @@ event_array(const struct store_event *v, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = json_loads(v[i].json, 0, NULL);
-		if (o != NULL)
-			json_array_append_new(a, o);
+		/* never short of one: callers index the array like v */
+		if (o == NULL)
+			o = json_pack("{s:s, s:s}", "id", v[i].id, "type", v[i].type);
+		json_array_append_new(a, o);
 	}
 	return a;
 }
@@ -249,6 +251,7 @@ is_delivery_type(const char *t)
  * type of its last delivery event (queued ... dropped), last_event the type
  * of its last event of any kind (a complaint after delivery). */
 #define HTTP_MSG_MAX_RCPT	100000	/* a sanity cap on a stored index */
+#define HTTP_MSG_MAX_EVENTS	20000	/* events read for one message */
 static json_t *
 recipients_from_events(const struct store_event *v, size_t n, json_t *evs)
 {
@@ -314,9 +317,25 @@ http_message_get_work(struct http_req *r)
 		    "no message with this id in your account", NULL);
 		return;
 	}
-	if (store_events_query(r->srv->st, &q, &v, &n, &err) != 0) {
-		store_failed(r, "message events", err);
-		return;
+	/* page through: a message with many recipients retried many times has
+	 * more events than one query returns */
+	for (;;) {
+		struct store_event *page = NULL;
+		size_t k = 0;
+		if (store_events_query(r->srv->st, &q, &page, &k, &err) != 0) {
+			store_events_free(v, n);
+			store_failed(r, "message events", err);
+			return;
+		}
+		if (k > 0) {
+			v = xrealloc(v, (n + k) * sizeof(*v));
+			memcpy(v + n, page, k * sizeof(*v));
+			n += k;
+			q.after_seq = page[k - 1].seq;
+		}
+		free(page);
+		if (k < q.limit || n >= HTTP_MSG_MAX_EVENTS)
+			break;
 	}
 	evs = event_array(v, n);
 	r->json = json_pack("{s:o, s:o, s:I}", "events", evs, "recipients",

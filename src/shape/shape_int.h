@@ -12,7 +12,7 @@ struct mx_query;
 
 /* A destination key: a provider, or one recipient domain. */
 struct skey {
-	struct skey		*next;		/* every key, for reports and freeing */
+	struct skey		*next, *prev;	/* every key, for reports and freeing */
 	char			*name;
 	const struct shape_provider *prov;	/* NULL: a domain's own key */
 	struct shape_limits	 lim;
@@ -45,6 +45,7 @@ struct sdom {
 	struct skey		*prov;
 	enum sdom_state		 state;
 	int			 bound;		/* a lookup has answered once */
+	uint64_t		 used;		/* last asked about: forgotten when idle long */
 	uint64_t		 expires;	/* of the binding */
 	struct mx_query		*q;
 	char			 name[];
@@ -62,6 +63,7 @@ struct shape {
 	struct skey		**pkeys;	/* per provider of conf, made on first use */
 	struct sdom		**doms;
 	size_t			 ndom_buckets, ndoms;
+	size_t			 sweep;		/* the next bucket the idle sweep looks at */
 };
 
 struct sdom *shape_dom_find(struct shape *sh, const char *domain);

@@ -130,7 +130,7 @@ ok $SEEN_LIST "queue list: suspended: provd until ... (421 4.7.28 ..., rule test
 ok $SEEN_DEST "queue destinations --json: provd suspended by test-throttle, d.test bound to it"
 ok $SEEN_METRIC "GET /metrics: hermod_destination_suspended{destination=\"provd\"} 1"
 hermod queue destinations >"$T/dest.txt" 2>&1
-check "queue destinations: a table with the providers" grep -q '^prova  *provider' "$T/dest.txt"
+check "queue destinations: prova's line with its limits (3 connections, 20/s)" grep -Eq '^prova +provider +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +3 +- +- +20/s ' "$T/dest.txt"
 
 # Wait for the run: 215 messages delivered (5 warm-up leftovers wait).
 for i in $(seq 1 300); do

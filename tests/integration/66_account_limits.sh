@@ -18,6 +18,8 @@ export DELIVERY=yes
 . "$(dirname "$0")/http_setup.sh" "[delivery]
 tls = off
 retry = 1s
+[limits]
+refresh = 1s
 [route *]
 relay = 127.0.0.1:$SINK_PORT
 tls = off"
@@ -59,6 +61,8 @@ curl -s -H "$(auth "$KEY")" "$U/v1/account" >"$T/acct.json"
 ok $(jq -e '.name == "shop" and .counts == "recipients" and .limits.per_hour == 8 and
 	.usage.hour.used == 8 and .usage.hour.remaining == 0 and .limits.per_second == 0 and
 	.reputation.paused == false' "$T/acct.json" >/dev/null; echo $?) "GET /v1/account: limit 8 per hour, 8 used, 0 remaining"
+ok $(curl -s "$U/metrics" | grep -q '^hermod_account_limited_total{account="shop",window="hour"} 4$'; echo $?) \
+	"GET /metrics: hermod_account_limited_total{account=\"shop\",window=\"hour\"} 4"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "$(auth "$KEY")" -X POST "$U/v1/account/limits" -d '{"per_hour":1}')
 ok $([ "$code" = 403 ]; echo $?) "POST /v1/account/limits needs an admin key (403 with a send key)"
 
@@ -82,6 +86,20 @@ ok $([ "$code" = 200 ] && jq -e '.limits.per_day == 1000 and .limits.per_second 
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "$(auth "$AKEY")" -X POST "$U/v1/account/limits" \
 	-d '{"per_day": -1}')
 ok $([ "$code" = 422 ]; echo $?) "a negative limit is a 422"
+
+# The daemon also re-reads the store on its own (limits.refresh, 1 s here):
+# a change made behind its back (another node, the socket unreachable) lands.
+if command -v sqlite3 >/dev/null; then
+	sqlite3 "$T/var/hermod.db" "UPDATE account_settings SET per_day = 777 WHERE account = 'shop'"
+	sleep 2.5
+	ok $(curl -s -H "$(auth "$KEY")" "$U/v1/account" | jq -e '.limits.per_day == 777' >/dev/null; echo $?) \
+		"a change written to the store directly is picked up by the periodic refresh"
+	sqlite3 "$T/var/hermod.db" "UPDATE account_settings SET per_day = 1000 WHERE account = 'shop'"
+	sleep 2.5
+fi
+hermod account show shop >"$T/show.txt"
+ok $(grep -q '^per second: *3 recipients' "$T/show.txt" && grep -q '^per day: *1000 recipients' "$T/show.txt" &&
+	grep -q '^paused: *no' "$T/show.txt"; echo $?) "hermod account show: limits and pause state"
 
 # SMTP: after the bucket refilled, 5 recipients in one transaction: 3 go,
 # 2 get 451 4.7.1 at RCPT.

@@ -69,6 +69,11 @@ ok $(jq -e '.reputation.paused == true and .reputation.state == "paused" and
 	(.reputation.pause_reason | test("^bounce rate [0-9.]+% > 10%$"))' "$T/acct.json" >/dev/null; echo $?) \
 	"GET /v1/account: paused, with the reason"
 
+curl -s "$U/metrics" >"$T/metrics.txt"
+ok $(grep -q '^hermod_account_paused{account="shop"} 1$' "$T/metrics.txt" &&
+	grep -q '^hermod_account_bounce_rate{account="shop"} 0\.[1-9]' "$T/metrics.txt"; echo $?) \
+	"GET /metrics: hermod_account_paused{account=\"shop\"} 1 and the bounce rate"
+
 # Mail submitted while paused is accepted and held.
 sleep 1
 delivered_before=$(count delivered)

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "account/account_limit.h"
 #include "account/account_rep.h"
@@ -214,6 +215,29 @@ test_rep_window_rolls(void **state)
 	assert_int_equal(t.bounced, 0);
 }
 
+/* The cost of one take, printed for the report: 1000 accounts, three
+ * windows limited, a million takes. */
+static void
+test_limiter_cost(void **state)
+{
+	struct limiter *l = account_limit_mem();
+	struct account_limits lim = { { 1000000, 100000000, 1000000000 } };
+	struct timespec a, b;
+	char names[1000][16];
+	int n = 1000000;
+
+	(void)state;
+	for (int i = 0; i < 1000; i++)
+		snprintf(names[i], sizeof(names[i]), "acct%d", i);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < n; i++)
+		(void)account_limit_take(l, names[i % 1000], &lim, 1, T0 + (uint64_t)(i / 1000), NULL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("# limiter: %.0f ns per take (1000 accounts, 3 windows)\n",
+	    ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n);
+	account_limit_free(l);
+}
+
 int
 main(void)
 {
@@ -225,6 +249,7 @@ main(void)
 		cmocka_unit_test(test_limiter_unlimited_and_change),
 		cmocka_unit_test(test_rep_rates_and_verdicts),
 		cmocka_unit_test(test_rep_window_rolls),
+		cmocka_unit_test(test_limiter_cost),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

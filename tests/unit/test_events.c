@@ -389,6 +389,26 @@ test_reopen(void **state)
 	store_events_free(out, n);
 }
 
+/* ":memory:" shares one connection between writer and readers */
+static void
+test_memory_store(void **state)
+{
+	struct store *st = NULL;
+	struct store_event_query q = { .account = "shop", .after_seq = 0, .since_time = -1,
+		.limit = 10 };
+	struct store_event *out = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(store_open(&st, "sqlite::memory:", NULL), 0);
+	add(st, "queued", 1, "shop", "M", NULL, "a@x.example", 0, NULL);
+	add(st, "delivered", 2, "shop", "M", NULL, "a@x.example", 0, NULL);
+	assert_int_equal(store_events_query(st, &q, &out, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	store_events_free(out, n);
+	store_close(st);
+}
+
 static void
 test_json_shape(void **state)
 {
@@ -582,6 +602,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+		cmocka_unit_test(test_memory_store),
 		cmocka_unit_test(test_json_shape),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test_setup_teardown(test_pipeline, setup, teardown),

@@ -360,6 +360,21 @@ test_shaper_decisions(void **state)
 	assert_true(ops.connect_wait(sh, "b.example", 1, now + 600) > now + 600);
 	ops.conn_closed(sh, "b.example");
 	assert_int_equal(ops.connect_wait(sh, "b.example", 1, now + 5600), 0);
+	/* an hour later, unused domains are forgotten (slow.example); open
+	 * connections keep a.example and b.example */
+	dests = shape_destinations(sh, now + 6000, NULL, NULL);
+	size_t before = json_array_size(dests);
+	json_decref(dests);
+	assert_true(before >= 3);
+	for (int i = 0; i < 200; i++)
+		ops.connect_wait(sh, "c.example", 0, now + 2 * 3600000ULL + (uint64_t)i * 1000);
+	dests = shape_destinations(sh, now + 2 * 3600000ULL, NULL, NULL);
+	assert_int_equal(json_array_size(dests), 3);
+	for (size_t i = 0; i < json_array_size(dests); i++)
+		assert_string_not_equal(json_string_value(json_object_get(json_array_get(dests, i),
+		    "destination")), "slow.example");
+	json_decref(dests);
+	assert_int_equal(shape_why(sh, "X", "slow.example", now + 2 * 3600000ULL, why, sizeof(why)), 0);
 	shape_free(sh);
 	config_free(&cfg);
 }
