@@ -7,7 +7,12 @@
  *
  *	make build/bench/events_bench && build/bench/events_bench [N] [T] [DIR]
  *
- * Default N = 100000 per thread, T = 2, DIR = a fresh directory in /tmp. */
+ * Default N = 100000 per thread, T = 2, DIR = a fresh directory in /tmp.
+ *
+ * Measured on the 2-core build machine (shared, load average ~12), N = 50000,
+ * T = 2: 29,000-33,000 events/s with synchronous=NORMAL, ~31,000 with FULL
+ * (the writer's batches fill to 1000, so one fsync per 1000 rows costs
+ * little at saturation); delivery at full speed needs ~9,000/s. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,6 +5,7 @@
  * nothing that exists. Also the store opener the admin commands share. */
 #include "cli/cli.h"
 #include "feedback/verp.h"
+#include "inbound/inbound.h"
 #include "net/tls.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -178,6 +179,9 @@ cli_init_data_dir(struct config *cfg)
 		char *err = NULL;
 		int rc = verp_key_load(cfg->data_dir, &k, &err);
 		sodium_memzero(&k, sizeof(k));
+		/* and where the inbound listener keeps reports */
+		if (rc == 0)
+			rc = inbound_make_dirs(cfg->data_dir, &err);
 		if (rc != 0) {
 			cli_error("%s", err);
 			free(err);

@@ -320,13 +320,13 @@ inbound_rcpt(void *ctx, const char *addr)
 
 /* --- start and stop ------------------------------------------------------------- */
 
-static int
-make_dirs(const char *dir, char **err)
+int
+inbound_make_dirs(const char *data_dir, char **err)
 {
 	static const char *sub[] = { "tmp", "new", "unmatched" };
 
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
-		char *p = xasprintf("%s/%s", dir, sub[i]);
+		char *p = xasprintf("%s/inbound/%s", data_dir, sub[i]);
 		int rc = fs_mkdirs(p, 0700);
 		if (rc < 0) {
 			*err = xasprintf("cannot create %s: %s", p, strerror(errno));
@@ -355,7 +355,7 @@ inbound_start(uv_loop_t *loop, const struct config *cfg, struct store *st, SSL_C
 	in->dir = xasprintf("%s/inbound", cfg->data_dir);
 	id_new(in->start_id);
 	/* Blocking, once, before the loop runs: like the spool's own setup. */
-	if (make_dirs(in->dir, err) < 0)
+	if (inbound_make_dirs(cfg->data_dir, err) < 0)
 		goto fail;
 	in->ops.rcpt = inbound_rcpt;
 	in->ops.store = inbound_store;

@@ -32,6 +32,11 @@ struct fb_report;
  * 0, or -1 with *err (caller frees). */
 int	inbound_start(uv_loop_t *loop, const struct config *cfg, struct store *st, SSL_CTX *tls,
 	    const struct verp_key *key, struct inbound **out, char **err);
+/* inbound_make_dirs() creates data_dir/inbound/{tmp,new,unmatched} (0700)
+ * when missing: by `hermod init` and every start, before data_dir is handed
+ * to server.user. Blocking. 0, or -1 with *err. */
+int	inbound_make_dirs(const char *data_dir, char **err);
+
 /* inbound_drain() stops accepting; sessions finish; done(arg) fires once
  * none is left. Reports being processed finish on their worker. */
 void	inbound_drain(struct inbound *in, void (*done)(void *arg), void *arg);

@@ -16,7 +16,9 @@
  * configured, the first connect_wait() of a domain starts an asynchronous
  * lookup (deliver/mx.h, cached there too) and parks the domain; the answer
  * binds it and kicks the engine, which unparks it. The binding is kept an
- * hour, then looked up again (open connections move with the domain).
+ * hour, then looked up again (open connections move with the domain). A
+ * domain unused for an hour, with nothing in force, is forgotten by an
+ * incremental sweep (a few hash buckets per decision).
  *
  * Every decision is O(1): two hash lookups and a few comparisons. A refusal
  * returns the time worth asking again, and the scheduler parks the domain
@@ -44,6 +46,8 @@
 #define SHAPE_SLOT_POLL_MS	200		/* at a connection limit: ask again after */
 #define SHAPE_MAX_SHIFT		6		/* halve_rate: down to 1/64 */
 #define SHAPE_TURN_MS		5		/* at a provider's connection limit: a domain's turn every */
+#define SHAPE_FORGET_MS		3600000		/* a domain unused this long is forgotten */
+#define SHAPE_SWEEP_BUCKETS	4		/* domain buckets the idle sweep visits a decision */
 
 static uint64_t
 hash_str(const char *s)
@@ -73,13 +77,15 @@ key_new(struct shape *sh, const char *name, const struct shape_provider *prov,
 		k->wu_count = xcalloc(sh->conf.nwarmups, sizeof(*k->wu_count));
 	}
 	k->next = sh->key_list;
+	if (k->next)
+		k->next->prev = k;
 	sh->key_list = k;
 	sh->nkeys++;
 	return k;
 }
 
-static struct skey *
-provider_key(struct shape *sh, const struct shape_provider *p)
+struct skey *
+shape_provider_key(struct shape *sh, const struct shape_provider *p)
 {
 	size_t i = (size_t)(p - sh->conf.providers);
 
@@ -130,8 +136,8 @@ shape_dom_find(struct shape *sh, const char *domain)
 	return NULL;
 }
 
-static struct sdom *
-dom_get(struct shape *sh, const char *domain)
+struct sdom *
+shape_dom_get(struct shape *sh, const char *domain)
 {
 	struct sdom *d = shape_dom_find(sh, domain);
 	struct shape_limits lim;
@@ -182,7 +188,7 @@ dom_get(struct shape *sh, const char *domain)
 static void
 dom_bind(struct shape *sh, struct sdom *d, const struct shape_provider *p)
 {
-	struct skey *nk = p ? provider_key(sh, p) : NULL;
+	struct skey *nk = p ? shape_provider_key(sh, p) : NULL;
 
 	if (nk != d->prov) {
 		if (d->prov) {
@@ -225,10 +231,11 @@ on_mx(const struct mx_result *res, void *arg)
 void
 shape_bind(struct shape *sh, const char *domain, const char *mx_host, uint64_t now)
 {
-	struct sdom *d = dom_get(sh, domain);
+	struct sdom *d = shape_dom_get(sh, domain);
 
 	dom_bind(sh, d, shape_provider_for(&sh->conf, mx_host));
 	d->bound = 1;
+	d->used = now;
 	if (d->q)
 		mx_cancel(d->q);
 	d->q = NULL;
@@ -333,16 +340,76 @@ key_conn_wait(const struct shape *sh, struct skey *k, uint64_t now, const char *
 	return 0;
 }
 
+static void
+key_free(struct shape *sh, struct skey *k)
+{
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		sh->key_list = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	sh->nkeys--;
+	free(k->name);
+	free(k->wu_day_end);
+	free(k->wu_count);
+	free(k);
+}
+
+/* forgettable() tells whether d holds nothing worth keeping: unused for
+ * SHAPE_FORGET_MS, no connection, no suspension or halving, no lookup in
+ * flight, no warm-up count of today on its own key. */
+static int
+forgettable(const struct shape *sh, const struct sdom *d, uint64_t now)
+{
+	const struct skey *k = d->self;
+
+	if (now < d->used + SHAPE_FORGET_MS || k->active || d->state == SDOM_LOOKING ||
+	    k->suspended_until > now || (k->shift && now < k->halved_until))
+		return 0;
+	for (size_t i = 0; i < sh->conf.nwarmups; i++)
+		if (k->wu_count[i] && k->wu_day_end[i] > now)
+			return 0;
+	return 1;
+}
+
+/* sweep() visits a few domain buckets per decision and forgets the domains
+ * long unused, so that a daemon sending to millions of domains over weeks
+ * keeps only the recent ones (about 540 bytes each). O(1) amortised. */
+static void
+sweep(struct shape *sh, uint64_t now)
+{
+	for (int n = 0; n < SHAPE_SWEEP_BUCKETS && sh->ndom_buckets; n++) {
+		struct sdom **pp = &sh->doms[sh->sweep++ & (sh->ndom_buckets - 1)];
+		while (*pp) {
+			struct sdom *d = *pp;
+			if (!forgettable(sh, d, now)) {
+				pp = &d->hnext;
+				continue;
+			}
+			*pp = d->hnext;
+			if (d->prov)
+				d->prov->ndomains--;
+			key_free(sh, d->self);
+			sh->ndoms--;
+			free(d);
+		}
+	}
+}
+
 static uint64_t
 connect_wait(void *ctx, const char *domain, unsigned active, uint64_t now)
 {
 	struct shape *sh = ctx;
-	struct sdom *d = dom_get(sh, domain);
+	struct sdom *d;
 	struct skey *k;
 	const char *why = NULL;
 	uint64_t t;
 
 	(void)active;
+	sweep(sh, now);
+	d = shape_dom_get(sh, domain);
+	d->used = now;
 	if (need_lookup(sh, d, now))
 		return now + SHAPE_LOOKUP_PARK_MS;
 	k = shape_dest(d);
@@ -446,11 +513,12 @@ static enum shaper_verdict
 send_wait(void *ctx, const char *domain, const char *id, uint64_t now, uint64_t *until)
 {
 	struct shape *sh = ctx;
-	struct sdom *d = dom_get(sh, domain);
+	struct sdom *d = shape_dom_get(sh, domain);
 	struct skey *k = shape_dest(d);
 	const struct spool_env *env = sh->conf.nwarmups && sh->sp ? spool_get(sh->sp, id) : NULL;
 	uint64_t t;
 
+	d->used = now;
 	if (k->suspended_until > now) {
 		*until = k->suspended_until;
 		return SHAPER_SUSPENDED;
@@ -484,8 +552,10 @@ send_wait(void *ctx, const char *domain, const char *id, uint64_t now, uint64_t 
 		d->prov->msgs_total++;
 	}
 	for (size_t i = 0; env && i < sh->conf.nwarmups; i++)
-		if (shape_warmup_applies(&sh->conf.warmups[i], env))
+		if (shape_warmup_applies(&sh->conf.warmups[i], env)) {
 			k->wu_count[i]++;
+			sh->dirty = 1;
+		}
 	return SHAPER_GO;
 }
 
@@ -509,7 +579,8 @@ on_result(void *ctx, const char *domain, const struct shaper_reply *r, uint64_t 
 
 	if (r->code < 400 || sh->conf.nrules == 0)
 		return;
-	d = dom_get(sh, domain);
+	d = shape_dom_get(sh, domain);
+	d->used = now;
 	k = shape_dest(d);
 	for (size_t i = 0; i < sh->conf.nrules; i++) {
 		const struct shape_rule *rule = &sh->conf.rules[i];
@@ -526,6 +597,7 @@ on_result(void *ctx, const char *domain, const struct shaper_reply *r, uint64_t 
 			    r->text ? r->text : "");
 			k->rule = rule->name;
 			k->suspensions++;
+			sh->dirty = 1;
 			if (!fresh)
 				return;	/* one log line a suspension, not one a recipient */
 			l = log_begin(LOG_WARN, "shape");
@@ -613,6 +685,8 @@ shape_free(struct shape *sh)
 {
 	if (sh == NULL)
 		return;
+	shape_state_stop(sh);
+	shape_state_free(sh);
 	for (size_t i = 0; i < sh->ndom_buckets; i++)
 		while (sh->doms[i]) {
 			struct sdom *d = sh->doms[i];
@@ -621,14 +695,8 @@ shape_free(struct shape *sh)
 				mx_cancel(d->q);
 			free(d);
 		}
-	while (sh->key_list) {
-		struct skey *k = sh->key_list;
-		sh->key_list = k->next;
-		free(k->name);
-		free(k->wu_day_end);
-		free(k->wu_count);
-		free(k);
-	}
+	while (sh->key_list)
+		key_free(sh, sh->key_list);
 	free(sh->doms);
 	free(sh->pkeys);
 	shape_conf_free(&sh->conf);

@@ -4,6 +4,7 @@
 #define HERMOD_SHAPE_INT_H
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "shape/shape.h"
 
@@ -12,7 +13,7 @@ struct mx_query;
 
 /* A destination key: a provider, or one recipient domain. */
 struct skey {
-	struct skey		*next;		/* every key, for reports and freeing */
+	struct skey		*next, *prev;	/* every key, for reports and freeing */
 	char			*name;
 	const struct shape_provider *prov;	/* NULL: a domain's own key */
 	struct shape_limits	 lim;
@@ -45,6 +46,7 @@ struct sdom {
 	struct skey		*prov;
 	enum sdom_state		 state;
 	int			 bound;		/* a lookup has answered once */
+	uint64_t		 used;		/* last asked about: forgotten when idle long */
 	uint64_t		 expires;	/* of the binding */
 	struct mx_query		*q;
 	char			 name[];
@@ -62,9 +64,22 @@ struct shape {
 	struct skey		**pkeys;	/* per provider of conf, made on first use */
 	struct sdom		**doms;
 	size_t			 ndom_buckets, ndoms;
+	size_t			 sweep;		/* the next bucket the idle sweep looks at */
+	/* shape_state.c: suspensions and warm-up counts across restarts */
+	uv_loop_t		*loop;
+	char			*state_path;	/* NULL: not kept */
+	uv_timer_t		*save_timer;
+	struct save_job		*saving;	/* a save in flight */
+	int			 dirty;		/* changed since the last save */
 };
 
 struct sdom *shape_dom_find(struct shape *sh, const char *domain);
+/* shape_dom_get() finds or makes the domain; shape_provider_key() is the
+ * provider's key, made on first use. */
+struct sdom *shape_dom_get(struct shape *sh, const char *domain);
+struct skey *shape_provider_key(struct shape *sh, const struct shape_provider *p);
+/* shape_state_free() lets a save in flight finish without the shaper. */
+void	shape_state_free(struct shape *sh);
 /* shape_dest() is the domain's destination: its provider's key, else its own. */
 struct skey *shape_dest(const struct sdom *d);
 /* shape_key_max_conns() is k's connection limit after halvings, 0 = none. */

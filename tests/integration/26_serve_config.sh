@@ -48,6 +48,8 @@ enabled = no"
 	ok $(( uid == $(id -u nobody) ? 0 : 1 )) "serve runs as server.user after binding (uid $uid)"
 	out=$(swaks --server 127.0.0.1 --port "$SUB_PORT" --from a@shop.example --to r@x.example 2>&1)
 	check "as that user it still accepts mail (spool and store writable)" grep -q "250 2.0.0 Ok: queued" <<<"$out"
+	out=$(swaks --server 127.0.0.1 --port "$IN_PORT" --from '<>' --to fbl@bounce.shop.example 2>&1)
+	check "and the inbound listener stores reports (data_dir/inbound writable)" grep -q "250 2.0.0 Ok: report received" <<<"$out"
 	stop_daemon
 	ok $? "and exits 0 on SIGTERM"
 fi

@@ -360,8 +360,68 @@ test_shaper_decisions(void **state)
 	assert_true(ops.connect_wait(sh, "b.example", 1, now + 600) > now + 600);
 	ops.conn_closed(sh, "b.example");
 	assert_int_equal(ops.connect_wait(sh, "b.example", 1, now + 5600), 0);
+	/* an hour later, unused domains are forgotten (slow.example); open
+	 * connections keep a.example and b.example */
+	dests = shape_destinations(sh, now + 6000, NULL, NULL);
+	size_t before = json_array_size(dests);
+	json_decref(dests);
+	assert_true(before >= 3);
+	for (int i = 0; i < 200; i++)
+		ops.connect_wait(sh, "c.example", 0, now + 2 * 3600000ULL + (uint64_t)i * 1000);
+	dests = shape_destinations(sh, now + 2 * 3600000ULL, NULL, NULL);
+	assert_int_equal(json_array_size(dests), 3);
+	for (size_t i = 0; i < json_array_size(dests); i++)
+		assert_string_not_equal(json_string_value(json_object_get(json_array_get(dests, i),
+		    "destination")), "slow.example");
+	json_decref(dests);
+	assert_int_equal(shape_why(sh, "X", "slow.example", now + 2 * 3600000ULL, why, sizeof(why)), 0);
 	shape_free(sh);
 	config_free(&cfg);
+}
+
+/* A saved suspension is in force again after a restart; one that has
+ * ended, or a destination of a provider no longer configured, is not. */
+static void
+test_state_load(void **state)
+{
+	struct config cfg;
+	struct shape *sh;
+	struct shaper_ops ops;
+	char *err = NULL, why[512], path[] = "/tmp/hermod-shape-state-XXXXXX";
+	uint64_t now = 1800000000000ULL;
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	(void)state;
+	assert_non_null(f);
+	fprintf(f, "{\"saved_at\": 1, \"destinations\": ["
+	    "{\"name\": \"x.example\", \"provider\": false, \"suspended_until\": %llu, "
+	    "\"reason\": \"421 4.7.28 slow\", \"rule\": \"t\"},"
+	    "{\"name\": \"y.example\", \"provider\": false, \"suspended_until\": %llu},"
+	    "{\"name\": \"gone\", \"provider\": true, \"suspended_until\": %llu}]}",
+	    (unsigned long long)(now + 10000), (unsigned long long)(now - 1), (unsigned long long)(now + 10000));
+	fclose(f);
+	assert_int_equal(parse(&cfg, "[backoff t]\nmatch = 4.7.28\n", &err), 0);
+	assert_int_equal(shape_new(&cfg, NULL, &sh, &err), 0);
+	assert_int_equal(shape_state_load(sh, path, now), 0);
+	shape_ops(sh, &ops);
+	assert_int_equal(ops.connect_wait(sh, "x.example", 0, now), now + 10000);
+	assert_int_equal(shape_why(sh, "Q", "x.example", now, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "(421 4.7.28 slow, rule t)"));
+	assert_int_equal(ops.connect_wait(sh, "y.example", 0, now), 0);
+	shape_free(sh);
+	config_free(&cfg);
+	/* a broken file is ignored, not fatal */
+	f = fopen(path, "w");
+	fputs("{not json", f);
+	fclose(f);
+	assert_int_equal(parse(&cfg, "", &err), 0);
+	assert_int_equal(shape_new(&cfg, NULL, &sh, &err), 0);
+	assert_int_equal(shape_state_load(sh, path, now), -1);
+	assert_int_equal(shape_state_load(sh, "/nonexistent/shaping.state", now), 0);
+	shape_free(sh);
+	config_free(&cfg);
+	unlink(path);
 }
 
 int
@@ -376,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_shaping_file),
 		cmocka_unit_test(test_warmup_cap),
 		cmocka_unit_test(test_shaper_decisions),
+		cmocka_unit_test(test_state_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
