@@ -359,7 +359,11 @@ deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struc
 	d->sched = sched_new(&lim);
 	{
 		struct shaper_ops ops;
+		char *state = xasprintf("%s/shaping.state", cfg->data_dir);
 		shape_attach(d->shape, d->mx, shape_kick, d);
+		shape_state_load(d->shape, state, time_now_ms());
+		shape_state_start(d->shape, loop, state);
+		free(state);
 		shape_ops(d->shape, &ops);
 		sched_set_shaper(d->sched, &ops);
 	}
@@ -411,6 +415,7 @@ void
 deliver_stop(struct deliver *d, void (*done)(void *arg), void *arg)
 {
 	d->stopping = 1;
+	shape_state_stop(d->shape);	/* the last save, on a worker */
 	uv_timer_stop(d->wake);
 	uv_timer_stop(d->pump);
 	d->pump_armed = 0;

@@ -84,8 +84,8 @@ key_new(struct shape *sh, const char *name, const struct shape_provider *prov,
 	return k;
 }
 
-static struct skey *
-provider_key(struct shape *sh, const struct shape_provider *p)
+struct skey *
+shape_provider_key(struct shape *sh, const struct shape_provider *p)
 {
 	size_t i = (size_t)(p - sh->conf.providers);
 
@@ -136,8 +136,8 @@ shape_dom_find(struct shape *sh, const char *domain)
 	return NULL;
 }
 
-static struct sdom *
-dom_get(struct shape *sh, const char *domain)
+struct sdom *
+shape_dom_get(struct shape *sh, const char *domain)
 {
 	struct sdom *d = shape_dom_find(sh, domain);
 	struct shape_limits lim;
@@ -188,7 +188,7 @@ dom_get(struct shape *sh, const char *domain)
 static void
 dom_bind(struct shape *sh, struct sdom *d, const struct shape_provider *p)
 {
-	struct skey *nk = p ? provider_key(sh, p) : NULL;
+	struct skey *nk = p ? shape_provider_key(sh, p) : NULL;
 
 	if (nk != d->prov) {
 		if (d->prov) {
@@ -231,7 +231,7 @@ on_mx(const struct mx_result *res, void *arg)
 void
 shape_bind(struct shape *sh, const char *domain, const char *mx_host, uint64_t now)
 {
-	struct sdom *d = dom_get(sh, domain);
+	struct sdom *d = shape_dom_get(sh, domain);
 
 	dom_bind(sh, d, shape_provider_for(&sh->conf, mx_host));
 	d->bound = 1;
@@ -408,7 +408,7 @@ connect_wait(void *ctx, const char *domain, unsigned active, uint64_t now)
 
 	(void)active;
 	sweep(sh, now);
-	d = dom_get(sh, domain);
+	d = shape_dom_get(sh, domain);
 	d->used = now;
 	if (need_lookup(sh, d, now))
 		return now + SHAPE_LOOKUP_PARK_MS;
@@ -513,7 +513,7 @@ static enum shaper_verdict
 send_wait(void *ctx, const char *domain, const char *id, uint64_t now, uint64_t *until)
 {
 	struct shape *sh = ctx;
-	struct sdom *d = dom_get(sh, domain);
+	struct sdom *d = shape_dom_get(sh, domain);
 	struct skey *k = shape_dest(d);
 	const struct spool_env *env = sh->conf.nwarmups && sh->sp ? spool_get(sh->sp, id) : NULL;
 	uint64_t t;
@@ -552,8 +552,10 @@ send_wait(void *ctx, const char *domain, const char *id, uint64_t now, uint64_t 
 		d->prov->msgs_total++;
 	}
 	for (size_t i = 0; env && i < sh->conf.nwarmups; i++)
-		if (shape_warmup_applies(&sh->conf.warmups[i], env))
+		if (shape_warmup_applies(&sh->conf.warmups[i], env)) {
 			k->wu_count[i]++;
+			sh->dirty = 1;
+		}
 	return SHAPER_GO;
 }
 
@@ -577,7 +579,7 @@ on_result(void *ctx, const char *domain, const struct shaper_reply *r, uint64_t 
 
 	if (r->code < 400 || sh->conf.nrules == 0)
 		return;
-	d = dom_get(sh, domain);
+	d = shape_dom_get(sh, domain);
 	d->used = now;
 	k = shape_dest(d);
 	for (size_t i = 0; i < sh->conf.nrules; i++) {
@@ -595,6 +597,7 @@ on_result(void *ctx, const char *domain, const struct shaper_reply *r, uint64_t 
 			    r->text ? r->text : "");
 			k->rule = rule->name;
 			k->suspensions++;
+			sh->dirty = 1;
 			if (!fresh)
 				return;	/* one log line a suspension, not one a recipient */
 			l = log_begin(LOG_WARN, "shape");
@@ -682,6 +685,8 @@ shape_free(struct shape *sh)
 {
 	if (sh == NULL)
 		return;
+	shape_state_stop(sh);
+	shape_state_free(sh);
 	for (size_t i = 0; i < sh->ndom_buckets; i++)
 		while (sh->doms[i]) {
 			struct sdom *d = sh->doms[i];

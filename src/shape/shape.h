@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include <uv.h>
 
 #include "queue/sched.h"
 
@@ -134,6 +135,17 @@ void	shape_attach(struct shape *sh, struct mx_resolver *mx, void (*kick)(void *a
 /* shape_bind() binds domain to the provider of mx_host (none when no suffix
  * matches), as an MX lookup does, for an hour. For tests and benchmarks. */
 void	shape_bind(struct shape *sh, const char *domain, const char *mx_host, uint64_t now);
+
+/* shape_state_load() restores the suspensions and the day's warm-up
+ * counts saved at path (data_dir/shaping.state) that are still in force at
+ * now; a missing file is no error. Reads the file on the calling thread:
+ * call it at start, before the loop serves. 0, or -1 (unreadable: ignored,
+ * logged). shape_state_start() then saves them there, from a worker, at
+ * most every 2 s when they changed; shape_state_stop() ends that with a
+ * last save (run the loop afterwards). */
+int	shape_state_load(struct shape *sh, const char *path, uint64_t now);
+void	shape_state_start(struct shape *sh, uv_loop_t *loop, const char *path);
+void	shape_state_stop(struct shape *sh);
 
 /* shape_ops() fills ops with the seam's hooks over sh. */
 void	shape_ops(struct shape *sh, struct shaper_ops *ops);

@@ -4,6 +4,7 @@
 #define HERMOD_SHAPE_INT_H
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "shape/shape.h"
 
@@ -64,9 +65,21 @@ struct shape {
 	struct sdom		**doms;
 	size_t			 ndom_buckets, ndoms;
 	size_t			 sweep;		/* the next bucket the idle sweep looks at */
+	/* shape_state.c: suspensions and warm-up counts across restarts */
+	uv_loop_t		*loop;
+	char			*state_path;	/* NULL: not kept */
+	uv_timer_t		*save_timer;
+	struct save_job		*saving;	/* a save in flight */
+	int			 dirty;		/* changed since the last save */
 };
 
 struct sdom *shape_dom_find(struct shape *sh, const char *domain);
+/* shape_dom_get() finds or makes the domain; shape_provider_key() is the
+ * provider's key, made on first use. */
+struct sdom *shape_dom_get(struct shape *sh, const char *domain);
+struct skey *shape_provider_key(struct shape *sh, const struct shape_provider *p);
+/* shape_state_free() lets a save in flight finish without the shaper. */
+void	shape_state_free(struct shape *sh);
 /* shape_dest() is the domain's destination: its provider's key, else its own. */
 struct skey *shape_dest(const struct sdom *d);
 /* shape_key_max_conns() is k's connection limit after halvings, 0 = none. */

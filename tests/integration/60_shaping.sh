@@ -15,7 +15,8 @@
 #          connection meanwhile, then everything is delivered, and the waiting
 #          was no attempt; GET /metrics has hermod_destination_suspended;
 #   warm-up: 3 a day from warm.test, 2 from vip@shop.test -> 3 and 2
-#          delivered, the rest waits ("warm-up limit"), not attempted.
+#          delivered, the rest waits ("warm-up limit"), not attempted, and
+#          still after a restart (data_dir/shaping.state).
 . "$(dirname "$0")/lib.sh"
 
 command -v dnsmasq >/dev/null || { echo "dnsmasq missing"; exit 77; }
@@ -210,4 +211,20 @@ check "GET /metrics: hermod_destination_connections for prova" grep -q '^hermod_
 check "the log says provd was suspended" grep -q '"msg":"destination suspended","destination":"provd"' "$T/serve.log"
 stop_daemon
 check "SIGTERM drains and exits 0" test $? -eq 0
+
+# A restart keeps the day's warm-up counts (data_dir/shaping.state): the
+# caps still hold, the rest still waits.
+check "shaping.state holds the warm-up counts of today" /usr/bin/python3 -c '
+import json, sys
+d = {x["name"]: x for x in json.load(open(sys.argv[1]))["destinations"]}
+w = d["w.test"]["warmup"]
+sys.exit(0 if w["new-domain"]["count"] == 3 and w["new-address"]["count"] == 2 else 1)' "$T/var/shaping.state"
+start_daemon || exit 1
+sleep 3
+check "after a restart: still 5 delivered to w.test" test "$(grep '"site": "w"' "$T/sink.log" | grep -c '"ev": "msg"')" -eq 5
+hermod queue list >"$T/list3.txt" 2>&1
+check "after a restart: 5 still wait for the warm-up" test "$(grep -c 'waiting: warm-up limit' "$T/list3.txt")" -eq 5
+check "the log says the state was restored" grep -q 'destinations restored from' "$T/serve.log"
+stop_daemon
+check "SIGTERM exits 0 again" test $? -eq 0
 done_testing

@@ -379,6 +379,51 @@ test_shaper_decisions(void **state)
 	config_free(&cfg);
 }
 
+/* A saved suspension is in force again after a restart; one that has
+ * ended, or a destination of a provider no longer configured, is not. */
+static void
+test_state_load(void **state)
+{
+	struct config cfg;
+	struct shape *sh;
+	struct shaper_ops ops;
+	char *err = NULL, why[512], path[] = "/tmp/hermod-shape-state-XXXXXX";
+	uint64_t now = 1800000000000ULL;
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	(void)state;
+	assert_non_null(f);
+	fprintf(f, "{\"saved_at\": 1, \"destinations\": ["
+	    "{\"name\": \"x.example\", \"provider\": false, \"suspended_until\": %llu, "
+	    "\"reason\": \"421 4.7.28 slow\", \"rule\": \"t\"},"
+	    "{\"name\": \"y.example\", \"provider\": false, \"suspended_until\": %llu},"
+	    "{\"name\": \"gone\", \"provider\": true, \"suspended_until\": %llu}]}",
+	    (unsigned long long)(now + 10000), (unsigned long long)(now - 1), (unsigned long long)(now + 10000));
+	fclose(f);
+	assert_int_equal(parse(&cfg, "[backoff t]\nmatch = 4.7.28\n", &err), 0);
+	assert_int_equal(shape_new(&cfg, NULL, &sh, &err), 0);
+	assert_int_equal(shape_state_load(sh, path, now), 0);
+	shape_ops(sh, &ops);
+	assert_int_equal(ops.connect_wait(sh, "x.example", 0, now), now + 10000);
+	assert_int_equal(shape_why(sh, "Q", "x.example", now, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "(421 4.7.28 slow, rule t)"));
+	assert_int_equal(ops.connect_wait(sh, "y.example", 0, now), 0);
+	shape_free(sh);
+	config_free(&cfg);
+	/* a broken file is ignored, not fatal */
+	f = fopen(path, "w");
+	fputs("{not json", f);
+	fclose(f);
+	assert_int_equal(parse(&cfg, "", &err), 0);
+	assert_int_equal(shape_new(&cfg, NULL, &sh, &err), 0);
+	assert_int_equal(shape_state_load(sh, path, now), -1);
+	assert_int_equal(shape_state_load(sh, "/nonexistent/shaping.state", now), 0);
+	shape_free(sh);
+	config_free(&cfg);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -391,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_shaping_file),
 		cmocka_unit_test(test_warmup_cap),
 		cmocka_unit_test(test_shaper_decisions),
+		cmocka_unit_test(test_state_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
