@@ -5,13 +5,14 @@
  * Durability comes from the events store, not from memory: an event reaches
  * subscribers only once it is stored, and each subscription keeps a cursor
  * (webhooks.cursor: every event up to it is handled). The events pipeline's
- * callback only wakes us; we then read the store after the cursor in
- * windows of WH_WINDOW events. A window's events are tried at once (within
- * the connection limits); the cursor moves past the window, in the store,
- * only when every event of it is delivered, not wanted, given up, or
+ * callback only wakes us; we then read the store after the cursor into a
+ * sliding window of at most about 2 x WH_WINDOW events. Its events are tried
+ * at once (within the connection limits); new ones join at the back while
+ * older ones are in flight, and the cursor moves, in the store, to just
+ * before the first event that is not yet delivered, unwanted, given up or
  * recorded in webhook_pending. A crash or a restart therefore re-reads at
- * most the unfinished window: delivery is at-least-once, and a receiver
- * dedupes by webhook-id (the event id, the same on every attempt).
+ * most the window: delivery is at-least-once, and a receiver dedupes by
+ * webhook-id (the event id, the same on every attempt).
  *
  * Retries: an event whose first attempt fails moves to webhook_pending with
  * its next attempt time (webhooks.retry, the last delay repeating) and its
@@ -214,10 +215,14 @@ wh_item_clear(struct item *it)
 void
 wh_window_clear(struct sub *s)
 {
-	for (size_t i = 0; i < s->win_n; i++)
-		wh_item_clear(&s->win[i]);
-	free(s->win);
-	s->win = NULL;
+	struct item *it;
+
+	while ((it = s->win_head) != NULL) {
+		s->win_head = it->wnext;
+		wh_item_clear(it);
+		free(it);
+	}
+	s->win_tail = &s->win_head;
 	s->win_n = 0;
 }
 
@@ -316,6 +321,7 @@ reload_after(struct job *j)
 			s->secret = xstrdup(w->secret);
 			s->types = parse_types(w->events);
 			s->cursor = s->read_upto = w->cursor;
+			s->win_tail = &s->win_head;
 			s->seen = 1;
 			s->refs = 1;	/* the list's reference, dropped by wh_sub_gone() */
 			s->next = wh->subs;

@@ -140,22 +140,25 @@ pend_after(struct job *j)
 }
 
 static void save_work(struct job *j);
+static void save_after(struct job *j);
 static void fetch_work(struct job *j);
 static void fetch_after(struct job *j);
 
-/* window_done() moves the cursor past a finished window. */
+/* save_cursor() writes the cursor, one write at a time per subscription
+ * (a move during a write is saved after it). */
 static void
-window_done(struct sub *s)
+save_cursor(struct sub *s)
 {
 	struct job *j;
 
-	wh_window_clear(s);
-	if (s->read_upto > s->cursor) {
-		j = wh_job_new(s->wh, s, save_work, NULL);
-		j->a = s->read_upto;
-		s->cursor = s->read_upto;
-		wh_job_push(j);
+	if (s->saving) {
+		s->save_again = 1;
+		return;
 	}
+	s->saving = 1;
+	j = wh_job_new(s->wh, s, save_work, save_after);
+	j->a = s->cursor;
+	wh_job_push(j);
 }
 
 static void
@@ -164,29 +167,64 @@ save_work(struct job *j)
 	j->rc = store_webhook_set_cursor(j->wh->st, j->sub->id, j->a, &j->err);
 }
 
+static void
+save_after(struct job *j)
+{
+	struct sub *s = j->sub;
+
+	s->saving = 0;
+	if (s->save_again && !s->gone) {
+		s->save_again = 0;
+		save_cursor(s);
+	}
+}
+
+/* window_advance() drops the window's finished front (delivered, given up,
+ * or recorded in webhook_pending) and moves the cursor to just before the
+ * first unfinished event, or to all that was read. The window slides: new
+ * events join at the back while old ones are in flight, so a slow endpoint
+ * still gets webhooks.max_connections_per_endpoint requests at once. */
+static void
+window_advance(struct sub *s)
+{
+	struct item *it;
+	int64_t to;
+
+	while ((it = s->win_head) != NULL && (it->state == IT_DONE || it->state == IT_PENDED)) {
+		s->win_head = it->wnext;
+		if (s->win_head == NULL)
+			s->win_tail = &s->win_head;
+		s->win_n--;
+		wh_item_clear(it);
+		free(it);
+	}
+	to = s->win_head != NULL ? s->win_head->seq - 1 : s->read_upto;
+	if (to > s->cursor) {
+		s->cursor = to;
+		save_cursor(s);
+	}
+}
+
 /* wh_pump() moves a subscription on: starts what may start in its window,
- * closes a finished window, reads the next one. */
+ * slides the window, reads more events. */
 void
 wh_pump(struct sub *s)
 {
 	struct webhook *wh = s->wh;
-	size_t i, k, open = 0;
+	struct item *it, *p;
 	int64_t t = wh_now_ms();
 
 	if (wh->stopping || s->gone)
 		return;
-	for (i = 0; i < s->win_n; i++) {
-		struct item *it = &s->win[i], *pred = NULL;
+	for (it = s->win_head; it != NULL; it = it->wnext) {
+		struct item *pred = NULL;
 
-		if (it->state == IT_DONE || it->state == IT_PENDED)
-			continue;
-		open++;
 		if (it->state != IT_WAIT)
 			continue;
-		for (k = 0; it->message_id != NULL && k < i; k++)
-			if (s->win[k].state != IT_DONE && s->win[k].message_id != NULL &&
-			    strcmp(s->win[k].message_id, it->message_id) == 0)
-				pred = &s->win[k];
+		for (p = s->win_head; it->message_id != NULL && p != it; p = p->wnext)
+			if (p->state != IT_DONE && p->message_id != NULL &&
+			    strcmp(p->message_id, it->message_id) == 0)
+				pred = p;
 		if (it->blocked || (pred != NULL && pred->state == IT_PENDED)) {
 			pend(it, t);	/* waits behind the pending one */
 			continue;
@@ -196,15 +234,16 @@ wh_pump(struct sub *s)
 		if (give_up_due(wh, it, t)) {
 			log_gave_up(it, "webhooks.max_lifetime passed before a first attempt");
 			it->state = IT_DONE;
-			open--;
 			continue;
 		}
 		if (can_start(s) && attempt(it) < 0)
 			pend(it, t + (int64_t)retry_delay(wh->cfg, 1));
 	}
-	if (open == 0 && s->win_n > 0)
-		window_done(s);
-	if (s->win_n == 0 && !s->fetching && s->read_upto < webhook_head_seq() &&
+	window_advance(s);
+	/* A pending row of a message is always visible to a later read: the
+	 * row's write and the read go through the one store queue in order, and
+	 * an item leaves the window only once its row is written. */
+	if (s->win_n < WH_WINDOW && !s->fetching && s->read_upto < webhook_head_seq() &&
 	    (s->fails < WH_CIRCUIT_FAILS || t >= s->probe_at)) {
 		struct job *j = wh_job_new(wh, s, fetch_work, fetch_after);
 		s->fetching = 1;
@@ -242,18 +281,17 @@ static void
 fetch_after(struct job *j)
 {
 	struct sub *s = j->sub;
-	size_t i, n = 0;
+	size_t i;
 
 	s->fetching = 0;
-	if (s->gone || j->rc != 0)
+	if (s->gone || j->rc != 0 || j->a != s->read_upto)
 		return;
-	s->win = xcalloc(j->nev + 1, sizeof *s->win);
 	for (i = 0; i < j->nev; i++) {
 		struct store_event *e = &j->ev[i];
 		struct item *it;
 		if (!j->blocked[i])
 			continue;
-		it = &s->win[n++];
+		it = xcalloc(1, sizeof *it);
 		it->sub = s;
 		it->seq = e->seq;
 		it->event_id = xstrdup(e->id);
@@ -263,16 +301,16 @@ fetch_after(struct job *j)
 		it->body_len = strlen(it->body);
 		it->blocked = j->blocked[i] == 2;
 		it->state = IT_WAIT;
+		*s->win_tail = it;
+		s->win_tail = &it->wnext;
+		s->win_n++;
 	}
-	s->win_n = n;
 	if (j->nev == WH_WINDOW)
 		s->read_upto = j->ev[j->nev - 1].seq;
 	else
 		s->read_upto = j->nev > 0 && j->ev[j->nev - 1].seq > j->b ? j->ev[j->nev - 1].seq : j->b;
 	if (s->read_upto < j->a)
 		s->read_upto = j->a;
-	if (n == 0)
-		window_done(s);		/* nothing wanted: only the cursor moves */
 	wh_pump(s);
 }
 

@@ -67,6 +67,7 @@ struct item {
 	int		 pending;	/* a webhook_pending row (not a window item) */
 	enum item_state	 state;
 	struct item	*next;		/* the subscription's pending items in flight */
+	struct item	*wnext;		/* the window's next item */
 };
 
 struct sub {
@@ -80,8 +81,11 @@ struct sub {
 	int		 refs;		/* work items and transfers using it */
 	int		 fetching;
 	int		 disabling;	/* 410 seen: the disable is on its way */
-	struct item	*win;		/* the window, win_n items */
+	struct item	*win_head;	/* the window, in seq order, win_n items */
+	struct item	**win_tail;
 	size_t		 win_n;
+	int		 saving;	/* a cursor save is running */
+	int		 save_again;	/* the cursor moved meanwhile */
 	struct item	*flying;	/* pending rows in flight */
 	unsigned	 inflight;	/* transfers, window and pending */
 	int		 fails;		/* in a row */
