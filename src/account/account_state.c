@@ -62,6 +62,7 @@ struct account_state {
 	uint64_t		 seq;
 	struct account_hold_hooks hooks;
 	int			 metrics_hook;	/* -1: none */
+	uint64_t		 started;	/* ms: events before this come from the store */
 };
 
 static unsigned
@@ -174,7 +175,14 @@ apply(struct account_state *a, const struct store_account_settings *s, uint64_t 
 
 /* ---- asynchronous store work ---- */
 
-enum job_kind { JOB_REFRESH, JOB_PAUSE, JOB_RESUME };
+enum job_kind { JOB_REFRESH, JOB_PAUSE, JOB_RESUME, JOB_REBUILD };
+
+/* The rolling window of one account read back from the stored events
+ * (JOB_REBUILD), merged into the live one on the loop. */
+struct rebuilt {
+	char			*account;
+	struct account_rep	 rep;
+};
 
 struct job {
 	uv_work_t		 req;
@@ -189,9 +197,63 @@ struct job {
 	char			*err;
 	struct store_account_settings *rows;
 	size_t			 nrows;
+	struct rebuilt		*rb;		/* JOB_REBUILD: one per account */
+	size_t			 nrb;
 	account_state_done	 done;
 	void			*arg;
 };
+
+/* rebuild_one() counts account's delivered, hard-bounced and complained
+ * events of the window before a->started into rb (worker). Paged through
+ * store_events_query(): the first page by time, the next ones after the
+ * last seq. */
+static int
+rebuild_one(struct account_state *a, struct rebuilt *rb, char **err)
+{
+	static const char *const types[] = { "delivered", "bounced", "complained" };
+	static const enum account_rep_kind kinds[] = { ACCOUNT_REP_DELIVERED, ACCOUNT_REP_BOUNCED,
+		ACCOUNT_REP_COMPLAINED };
+
+	for (int t = 0; t < 3; t++) {
+		struct store_event_query q = { .account = rb->account, .type = types[t],
+			.after_seq = -1, .limit = STORE_EVENTS_MAX };
+		int more = 1;
+
+		q.since_time = a->started > a->policy.window_ms ?
+		    (int64_t)(a->started - a->policy.window_ms) : 0;
+		while (more) {
+			struct store_event *v = NULL;
+			size_t n = 0;
+
+			if (store_events_query(a->st, &q, &v, &n, err) != 0)
+				return -1;
+			more = n == q.limit;
+			for (size_t i = 0; i < n; i++) {
+				if (v[i].time >= (int64_t)a->started) {
+					more = 0;	/* the subscriber counts these */
+					break;
+				}
+				if (kinds[t] == ACCOUNT_REP_BOUNCED) {
+					/* hard bounces only (account_rep.h) */
+					json_t *ev = json_loads(v[i].json ? v[i].json : "", 0, NULL);
+					const char *cls = json_string_value(json_object_get(
+					    json_object_get(ev, "bounce"), "class"));
+					int hard = cls != NULL && strcmp(cls, "hard") == 0;
+					json_decref(ev);
+					if (!hard)
+						continue;
+				}
+				account_rep_add(&rb->rep, &a->policy, kinds[t], (uint64_t)v[i].time);
+			}
+			if (n > 0) {
+				q.after_seq = v[n - 1].seq;
+				q.since_time = -1;
+			}
+			store_events_free(v, n);
+		}
+	}
+	return 0;
+}
 
 static void
 job_work(uv_work_t *req)
@@ -200,6 +262,11 @@ job_work(uv_work_t *req)
 	struct account_state *a = j->a;
 
 	switch (j->kind) {
+	case JOB_REBUILD:
+		j->rc = 0;
+		for (size_t i = 0; i < j->nrb && j->rc == 0; i++)
+			j->rc = rebuild_one(a, &j->rb[i], &j->err);
+		break;
 	case JOB_REFRESH:
 		j->rc = store_account_settings_list(a->st, &j->rows, &j->nrows, &j->err);
 		break;
@@ -216,6 +283,29 @@ job_work(uv_work_t *req)
 		}
 		break;
 	}
+	}
+}
+
+/* rep_merge() adds the slots read from the store (all before the daemon
+ * started) to the live window (all after): same epoch, the counts add up; a
+ * live slot of a later epoch at the same place wins (the stored one is out
+ * of the window by then). */
+static void
+rep_merge(struct account_rep *live, const struct account_rep *old)
+{
+	for (int i = 0; i < ACCOUNT_REP_SLOTS; i++) {
+		struct account_rep_slot *l = &live->slot[i];
+		const struct account_rep_slot *o = &old->slot[i];
+
+		if (o->epoch == 0 || (l->epoch != 0 && l->epoch > o->epoch))
+			continue;
+		if (l->epoch == o->epoch) {
+			l->delivered += o->delivered;
+			l->bounced += o->bounced;
+			l->complained += o->complained;
+		} else {
+			*l = *o;
+		}
 	}
 }
 
@@ -242,6 +332,16 @@ job_after(uv_work_t *req, int status)
 		goto out;
 	}
 	switch (j->kind) {
+	case JOB_REBUILD:
+		if (rc != 0) {
+			log_warn("account", "reading the reputation window from the events failed: %s "
+			    "(the rates start empty)", j->err ? j->err : "?");
+			break;
+		}
+		for (size_t i = 0; i < j->nrb; i++)
+			rep_merge(&find(a, j->rb[i].account, 1)->rep, &j->rb[i].rep);
+		log_info("account", "reputation window of %zu accounts read from the events", j->nrb);
+		break;
 	case JOB_REFRESH:
 		a->refreshing = 0;
 		if (rc == 0)
@@ -297,6 +397,9 @@ out:
 		j->done(rc, msg ? msg : j->err, j->arg);
 	free(owned);
 	store_account_settings_free(j->rows, j->nrows);
+	for (size_t i = 0; i < j->nrb; i++)
+		free(j->rb[i].account);
+	free(j->rb);
 	free(j->account);
 	free(j->reason);
 	free(j->err);
@@ -513,6 +616,28 @@ account_state_open(struct account_state **out, uv_loop_t *loop, const struct con
 	}
 	for (size_t i = 0; i < n; i++)
 		apply(a, &rows[i], 0);
+	/* The rolling window of before the restart, from the stored events, on
+	 * a worker once the loop runs; events from now on come through the
+	 * subscriber. */
+	a->started = time_now_ms();
+	if (n > 0) {
+		struct job *j = xcalloc(1, sizeof(*j));
+		j->a = a;
+		j->kind = JOB_REBUILD;
+		j->rb = xcalloc(n, sizeof(*j->rb));
+		j->nrb = n;
+		for (size_t i = 0; i < n; i++)
+			j->rb[i].account = xstrdup(rows[i].account);
+		j->req.data = j;
+		if (uv_queue_work(loop, &j->req, job_work, job_after) == 0) {
+			a->busy++;
+		} else {
+			for (size_t i = 0; i < n; i++)
+				free(j->rb[i].account);
+			free(j->rb);
+			free(j);
+		}
+	}
 	store_account_settings_free(rows, n);
 	events_subscribe(on_event, a);
 	a->timer = xmalloc(sizeof(*a->timer));

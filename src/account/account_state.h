@@ -32,7 +32,9 @@ struct account_state;
 
 /* account_state_open() reads every account's settings from st (blocking:
  * call it before the loop runs), registers the event subscriber (so: before
- * events_start()) and starts the refresh timer. cfg and st must outlive it.
+ * events_start()), starts the refresh timer, and queues the read of the
+ * reputation window of before the start from the stored events (a worker,
+ * once the loop runs). cfg and st must outlive it.
  * 0, or -1 with *err (caller frees). */
 int	account_state_open(struct account_state **out, uv_loop_t *loop, const struct config *cfg,
 	    struct store *st, char **err);

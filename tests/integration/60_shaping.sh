@@ -2,7 +2,7 @@
 # Destination shaping end to end. A private dnsmasq gives several recipient
 # domains MX hosts at a few "providers"; tests/integration/shapesink.py
 # stands for each provider's MX (one loopback address each) and records
-# every connection and message with its time. 220 messages are queued with
+# every connection and message with its time. 280 messages are queued with
 # delivery off, then the daemon restarts with delivery on. Measured at the
 # receivers:
 #   prova: message_rate 20/s shared by a1/a2/a3.test -> 20/s +-10%, at most
@@ -14,6 +14,8 @@
 #          it 5 s (shown by `hermod queue list` and `queue destinations`), no
 #          connection meanwhile, then everything is delivered, and the waiting
 #          was no attempt; GET /metrics has hermod_destination_suspended;
+#   prove: message_rate 10/s, answers "451 4.7.500 Server busy" for 0.4 s ->
+#          a halve_rate rule: 5/s for 3 s, then 10/s again;
 #   warm-up: 3 a day from warm.test, 2 from vip@shop.test -> 3 and 2
 #          delivered, the rest waits ("warm-up limit"), not attempted, and
 #          still after a restart (data_dir/shaping.state).
@@ -34,11 +36,12 @@ dnsmasq -k --port="$DNS_PORT" --listen-address=127.0.0.1 --bind-interfaces --no-
 	--host-record=mx.provc.test,127.0.0.23 \
 	--mx-host=d.test,mx.provd.test,10 --host-record=mx.provd.test,127.0.0.24 \
 	--mx-host=w.test,mx.w.test,10 --host-record=mx.w.test,127.0.0.25 \
+	--mx-host=e.test,mx.prove.test,10 --host-record=mx.prove.test,127.0.0.26 \
 	>"$T/dnsmasq.log" 2>&1 &
 PIDS+=($!)
 /usr/bin/python3 "$ROOT/tests/integration/shapesink.py" --port "$MX_PORT" --log "$T/sink.log" \
 	--site 127.0.0.21:prova --site 127.0.0.22:provb --site 127.0.0.23:provc:slow=300 \
-	--site 127.0.0.24:provd:throttle=0-2 --site 127.0.0.25:w &
+	--site 127.0.0.24:provd:throttle=0-2 --site 127.0.0.25:w --site 127.0.0.26:prove:busy=0-0.4 &
 PIDS+=($!)
 
 TODAY=$(date -u +%Y-%m-%d)
@@ -64,6 +67,14 @@ mx_suffixes = .provc.test
 max_connections = 4
 [provider provd]
 mx_suffixes = .provd.test
+[provider prove]
+mx_suffixes = .prove.test
+message_rate = 10/s
+[backoff test-busy]
+providers = prove
+match = 4.7.500
+action = halve_rate
+duration = 3s
 [backoff test-throttle]
 providers = provd
 match = 4.7.28 | TS0
@@ -101,9 +112,11 @@ for i in range(6):
     send("news@warm.test", "u%d@w.test" % i)
 for i in range(4):
     send("vip@shop.test", "v%d@w.test" % i)
+for i in range(60):
+    send("app@shop.test", "u%d@e.test" % i)
 s.quit()
 PY
-check "220 messages queued" test "$(hermod queue list --json | grep -c '"queued_at"')" -eq 220
+check "280 messages queued" test "$(hermod queue list --json | grep -c '"queued_at"')" -eq 280
 stop_daemon
 sed -i 's/^enabled = no$/enabled = yes/' "$T/hermod.conf"
 start_daemon || exit 1
@@ -133,9 +146,9 @@ ok $SEEN_METRIC "GET /metrics: hermod_destination_suspended{destination=\"provd\
 hermod queue destinations >"$T/dest.txt" 2>&1
 check "queue destinations: prova's line with its limits (3 connections, 20/s)" grep -Eq '^prova +provider +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +3 +- +- +20/s ' "$T/dest.txt"
 
-# Wait for the run: 215 messages delivered (5 warm-up leftovers wait).
+# Wait for the run: 275 messages delivered (5 warm-up leftovers wait).
 for i in $(seq 1 300); do
-	[ "$(grep -c '"ev": "msg"' "$T/sink.log")" -ge 215 ] && break
+	[ "$(grep -c '"ev": "msg"' "$T/sink.log")" -ge 275 ] && break
 	sleep 0.1
 done
 sleep 0.5
@@ -188,6 +201,19 @@ if rej:
     ok(not during, "provd: no connection while suspended (%d seen)" % len(during))
     after = min(e["t"] for e in dm) if dm else 0
     ok(after >= t0 + 4.8, "provd: resumed after the 5 s suspension (first delivery %.2f s after the 421)" % (after - t0))
+# prove: "451 4.7.500 Server busy" for 0.4 s -> halve_rate for 3 s: 5/s,
+# then 10/s again.
+brej = site("prove", "reject")
+em = sorted(e["t"] for e in site("prove", "msg"))
+ok(len(em) == 60 and len(brej) >= 1, "prove: 60 delivered after %d busy replies" % len(brej))
+if brej and em:
+    th = brej[0]["t"]
+    w1 = [t for t in em if th + 0.5 <= t < th + 2.7]
+    r1 = (len(w1) - 1) / (w1[-1] - w1[0]) if len(w1) > 1 else 0
+    ok(4.5 <= r1 <= 5.5, "prove: halved to %.2f/s (5/s +-10%%) during the 3 s rule" % r1)
+    w2 = [t for t in em if t >= th + 3.3]
+    r2 = (len(w2) - 1) / (w2[-1] - w2[0]) if len(w2) > 1 else 0
+    ok(9.0 <= r2 <= 11.0, "prove: back to %.2f/s (10/s +-10%%) after it" % r2)
 # The wait was no attempt: delivered events carry attempt 1, except the
 # recipients that got the 421.
 att = {}
@@ -209,6 +235,7 @@ curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics2.txt" 2>&1
 check "GET /metrics: provd no longer suspended" grep -q '^hermod_destination_suspended{destination="provd"} 0$' "$T/metrics2.txt"
 check "GET /metrics: hermod_destination_connections for prova" grep -q '^hermod_destination_connections{destination="prova"} [0-9]' "$T/metrics2.txt"
 check "the log says provd was suspended" grep -q '"msg":"destination suspended","destination":"provd"' "$T/serve.log"
+check "the log says prove's rate was halved" grep -q '"msg":"destination rate halved","divisor":2,"destination":"prove"' "$T/serve.log"
 stop_daemon
 check "SIGTERM drains and exits 0" test $? -eq 0
 

@@ -89,6 +89,7 @@ ok $([ "$held" -ge 5 ]; echo $?) "hermod queue list: $held messages 'held: accou
 LID=$(hermod queue list --json | jq -r '[.[] | select(.recipients[0].email == "late0@dest.test")][0].id')
 ok $(hermod queue show "$LID" | grep -q '^held: *account paused (bounce rate'; echo $?) "hermod queue show says held: account paused"
 queued=$(hermod queue list --json | jq length)
+curl -s -H "$(auth "$KEY")" "$U/v1/account" >"$T/before.json"
 
 # The pause survives a restart.
 stop_daemon
@@ -97,6 +98,12 @@ start_daemon
 wait_for 10 curl -sf "$U/healthz" >/dev/null
 curl -s -H "$(auth "$KEY")" "$U/v1/account" >"$T/acct2.json"
 ok $(jq -e '.reputation.paused == true' "$T/acct2.json" >/dev/null; echo $?) "still paused after a restart"
+wait_for 10 grep -q 'reputation window of' "$T/serve.log"
+curl -s -H "$(auth "$KEY")" "$U/v1/account" >"$T/after.json"
+ok $([ "$(jq -c '.reputation | [.sent, .delivered, .bounced, .complained]' "$T/before.json")" = \
+	"$(jq -c '.reputation | [.sent, .delivered, .bounced, .complained]' "$T/after.json")" ] &&
+	[ "$(jq .reputation.sent "$T/after.json")" -ge 50 ]; echo $?) \
+	"the rolling window is read back from the stored events after the restart ($(jq -c '.reputation | [.sent, .bounced]' "$T/after.json"))"
 sleep 2
 ok $([ "$(count delivered)" = "$delivered_before" ] && [ "$(hermod queue list --json | jq length)" = "$queued" ]
 	echo $?) "held mail is still held after the restart ($queued queued)"

@@ -10,7 +10,8 @@ open at that site now, this one included), {"ev": "close", "site", "t"},
 message, {"ev": "reject", "site", "t", "reply"} for a refused RCPT. OPTS
 is a comma list: "slow=MS" delays the reply to the final dot, "throttle=A-B"
 answers "421 4.7.28 ..." to every RCPT from second A to second B after the
-site's first connection. Times are time.time() floats. asyncio, one thread.
+site's first connection, "busy=A-B" answers "451 4.7.500 Server busy ..."
+instead. Times are time.time() floats. asyncio, one thread.
 """
 import argparse
 import asyncio
@@ -71,10 +72,13 @@ async def session(reader, writer, site, opts):
             mail_from, rcpts = cmd[10:].strip(), []
             send("250 2.1.0 Ok")
         elif verb == "RCPT":
-            th = opts.get("throttle")
+            th = opts.get("throttle") or opts.get("busy")
             since = time.time() - FIRST[site]
             if th and th[0] <= since < th[1]:
-                reply = "421 4.7.28 [127.0.0.1] Our system has detected an unusual rate of unsolicited mail"
+                if opts.get("busy"):
+                    reply = "451 4.7.500 Server busy. Please try again later from [127.0.0.1]. (S77719)"
+                else:
+                    reply = "421 4.7.28 [127.0.0.1] Our system has detected an unusual rate of unsolicited mail"
                 log({"ev": "reject", "site": site, "t": time.time(), "reply": reply})
                 send(reply)
             else:
@@ -125,9 +129,9 @@ async def main():
             k, v = o.split("=", 1)
             if k == "slow":
                 opts["slow"] = int(v)
-            elif k == "throttle":
+            elif k in ("throttle", "busy"):
                 x, y = v.split("-")
-                opts["throttle"] = (float(x), float(y))
+                opts[k] = (float(x), float(y))
         if not addr.startswith("127."):
             raise SystemExit("loopback only")
         servers.append(await asyncio.start_server(make_handler(name, opts), addr, a.port))
