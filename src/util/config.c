@@ -105,6 +105,7 @@ static const struct key keys[] = {
 	K("webhooks", "max_connections", T_UINT, wh_max_connections, "32"),
 	K("webhooks", "max_connections_per_endpoint", T_UINT, wh_max_connections_per_endpoint, "4"),
 	K("webhooks", "disable_on_gone", T_BOOL, wh_disable_on_gone, "yes"),
+	K("webhooks", "ca_file", T_PATH, wh_ca_file, ""),
 
 	K("limits", "per_second", T_UINT, limit_per_second, "0"),
 	K("limits", "per_hour", T_UINT, limit_per_hour, "0"),

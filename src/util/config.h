@@ -137,6 +137,7 @@ struct config {
 	uint64_t wh_max_connections;	/* transfers at once, all endpoints */
 	uint64_t wh_max_connections_per_endpoint;
 	int	 wh_disable_on_gone;	/* 410 Gone disables the subscription */
+	char	*wh_ca_file;		/* PEM CAs for https endpoints; NULL: the system's */
 
 	/* [limits]: default account limits, recipients per window; 0 = none */
 	uint64_t limit_per_second;

@@ -317,6 +317,8 @@ wh_curl_post(struct wh_curl *c, const char *url, const char *msg_id, int64_t tim
 	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)c->cfg->wh_connect_timeout);
 	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)c->cfg->wh_timeout);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	if (c->cfg->wh_ca_file != NULL)
+		curl_easy_setopt(x->easy, CURLOPT_CAINFO, c->cfg->wh_ca_file);
 	curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, discard);

@@ -10,6 +10,7 @@ answered. The status to answer is read from a control file at every request
 or "redirect URL" for a 307 to URL).
 
   webhook_receiver.py --listen 127.0.0.2:PORT --secret-file F --log F [--control F]
+                      [--tls CERT KEY]
 """
 import argparse
 import base64
@@ -17,6 +18,7 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -27,6 +29,7 @@ ap.add_argument("--listen", required=True)
 ap.add_argument("--secret-file", required=True)
 ap.add_argument("--log", required=True)
 ap.add_argument("--control")
+ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
 args = ap.parse_args()
 lock = threading.Lock()
 
@@ -100,5 +103,9 @@ class Handler(BaseHTTPRequestHandler):
 
 host, port = args.listen.rsplit(":", 1)
 srv = ThreadingHTTPServer((host, int(port)), Handler)
+if args.tls:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.tls[0], args.tls[1])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print("ready", flush=True)
 srv.serve_forever()
