@@ -128,7 +128,7 @@ active_still_published(const struct config *cfg, struct ub_ctx *ctx, const char 
 	int ok = 1, seen = 0;
 
 	if (dkim_domain_records(cfg->data_dir, domain, selector, dkim_algos_parse(algo), cfg->hostname,
-	    &r, &err) != 0) {
+	    cfg->in_bounce_domain, &r, &err) != 0) {
 		free(err);
 		return 0;
 	}
@@ -186,7 +186,7 @@ auth_domain_check(const struct config *cfg, struct store *st, const char *input,
 		goto out;
 	}
 	if (dkim_domain_records(cfg->data_dir, domain, d.dkim_selector,
-	    dkim_algos_parse(d.dkim_algo), cfg->hostname, &r, &err) != 0) {
+	    dkim_algos_parse(d.dkim_algo), cfg->hostname, cfg->in_bounce_domain, &r, &err) != 0) {
 		*errp = xasprintf("%s", err);
 		goto out;
 	}

@@ -47,8 +47,8 @@ dkim_hook(const struct config *cfg, struct store *st, const struct store_domain 
 	if (algo == NULL)
 		algo = d->dkim_algo;
 	algos = dkim_algos_parse(algo);
-	if (dkim_domain_setup(cfg->data_dir, d->domain, selector, algos, cfg->hostname, &r,
-	    &err) != 0) {
+	if (dkim_domain_setup(cfg->data_dir, d->domain, selector, algos, cfg->hostname,
+	    cfg->in_bounce_domain, &r, &err) != 0) {
 		cli_error("domain add: %s", err ? err : "DKIM key setup failed");
 		free(err);
 		return 1;

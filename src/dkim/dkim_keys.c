@@ -172,7 +172,8 @@ dkim_selectors(const char *selector, int algos, char **rsa, char **ed)
  * records: the common part of dkim_domain_setup() and dkim_domain_records(). */
 static int
 domain_keys(const char *data_dir, const char *domain, const char *selector, int algos,
-    const char *hostname, int create, struct dkim_records *out, char **err)
+    const char *hostname, const char *bounce_domain, int create, struct dkim_records *out,
+    char **err)
 {
 	struct dkim_records_params p;
 	struct dkim_key *keys[2] = { NULL, NULL };
@@ -221,6 +222,7 @@ domain_keys(const char *data_dir, const char *domain, const char *selector, int 
 	p.nkeys = n;
 	p.domain = domain;
 	p.hostname = hostname;
+	p.bounce_domain = bounce_domain;
 	p.now = (long long)time(NULL);
 	dkim_records_build(&p, out);
 	out->selector = xstrdup(selector);
@@ -236,14 +238,15 @@ done:
 
 int
 dkim_domain_setup(const char *data_dir, const char *domain, const char *selector, int algos,
-    const char *hostname, struct dkim_records *out, char **err)
+    const char *hostname, const char *bounce_domain, struct dkim_records *out, char **err)
 {
-	return domain_keys(data_dir, domain, selector, algos, hostname, 1, out, err);
+	return domain_keys(data_dir, domain, selector, algos, hostname, bounce_domain, 1, out, err);
 }
 
 int
 dkim_domain_records(const char *data_dir, const char *domain, const char *selector,
-    int algos, const char *hostname, struct dkim_records *out, char **err)
+    int algos, const char *hostname, const char *bounce_domain, struct dkim_records *out,
+    char **err)
 {
-	return domain_keys(data_dir, domain, selector, algos, hostname, 0, out, err);
+	return domain_keys(data_dir, domain, selector, algos, hostname, bounce_domain, 0, out, err);
 }

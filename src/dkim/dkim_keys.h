@@ -142,17 +142,21 @@ void	dkim_records_text(const struct dkim_records *r, struct buf *out);
  * makes (or reuses) the key(s) for domain under data_dir, algos a mask of
  * DKIM_ALGO_ bits (0: RSA), selector NULL for the default; with both algos
  * the Ed25519 key gets SELECTOR-ed (two keys cannot share one DNS name).
+ * bounce_domain is inbound.bounce_domain (NULL: bounce.DOMAIN), the domain of
+ * the return path whose MX and SPF records are listed.
  * hostname is server.hostname. Fills out with the records to publish.
  * Blocking (key generation and fsync). 0, or -1 with *err. */
 int	dkim_domain_setup(const char *data_dir, const char *domain, const char *selector,
-	    int algos, const char *hostname, struct dkim_records *out, char **err);
+	    int algos, const char *hostname, const char *bounce_domain, struct dkim_records *out,
+	    char **err);
 
 /* dkim_domain_records() builds the records of a domain whose key(s) exist
  * already, reading them only (GET /v1/domains/{domain}, `domain check`):
  * selector and algos as given to dkim_domain_setup(). 0, or -1 with *err
  * (a missing key file is an error here). */
 int	dkim_domain_records(const char *data_dir, const char *domain, const char *selector,
-	    int algos, const char *hostname, struct dkim_records *out, char **err);
+	    int algos, const char *hostname, const char *bounce_domain, struct dkim_records *out,
+	    char **err);
 
 /* dkim_algos_parse() maps "rsa", "ed25519", "rsa+ed25519" (also "dual",
  * "both") to DKIM_ALGO_ bits; 0 when s is none of them (NULL or "" gives

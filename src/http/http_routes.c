@@ -514,8 +514,8 @@ domain_json(struct http_req *r, const char *domain, int verified, const char *se
 	if (selector != NULL) {
 		int algos = algo == NULL ? DKIM_ALGO_RSA : (strstr(algo, "rsa") ? DKIM_ALGO_RSA : 0) |
 		    (strstr(algo, "ed25519") ? DKIM_ALGO_ED25519 : 0);
-		if (dkim_domain_setup(cfg->data_dir, domain, selector, algos, cfg->hostname, &recs,
-		    &err) < 0) {
+		if (dkim_domain_setup(cfg->data_dir, domain, selector, algos, cfg->hostname,
+		    cfg->in_bounce_domain, &recs, &err) < 0) {
 			log_error("http", "DKIM records for %s: %s", domain, err ? err : "?");
 			free(err);
 			memset(&recs, 0, sizeof recs);
@@ -641,7 +641,7 @@ domain_add(struct http_req *r)
 		struct dkim_records recs = { 0 };
 		dkim_keys_default_selector(sel, sizeof sel, (long long)(time_now_ms() / 1000));
 		if (dkim_domain_setup(r->srv->cfg->data_dir, norm, sel, DKIM_ALGO_RSA,
-		    r->srv->cfg->hostname, &recs, &err) < 0) {
+		    r->srv->cfg->hostname, r->srv->cfg->in_bounce_domain, &recs, &err) < 0) {
 			log_error("http", "DKIM key for %s: %s", norm, err ? err : "?");
 			http_req_problem(r, 500, "dkim-failed", "Internal Server Error",
 			    "the DKIM key could not be made; nothing was registered", NULL);

@@ -38,7 +38,7 @@ cmd_setup(int argc, char **argv)
 		return usage();
 	algos = strcmp(argv[5], "ed25519") == 0 ? DKIM_ALGO_ED25519 :
 	    strcmp(argv[5], "dual") == 0 ? DKIM_ALGO_RSA | DKIM_ALGO_ED25519 : DKIM_ALGO_RSA;
-	if (dkim_domain_setup(argv[2], argv[3], argv[4], algos, argv[6], &r, &err) != 0) {
+	if (dkim_domain_setup(argv[2], argv[3], argv[4], algos, argv[6], NULL, &r, &err) != 0) {
 		fprintf(stderr, "dkim_signfile: %s\n", err);
 		free(err);
 		return 1;

@@ -547,7 +547,7 @@ test_domain_setup(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(dkim_domain_setup(dir, "shop.example", "sel1",
-	    DKIM_ALGO_RSA | DKIM_ALGO_ED25519, "mail.test.example", &r, &err), 0);
+	    DKIM_ALGO_RSA | DKIM_ALGO_ED25519, "mail.test.example", NULL, &r, &err), 0);
 	path = dkim_keys_path(dir, "shop.example", "sel1", DKIM_ALGO_RSA);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -600,9 +600,29 @@ test_domain_setup(void **state)
 
 	/* again: the same keys, not new ones */
 	assert_int_equal(dkim_domain_setup(dir, "shop.example", "sel1",
-	    DKIM_ALGO_RSA | DKIM_ALGO_ED25519, "mail.test.example", &r2, &err), 0);
+	    DKIM_ALGO_RSA | DKIM_ALGO_ED25519, "mail.test.example", NULL, &r2, &err), 0);
 	assert_string_equal(r.v[0].value, r2.v[0].value);
 	assert_string_equal(r.v[1].value, r2.v[1].value);
+	dkim_records_free(&r2);
+
+	/* inbound.bounce_domain set: the return path's MX and SPF are there */
+	assert_int_equal(dkim_domain_records(dir, "shop.example", "sel1",
+	    DKIM_ALGO_RSA | DKIM_ALGO_ED25519, "mail.test.example", "rp.example.net", &r2, &err), 0);
+	{
+		int spf = 0, mx = 0;
+		for (i = 0; i < r2.n; i++) {
+			if (strcmp(r2.v[i].type, "MX") == 0) {
+				assert_string_equal(r2.v[i].name, "rp.example.net");
+				mx++;
+			} else if (strncmp(r2.v[i].value, "v=spf1", 6) == 0) {
+				assert_string_equal(r2.v[i].name, "rp.example.net");
+				spf++;
+			}
+			assert_null(strstr(r2.v[i].name, "bounce.shop.example"));
+		}
+		assert_int_equal(spf, 1);
+		assert_int_equal(mx, 1);
+	}
 	dkim_records_free(&r2);
 
 	/* the key ring finds both keys by the domain alone */
@@ -646,7 +666,7 @@ test_domain_setup(void **state)
 
 	/* rotation: a second key does not sign until it is made active */
 	assert_int_equal(dkim_domain_setup(dir, "shop.example", "sel2", DKIM_ALGO_ED25519,
-	    "mail.test.example", &r2, &err), 0);
+	    "mail.test.example", NULL, &r2, &err), 0);
 	dkim_records_free(&r2);
 	ring = dkim_keyring_new(dir);
 	buf_reset(&out);
@@ -795,7 +815,7 @@ test_threads(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(dkim_domain_setup(dir, "shop.example", "t1",
-	    DKIM_ALGO_RSA | DKIM_ALGO_ED25519, "mx.example", &r, &err), 0);
+	    DKIM_ALGO_RSA | DKIM_ALGO_ED25519, "mx.example", NULL, &r, &err), 0);
 	dkim_records_free(&r);
 	path = dkim_keys_path(dir, "shop.example", "t1", DKIM_ALGO_RSA);
 	assert_int_equal(dkim_key_load(&keys[0], "shop.example", "t1", path, &err), 0);
