@@ -142,7 +142,7 @@ void	dkim_records_text(const struct dkim_records *r, struct buf *out);
  * makes (or reuses) the key(s) for domain under data_dir, algos a mask of
  * DKIM_ALGO_ bits (0: RSA), selector NULL for the default; with both algos
  * the Ed25519 key gets SELECTOR-ed (two keys cannot share one DNS name).
- * bounce_domain is inbound.bounce_domain (NULL: bounce.DOMAIN), the domain of
+ * bounce_domain is inbound.bounce_domain (NULL or "": bounce.DOMAIN), the domain of
  * the return path whose MX and SPF records are listed.
  * hostname is server.hostname. Fills out with the records to publish.
  * Blocking (key generation and fsync). 0, or -1 with *err. */

@@ -22,7 +22,8 @@ add(struct dkim_records *r, const char *type, char *name, char *value, char *pur
 void
 dkim_records_build(const struct dkim_records_params *p, struct dkim_records *out)
 {
-	char *bounce = p->bounce_domain != NULL ? xstrdup(p->bounce_domain) :
+	char *bounce = p->bounce_domain != NULL && p->bounce_domain[0] != '\0' ?
+	    xstrdup(p->bounce_domain) :
 	    xasprintf("bounce.%s", p->domain);
 	struct buf spf;
 	size_t i;
