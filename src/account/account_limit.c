@@ -29,7 +29,7 @@ account_window_name(enum account_window w)
 /* ---- one bucket ---- */
 
 void
-tbucket_refill(struct tbucket *b, uint64_t limit, uint64_t win, uint64_t now)
+account_limit_refill(struct account_bucket *b, uint64_t limit, uint64_t win, uint64_t now)
 {
 	int64_t cap = (int64_t)(limit * 1000);
 	unsigned __int128 num;
@@ -69,7 +69,7 @@ tbucket_refill(struct tbucket *b, uint64_t limit, uint64_t win, uint64_t now)
 }
 
 uint64_t
-tbucket_wait_ms(const struct tbucket *b, uint64_t limit, uint64_t win, uint64_t n)
+account_limit_wait_ms(const struct account_bucket *b, uint64_t limit, uint64_t win, uint64_t n)
 {
 	int64_t need, deficit;
 
@@ -83,7 +83,7 @@ tbucket_wait_ms(const struct tbucket *b, uint64_t limit, uint64_t win, uint64_t 
 }
 
 uint64_t
-tbucket_tokens(const struct tbucket *b)
+account_limit_tokens(const struct account_bucket *b)
 {
 	return b->milli > 0 ? (uint64_t)b->milli / 1000 : 0;
 }
@@ -95,7 +95,7 @@ tbucket_tokens(const struct tbucket *b)
 struct mem_entry {
 	struct mem_entry *next;
 	char		*account;
-	struct tbucket	 b[ACCOUNT_WIN__COUNT];
+	struct account_bucket	 b[ACCOUNT_WIN__COUNT];
 };
 
 struct mem_limiter {
@@ -135,7 +135,7 @@ mem_refill(struct mem_entry *e, const struct account_limits *lim, uint64_t now)
 {
 	for (int w = 0; w < ACCOUNT_WIN__COUNT; w++)
 		if (lim->per[w] > 0)
-			tbucket_refill(&e->b[w], lim->per[w], window_ms[w], now);
+			account_limit_refill(&e->b[w], lim->per[w], window_ms[w], now);
 }
 
 static int
@@ -154,7 +154,7 @@ mem_take(void *impl, const char *account, const struct account_limits *lim, uint
 		uint64_t t;
 		if (lim->per[w] == 0)
 			continue;
-		t = tbucket_wait_ms(&e->b[w], lim->per[w], window_ms[w], n);
+		t = account_limit_wait_ms(&e->b[w], lim->per[w], window_ms[w], n);
 		if (t > worst) {
 			worst = t;
 			short_w = w;
@@ -210,10 +210,10 @@ mem_usage(void *impl, const char *account, const struct account_limits *lim, uin
 			out->remaining[w] = lm;
 			continue;
 		}
-		out->remaining[w] = tbucket_tokens(&e->b[w]);
+		out->remaining[w] = account_limit_tokens(&e->b[w]);
 		/* used: what is missing from a full bucket, rounded up (debt counts) */
 		out->used[w] = (uint64_t)(((int64_t)(lm * 1000) - e->b[w].milli + 999) / 1000);
-		out->full_in_ms[w] = tbucket_wait_ms(&e->b[w], lm, window_ms[w], lm);
+		out->full_in_ms[w] = account_limit_wait_ms(&e->b[w], lm, window_ms[w], lm);
 	}
 }
 

@@ -38,21 +38,24 @@ const char	*account_window_name(enum account_window w);
 
 /* One token bucket. Zero-filled: empty of history, treated as full at the
  * first use. Tokens are kept in thousandths so refills are exact integers. */
-struct tbucket {
+struct account_bucket {
 	int64_t		 milli;		/* tokens * 1000; may be negative (debt) */
 	uint64_t	 last;		/* ms of the last refill; 0 = never used */
 	uint64_t	 limit;		/* the limit it was last refilled for */
 	uint64_t	 rem;		/* refill remainder: (ms * limit * 1000) mod window */
 };
 
-/* tbucket_refill() brings b up to now for limit per window_ms (a changed
- * limit rescales nothing: tokens above the new limit are cut). */
-void	tbucket_refill(struct tbucket *b, uint64_t limit, uint64_t window_ms, uint64_t now);
-/* tbucket_wait_ms() is how long until b (refilled) can give n tokens: 0
- * when it can now. A request larger than limit waits for a full bucket. */
-uint64_t tbucket_wait_ms(const struct tbucket *b, uint64_t limit, uint64_t window_ms, uint64_t n);
-/* tbucket_tokens() is the whole tokens in b now (after a refill), >= 0. */
-uint64_t tbucket_tokens(const struct tbucket *b);
+/* account_limit_refill() brings b up to now for limit per window_ms (a
+ * changed limit rescales nothing: tokens above the new limit are cut). */
+void	account_limit_refill(struct account_bucket *b, uint64_t limit, uint64_t window_ms,
+	    uint64_t now);
+/* account_limit_wait_ms() is how long until b (refilled) can give n
+ * tokens: 0 when it can now. A request larger than limit waits for a full
+ * bucket. */
+uint64_t account_limit_wait_ms(const struct account_bucket *b, uint64_t limit,
+	    uint64_t window_ms, uint64_t n);
+/* account_limit_tokens() is the whole tokens in b now (after a refill), >= 0. */
+uint64_t account_limit_tokens(const struct account_bucket *b);
 
 /* Why a take was refused: the window that is short and how long until the
  * take would succeed (the longest wait over the windows). */

@@ -18,35 +18,35 @@
 static void
 test_bucket_burst_and_refill(void **state)
 {
-	struct tbucket b = { 0 };
+	struct account_bucket b = { 0 };
 
 	(void)state;
-	tbucket_refill(&b, 10, 1000, T0);
-	assert_int_equal(tbucket_tokens(&b), 10);		/* starts full */
-	assert_int_equal(tbucket_wait_ms(&b, 10, 1000, 10), 0);
+	account_limit_refill(&b, 10, 1000, T0);
+	assert_int_equal(account_limit_tokens(&b), 10);		/* starts full */
+	assert_int_equal(account_limit_wait_ms(&b, 10, 1000, 10), 0);
 	b.milli -= 10 * 1000;
-	assert_int_equal(tbucket_tokens(&b), 0);
-	assert_int_equal(tbucket_wait_ms(&b, 10, 1000, 1), 100);	/* 10/s: one per 100 ms */
-	tbucket_refill(&b, 10, 1000, T0 + 99);
-	assert_int_equal(tbucket_tokens(&b), 0);
-	tbucket_refill(&b, 10, 1000, T0 + 100);
-	assert_int_equal(tbucket_tokens(&b), 1);
-	tbucket_refill(&b, 10, 1000, T0 + 5000);
-	assert_int_equal(tbucket_tokens(&b), 10);		/* never above the limit */
+	assert_int_equal(account_limit_tokens(&b), 0);
+	assert_int_equal(account_limit_wait_ms(&b, 10, 1000, 1), 100);	/* 10/s: one per 100 ms */
+	account_limit_refill(&b, 10, 1000, T0 + 99);
+	assert_int_equal(account_limit_tokens(&b), 0);
+	account_limit_refill(&b, 10, 1000, T0 + 100);
+	assert_int_equal(account_limit_tokens(&b), 1);
+	account_limit_refill(&b, 10, 1000, T0 + 5000);
+	assert_int_equal(account_limit_tokens(&b), 10);		/* never above the limit */
 }
 
 /* A slow refill asked every millisecond must not lose the fractions. */
 static void
 test_bucket_no_lost_fractions(void **state)
 {
-	struct tbucket b = { 0 };
+	struct account_bucket b = { 0 };
 	uint64_t day = 86400 * 1000ULL;
 
 	(void)state;
-	tbucket_refill(&b, 1000, day, T0);
+	account_limit_refill(&b, 1000, day, T0);
 	b.milli = 0;
 	for (uint64_t t = 1; t <= 86400; t++)		/* one refill a ms for 86.4 s */
-		tbucket_refill(&b, 1000, day, T0 + t);
+		account_limit_refill(&b, 1000, day, T0 + t);
 	/* 86.4 s of a 1000/day bucket: exactly 1 token (1000 milli) */
 	assert_int_equal(b.milli, 1000);
 }
@@ -54,14 +54,14 @@ test_bucket_no_lost_fractions(void **state)
 static void
 test_bucket_large_request(void **state)
 {
-	struct tbucket b = { 0 };
+	struct account_bucket b = { 0 };
 
 	(void)state;
-	tbucket_refill(&b, 5, 1000, T0);
+	account_limit_refill(&b, 5, 1000, T0);
 	/* 8 recipients under a limit of 5: allowed on a full bucket only */
-	assert_int_equal(tbucket_wait_ms(&b, 5, 1000, 8), 0);
+	assert_int_equal(account_limit_wait_ms(&b, 5, 1000, 8), 0);
 	b.milli -= 2 * 1000;
-	assert_int_equal(tbucket_wait_ms(&b, 5, 1000, 8), 400);	/* until full: 2 tokens */
+	assert_int_equal(account_limit_wait_ms(&b, 5, 1000, 8), 400);	/* until full: 2 tokens */
 }
 
 static void
