@@ -323,6 +323,7 @@ reload_after(struct job *j)
 			s->cursor = s->read_upto = w->cursor;
 			s->win_tail = &s->win_head;
 			s->seen = 1;
+			s->dirty = 1;	/* read what happened since its cursor */
 			s->refs = 1;	/* the list's reference, dropped by wh_sub_gone() */
 			s->next = wh->subs;
 			wh->subs = s;
@@ -365,15 +366,25 @@ on_kick(uv_timer_t *t)
 }
 
 /* on_event() is the events pipeline's subscriber: the event is stored;
- * note how far the store goes and look soon (one pass per burst). */
+ * note how far the store goes, mark the subscriptions that want it, and
+ * look soon (one pass per burst). Only those read the store: a busy
+ * account does not make every other subscription query it. */
 static void
 on_event(const struct event_rec *rec, void *arg)
 {
 	struct webhook *wh = arg;
+	struct sub *s;
+	int any = 0;
 
 	if (rec->seq > atomic_load(&G_head))
 		atomic_store(&G_head, rec->seq);
-	if (!wh->stopping && !uv_is_active((uv_handle_t *)&wh->kick))
+	if (wh->stopping || rec->ev.account == NULL || (unsigned)rec->type >= 32)
+		return;
+	for (s = wh->subs; s != NULL; s = s->next)
+		if (!s->gone && (s->types & (1u << rec->type)) &&
+		    strcmp(s->account, rec->ev.account) == 0)
+			any = s->dirty = 1;
+	if (any && !uv_is_active((uv_handle_t *)&wh->kick))
 		uv_timer_start(&wh->kick, on_kick, 0, 0);
 }
 

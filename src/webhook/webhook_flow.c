@@ -243,10 +243,11 @@ wh_pump(struct sub *s)
 	/* A pending row of a message is always visible to a later read: the
 	 * row's write and the read go through the one store queue in order, and
 	 * an item leaves the window only once its row is written. */
-	if (s->win_n < WH_WINDOW && !s->fetching && s->read_upto < webhook_head_seq() &&
+	if (s->win_n < WH_WINDOW && !s->fetching && (s->dirty || s->more) &&
 	    (s->fails < WH_CIRCUIT_FAILS || t >= s->probe_at)) {
 		struct job *j = wh_job_new(wh, s, fetch_work, fetch_after);
 		s->fetching = 1;
+		s->dirty = 0;	/* what is stored from now on marks it again */
 		j->a = s->read_upto;
 		wh_job_push(j);
 	}
@@ -284,8 +285,13 @@ fetch_after(struct job *j)
 	size_t i;
 
 	s->fetching = 0;
-	if (s->gone || j->rc != 0 || j->a != s->read_upto)
+	if (s->gone)
 		return;
+	if (j->rc != 0 || j->a != s->read_upto) {
+		s->dirty = 1;	/* read again at the next pass */
+		return;
+	}
+	s->more = j->nev == WH_WINDOW;
 	for (i = 0; i < j->nev; i++) {
 		struct store_event *e = &j->ev[i];
 		struct item *it;

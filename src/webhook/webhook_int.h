@@ -80,6 +80,8 @@ struct sub {
 	int		 seen;		/* reload bookkeeping */
 	int		 refs;		/* work items and transfers using it */
 	int		 fetching;
+	int		 dirty;		/* a wanted event was stored since the last read */
+	int		 more;		/* the last read was full: more may follow */
 	int		 disabling;	/* 410 seen: the disable is on its way */
 	struct item	*win_head;	/* the window, in seq order, win_n items */
 	struct item	**win_tail;
