@@ -125,15 +125,7 @@ stored(int err, void *arg)
 		smtp_session_reply(s, "451 4.3.0 Error: cannot store the report, try again later");
 	}
 	free(w);
-	if (smtp_session_released(s))
-		return;
-	smtp_session_arm(s);
-	if (s->shutdown) {
-		smtp_session_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
-		smtp_session_close(s, "shutdown");
-		return;
-	}
-	smtp_session_process(s);
+	smtp_session_message_done(s);
 }
 
 static void

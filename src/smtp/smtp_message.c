@@ -59,15 +59,7 @@ commit_done(int err, const char *id, void *arg)
 	}
 	free(cm->message_id);
 	free(cm);
-	if (smtp_session_released(s))
-		return;
-	smtp_session_arm(s);
-	if (s->shutdown) {
-		smtp_session_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
-		smtp_session_close(s, "shutdown");
-		return;
-	}
-	smtp_session_process(s);
+	smtp_session_message_done(s);
 }
 
 /* message_reject() answers a refused message and resets the transaction. */

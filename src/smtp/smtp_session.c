@@ -202,6 +202,20 @@ smtp_session_released(struct smtp_session *s)
 	return 1;
 }
 
+void
+smtp_session_message_done(struct smtp_session *s)
+{
+	if (smtp_session_released(s))
+		return;
+	smtp_session_arm(s);
+	if (s->shutdown) {
+		smtp_session_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+		smtp_session_close(s, "shutdown");
+		return;
+	}
+	smtp_session_process(s);
+}
+
 const char *
 smtp_session_listener(const struct smtp_listener_ctx *lc)
 {

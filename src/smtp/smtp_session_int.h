@@ -116,6 +116,11 @@ void	smtp_session_error(struct smtp_session *s, const char *fmt, ...)
 void	smtp_session_close(struct smtp_session *s, const char *result);
 void	smtp_session_free(struct smtp_session *s);
 int	smtp_session_released(struct smtp_session *s);
+/* smtp_session_message_done() ends the async completion of a message (its
+ * reply sent): frees a closing session, else re-arms the timer and closes
+ * with 421 when a drain began meanwhile (the message was let finish), or
+ * goes on with what the client pipelined. */
+void	smtp_session_message_done(struct smtp_session *s);
 void	smtp_session_process(struct smtp_session *s);
 void	smtp_session_arm(struct smtp_session *s);
 void	smtp_session_tx_reset(struct smtp_session *s);
