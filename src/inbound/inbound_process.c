@@ -27,6 +27,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ struct target {
 	char	*recipient;
 	int	 rcpt_index;
 	const char *via;	/* "verp", "return-path", "message-id" */
+	char	*meta_json;	/* {"tags", "metadata"} of the original, or NULL */
 };
 
 static void
@@ -59,6 +61,7 @@ target_free(struct target *t)
 	free(t->message_id);
 	free(t->account);
 	free(t->recipient);
+	free(t->meta_json);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -222,6 +225,7 @@ emit_bounce(const struct fb_report *rep, const struct fb_rcpt *r, const struct t
 	ev.header_message_id = rep->orig_message_id;
 	ev.recipient = t->recipient;
 	ev.rcpt_index = t->rcpt_index;
+	ev.meta_json = t->meta_json;
 	ev.mx = r->remote_mta;
 	ev.smtp_code = code;
 	ev.smtp_enhanced = enh;
@@ -255,9 +259,36 @@ emit_complaint(const struct fb_report *rep, const struct target *t)
 	ev.header_message_id = rep->orig_message_id;
 	ev.recipient = t->recipient;
 	ev.rcpt_index = t->rcpt_index;
+	ev.meta_json = t->meta_json;
 	ev.extra_json = extra;
 	events_emit(&ev);
 	free(extra);
+}
+
+/* attach_meta() gives t the tags and metadata the original was sent with,
+ * from its first event, so a late bounce or complaint carries them like the
+ * delivery events do. Nothing when the events are gone (retention). */
+static void
+attach_meta(struct store *st, struct target *t)
+{
+	char *json = NULL, *err = NULL;
+	json_t *root, *out;
+
+	if (store_event_first_json(st, t->message_id, &json, &err) != 0) {
+		free(err);
+		return;
+	}
+	if ((root = json_loads(json, 0, NULL)) != NULL) {
+		out = json_object();
+		if (json_is_array(json_object_get(root, "tags")))
+			json_object_set(out, "tags", json_object_get(root, "tags"));
+		if (json_is_object(json_object_get(root, "metadata")))
+			json_object_set(out, "metadata", json_object_get(root, "metadata"));
+		t->meta_json = json_dumps(out, JSON_COMPACT);
+		json_decref(out);
+		json_decref(root);
+	}
+	free(json);
 }
 
 /* map_one() maps recipient addr of report rep (arrived at envelope e). */
@@ -289,6 +320,7 @@ handle(struct store *st, const struct verp_key *key, const struct envelope *e,
 	if (rep->kind == FB_ARF) {
 		*kind = "arf";
 		if (map_one(st, key, e, rep, rep->orig_rcpt_to, &t) == 0) {
+			attach_meta(st, &t);
 			emit_complaint(rep, &t);
 			target_free(&t);
 			n++;
@@ -308,6 +340,7 @@ handle(struct store *st, const struct verp_key *key, const struct envelope *e,
 			target_free(&t);
 			break;
 		}
+		attach_meta(st, &t);
 		emit_bounce(rep, r, &t);
 		target_free(&t);
 		n++;

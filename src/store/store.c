@@ -433,6 +433,15 @@ store_event_recipient(struct store *st, const char *message_id, int rcpt_index,
 }
 
 int
+store_event_first_json(struct store *st, const char *message_id, char **json, char **err)
+{
+	*json = NULL;
+	if (message_id == NULL || *message_id == '\0')
+		return STORE_NOTFOUND;
+	return st->ops->event_first_json(st->ev, message_id, json, err);
+}
+
+int
 store_event_find_message(struct store *st, const char *header_message_id, char **message_id,
     char **account, char **err)
 {

@@ -176,6 +176,11 @@ int	store_event_recipient(struct store *st, const char *message_id, int rcpt_ind
  * message whose Message-ID header (without <>) is header_message_id. */
 int	store_event_find_message(struct store *st, const char *header_message_id,
 	    char **message_id, char **account, char **err);
+/* store_event_first_json() returns the JSON of message_id's first stored
+ * event (its `queued` event, with the tags and metadata the sender gave), so
+ * a late bounce or complaint carries them too: 0, or STORE_NOTFOUND. */
+int	store_event_first_json(struct store *st, const char *message_id, char **json,
+	    char **err);
 void	store_events_free(struct store_event *v, size_t n);
 
 /* store_events_query() is the query of GET /v1/events: events of q->account

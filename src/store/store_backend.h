@@ -59,6 +59,7 @@ struct store_ops {
 		    char **account, char **recipient, char **err);
 	int	(*event_find_message)(void *ev, const char *header_message_id,
 		    char **message_id, char **account, char **err);
+	int	(*event_first_json)(void *ev, const char *message_id, char **json, char **err);
 	int	(*events_query)(void *ev, const struct store_event_query *q,
 		    struct store_event **out, size_t *n, char **err);
 	int	(*events_prune)(void *ev, int64_t before, size_t max, size_t *deleted, char **err);

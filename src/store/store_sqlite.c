@@ -468,6 +468,7 @@ const struct store_ops store_sqlite_ops = {
 	.events_after = store_sqlite_events_after,
 	.event_recipient = store_sqlite_event_recipient,
 	.event_find_message = store_sqlite_event_find_message,
+	.event_first_json = store_sqlite_event_first_json,
 	.events_query = store_sqlite_events_query,
 	.events_prune = store_sqlite_events_prune,
 	.events_stats = store_sqlite_events_stats,

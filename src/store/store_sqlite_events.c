@@ -418,6 +418,17 @@ store_sqlite_event_find_message(void *ev, const char *header_message_id, char **
 	    message_id, account, err);
 }
 
+int
+store_sqlite_event_first_json(void *ev, const char *message_id, char **json, char **err)
+{
+	char *type = NULL;
+	int rc = lookup2(ev, "SELECT json, type FROM events WHERE message_id = ?1 "
+	    "ORDER BY seq LIMIT 1", message_id, 0, json, &type, err);
+
+	free(type);
+	return rc;
+}
+
 static void
 bind_named(sqlite3_stmt *st, const char *name, const char *v)
 {

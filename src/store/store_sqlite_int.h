@@ -115,6 +115,7 @@ int	store_sqlite_event_recipient(void *ev, const char *message_id, int rcpt_inde
 	    char **account, char **recipient, char **err);
 int	store_sqlite_event_find_message(void *ev, const char *header_message_id,
 	    char **message_id, char **account, char **err);
+int	store_sqlite_event_first_json(void *ev, const char *message_id, char **json, char **err);
 int	store_sqlite_events_query(void *ev, const struct store_event_query *q,
 	    struct store_event **out, size_t *n, char **err);
 int	store_sqlite_events_prune(void *ev, int64_t before, size_t max, size_t *deleted,

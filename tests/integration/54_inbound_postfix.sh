@@ -50,10 +50,10 @@ mynetworks = 127.0.0.0/8
 relay_domains =
 virtual_mailbox_domains = pf.test
 virtual_mailbox_base = $PF/mail
-virtual_mailbox_maps = inline:{ good@pf.test=box/, gone@pf.test=box/ }
+virtual_mailbox_maps = inline:{ good@pf.test=box/, gone@pf.test=box/, gone2@pf.test=box/ }
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
-transport_maps = inline:{ gone@pf.test=nouser:, bounce.shop.test=smtp:[127.0.0.1]:$IN_PORT }
+transport_maps = inline:{ gone@pf.test=nouser:, gone2@pf.test=nouser:, bounce.shop.test=smtp:[127.0.0.1]:$IN_PORT }
 local_transport = error:local delivery disabled
 alias_maps =
 alias_database =
@@ -161,6 +161,19 @@ check "unmappable report: 250 anyway" grep -q '^<-  250 2.0.0' <<<"$out"
 for i in $(seq 1 100); do [ -n "$(ls "$T/var/inbound/unmatched" 2>/dev/null)" ] && break; sleep 0.1; done
 check "kept in data_dir/inbound/unmatched" bash -c "grep -lq 'not a report' '$T'/var/inbound/unmatched/*"
 check "nothing left in inbound/new" bash -c "[ -z \"\$(ls '$T/var/inbound/new')\" ]"
+
+# Sent over the API with tags and metadata: the late bounce carries them, as
+# the delivery events do (read back from the message's first event).
+KEY=$(hermod key create --account shop --scope send)
+curl -s -o "$T/api.json" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+	"http://127.0.0.1:$HTTP_PORT/v1/messages" -d '{"from":"app@shop.test","to":["gone2@pf.test"],
+	"subject":"tagged","text":"hi","tags":["t54"],"metadata":{"order":"54"}}'
+AID=$(jq -r .id "$T/api.json")
+check "API send accepted" test -n "$AID" -a "$AID" != null
+check "bounced event for gone2@pf.test" wait_event bounced gone2@pf.test
+line=$(events | grep '"type":"bounced"' | grep '"recipient":"gone2@pf.test"' | tail -1)
+check "the late bounce names the API message and carries its tags and metadata" \
+	bash -c "grep -q '\"message_id\":\"$AID\"' <<<'$line' && grep -q '\"tags\":\\[\"t54\"\\],\"metadata\":{\"order\":\"54\"}' <<<'$line'"
 
 stop_daemon
 ok $? "SIGTERM: exit 0"
