@@ -9,11 +9,14 @@
  * hermod_spool_* counters and gauges). */
 #include "daemon/serve_metrics.h"
 #include "deliver/deliver.h"
+#include "events/events.h"
 #include "metrics/metrics.h"
 #include "spool/spool.h"
 #include "util/buf.h"
 
 #include <stddef.h>
+
+static void events_prometheus(struct buf *b);
 
 static struct spool *m_spool;
 static struct deliver *m_deliver;
@@ -42,6 +45,29 @@ scrape(void *arg, struct buf *extra)
 	    "Messages in the spool (queued, deferred, held or in delivery).", NULL)),
 	    (double)st.messages);
 	spool_stats_prometheus(&st, extra);
+	events_prometheus(extra);
+}
+
+/* events_prometheus() renders the event pipeline's own figures: a backlog
+ * that grows means the events store cannot keep up. */
+static void
+events_prometheus(struct buf *b)
+{
+	struct events_stats es;
+
+	events_get_stats(&es);
+	buf_printf(b, "# HELP hermod_events_backlog Events waiting for the events store writer.\n"
+	    "# TYPE hermod_events_backlog gauge\nhermod_events_backlog %llu\n",
+	    (unsigned long long)es.queued);
+	buf_printf(b, "# HELP hermod_events_stored_total Events inserted in the events store.\n"
+	    "# TYPE hermod_events_stored_total counter\nhermod_events_stored_total %llu\n",
+	    (unsigned long long)es.stored);
+	buf_printf(b, "# HELP hermod_events_store_failures_total Events handed to subscribers "
+	    "unstored after the store failed.\n# TYPE hermod_events_store_failures_total counter\n"
+	    "hermod_events_store_failures_total %llu\n", (unsigned long long)es.store_failed);
+	buf_printf(b, "# HELP hermod_events_pruned_total Events deleted by events.retention.\n"
+	    "# TYPE hermod_events_pruned_total counter\nhermod_events_pruned_total %llu\n",
+	    (unsigned long long)es.pruned);
 }
 
 void

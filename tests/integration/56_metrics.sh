@@ -106,6 +106,9 @@ check "recipients_accepted http +2" delta 'hermod_recipients_accepted_total{sour
 check "events_total delivered +4" delta 'hermod_events_total{type="delivered"}' 4
 check "events_total deferred +1" delta 'hermod_events_total{type="deferred"}' 1
 check "events_total bounced +0" delta 'hermod_events_total{type="bounced"}' 0
+check "the events store's figures: stored_total >= 5, a backlog gauge" bash -c "
+	awk '\$1 == \"hermod_events_stored_total\" && \$2 >= 5 { ok = 1 } END { exit !ok }' '$T/m1.txt' &&
+	grep -q '^hermod_events_backlog [0-9]' '$T/m1.txt'"
 check "delivery_attempts_total delivered +4" delta 'hermod_delivery_attempts_total{result="delivered"}' 4
 check "delivery_attempts_total deferred +1" delta 'hermod_delivery_attempts_total{result="deferred"}' 1
 check "delivery_seconds_count +4" delta 'hermod_delivery_seconds_count' 4
