@@ -161,4 +161,12 @@ fi
 write_config "[store]
 url = postgres://hermod@127.0.0.1/hermod"
 check "postgres:// refused clearly" fails_with "PostgreSQL is not supported yet" hermod account list
+# `hermod version`: hermod's and every linked library's version, one a line.
+out=$(hermod version)
+missing=0
+for lib in hermod libuv openssl sqlite jansson libmicrohttpd libcurl libunbound libsodium libidn2; do
+	grep -q "^$lib [0-9]" <<<"$out" || { echo "# missing: $lib"; missing=1; }
+done
+ok $missing "version names hermod and each linked library"
+
 done_testing
