@@ -7,7 +7,7 @@
  *  2. a VERP address in the returned message's Return-Path (ARF reports
  *     quote the delivered message, which carries it; so do some bounces);
  *  3. the returned message's Message-ID (store_event_find_message), with
- *     the DSN's Final-Recipient (or ARF Original-Rcpt-To) as the recipient.
+ *     the DSN's Final-Recipient (or ARF Original-Rcpt-To) as the recipient when it is one of the message's.
  *
  * A DSN emits one `bounced` event per failed recipient it maps; "delayed",
  * "delivered", "relayed" and "expanded" actions emit nothing (hermod's own
@@ -143,7 +143,12 @@ map_message_id(struct store *st, const char *header_message_id, const char *reci
 	t->recipient = xstrdup(recipient);
 	t->rcpt_index = -1;
 	t->via = "message-id";
-	/* The index, when the recipient is one of the message's (bounded). */
+	/* The recipient must be one of the message's (bounded search): unlike
+	 * a VERP address, the Message-ID and the report's recipient are
+	 * whatever the sender of the report wrote, and any recipient of a
+	 * message knows its Message-ID. Without this check, one forged report
+	 * to a feedback address would bounce (and suppress) any address it
+	 * names under the sender's account. */
 	for (int i = 0; i < INBOUND_SCAN_RCPTS; i++) {
 		char *acc = NULL, *r = NULL;
 		int rc = store_event_recipient(st, t->message_id, i, &acc, &r, &err);
@@ -158,6 +163,12 @@ map_message_id(struct store *st, const char *header_message_id, const char *reci
 			t->rcpt_index = i;
 			break;
 		}
+	}
+	if (t->rcpt_index < 0) {
+		log_warn("inbound", "report for message %s names a recipient it was not sent to",
+		    t->message_id);
+		target_free(t);
+		return -1;
 	}
 	return 0;
 }

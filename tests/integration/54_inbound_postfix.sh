@@ -153,6 +153,18 @@ for i in $(seq 1 100); do events | grep -q '"feedback_type":"fraud"' && break; s
 line=$(events | grep '"feedback_type":"fraud"' | tail -1)
 check "mapped through its Message-ID to the original" bash -c "grep -q '\"mapped_by\":\"message-id\"' <<<'$line' && grep -q '\"message_id\":\"$QID\"' <<<'$line'"
 
+# Forged: the same Message-ID, but a recipient the message never went to.
+# Anyone who received the message knows its Message-ID; the report must not
+# bounce (and suppress) an address of its choosing under the sender's account.
+arf "app@shop.test" "$T/orig.txt" | sed -e 's/Feedback-Type: abuse/Feedback-Type: forged/' \
+	-e 's/Original-Rcpt-To: <good@pf.test>/Original-Rcpt-To: <victim@other.test>/' >"$T/arf3.eml"
+out=$(swaks --server 127.0.0.1 --port "$IN_PORT" --helo mail.isp.example --from '<>' \
+	--to abuse@bounce.shop.test --data "@$T/arf3.eml" 2>&1)
+check "forged ARF: 250 (kept for an operator)" grep -q '^<-  250 2.0.0' <<<"$out"
+for i in $(seq 1 100); do grep -lqs 'Feedback-Type: forged' "$T"/var/inbound/unmatched/* && break; sleep 0.1; done
+check "a recipient the message was not sent to: no complaint, kept in unmatched" \
+	bash -c "! grep '\"component\":\"event\"' '$T/serve.log' | grep -q 'victim@other.test' && grep -lqs 'Feedback-Type: forged' '$T'/var/inbound/unmatched/*"
+
 # Unmappable: answered 250 all the same, kept for an operator.
 printf 'From: someone@isp.example\r\nTo: postmaster@bounce.shop.test\r\nSubject: hello\r\n\r\nnot a report\r\n' >"$T/junk.eml"
 out=$(swaks --server 127.0.0.1 --port "$IN_PORT" --helo mail.isp.example --from someone@isp.example \
