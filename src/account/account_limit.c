@@ -28,11 +28,29 @@ account_window_name(enum account_window w)
 
 /* ---- one bucket ---- */
 
+/* clamp() cuts a limit to ACCOUNT_LIMIT_MAX: above it, limit * 1000 would
+ * wrap (to a negative cap refusing for ever, or to 0, a division by zero). */
+static uint64_t
+clamp(uint64_t limit)
+{
+	return limit > ACCOUNT_LIMIT_MAX ? ACCOUNT_LIMIT_MAX : limit;
+}
+
+static void
+clamp_all(const struct account_limits *in, struct account_limits *out)
+{
+	for (int w = 0; w < ACCOUNT_WIN__COUNT; w++)
+		out->per[w] = clamp(in->per[w]);
+}
+
 void
 account_limit_refill(struct account_bucket *b, uint64_t limit, uint64_t win, uint64_t now)
 {
-	int64_t cap = (int64_t)(limit * 1000);
+	int64_t cap;
 	unsigned __int128 num;
+
+	limit = clamp(limit);
+	cap = (int64_t)(limit * 1000);
 
 	if (b->last == 0 || b->limit == 0) {
 		b->milli = cap;
@@ -75,6 +93,7 @@ account_limit_wait_ms(const struct account_bucket *b, uint64_t limit, uint64_t w
 
 	if (limit == 0)
 		return 0;
+	limit = clamp(limit);
 	need = (int64_t)((n < limit ? n : limit) * 1000);
 	deficit = need - b->milli;
 	if (deficit <= 0)
@@ -139,13 +158,15 @@ mem_refill(struct mem_entry *e, const struct account_limits *lim, uint64_t now)
 }
 
 static int
-mem_take(void *impl, const char *account, const struct account_limits *lim, uint64_t n,
+mem_take(void *impl, const char *account, const struct account_limits *asked, uint64_t n,
     uint64_t now, struct limiter_refusal *why)
 {
+	struct account_limits cl, *lim = &cl;
 	struct mem_entry *e;
 	uint64_t worst = 0;
 	int w, short_w = -1;
 
+	clamp_all(asked, &cl);
 	if (lim->per[0] == 0 && lim->per[1] == 0 && lim->per[2] == 0)
 		return 0;
 	e = mem_find(impl, account, 1);
@@ -175,11 +196,13 @@ mem_take(void *impl, const char *account, const struct account_limits *lim, uint
 }
 
 static void
-mem_give_back(void *impl, const char *account, const struct account_limits *lim, uint64_t n,
+mem_give_back(void *impl, const char *account, const struct account_limits *asked, uint64_t n,
     uint64_t now)
 {
 	struct mem_entry *e = mem_find(impl, account, 0);
+	struct account_limits cl, *lim = &cl;
 
+	clamp_all(asked, &cl);
 	if (e == NULL)
 		return;
 	mem_refill(e, lim, now);
@@ -193,11 +216,13 @@ mem_give_back(void *impl, const char *account, const struct account_limits *lim,
 }
 
 static void
-mem_usage(void *impl, const char *account, const struct account_limits *lim, uint64_t now,
+mem_usage(void *impl, const char *account, const struct account_limits *asked, uint64_t now,
     struct limiter_usage *out)
 {
 	struct mem_entry *e = mem_find(impl, account, 0);
+	struct account_limits cl, *lim = &cl;
 
+	clamp_all(asked, &cl);
 	memset(out, 0, sizeof(*out));
 	if (e != NULL)
 		mem_refill(e, lim, now);

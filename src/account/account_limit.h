@@ -26,6 +26,11 @@
 
 enum account_window { ACCOUNT_WIN_SECOND, ACCOUNT_WIN_HOUR, ACCOUNT_WIN_DAY, ACCOUNT_WIN__COUNT };
 
+/* The largest limit counted as such: milli-tokens are limit * 1000 in 64
+ * bits, so a larger value (the API and the CLI take any int64) is cut to
+ * this, which no sender reaches in a window anyway. */
+#define ACCOUNT_LIMIT_MAX	1000000000000ULL
+
 /* The limits of one account, recipients per window; 0 = unlimited. */
 struct account_limits {
 	uint64_t	 per[ACCOUNT_WIN__COUNT];

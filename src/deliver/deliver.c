@@ -48,6 +48,7 @@
 #include "util/xalloc.h"
 
 #include <errno.h>
+#include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +349,17 @@ deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struc
 	if ((d->ssl = tls_client_ctx(&tls_err)) == NULL) {
 		log_warn("deliver", "no TLS client context: %s", tls_err ? tls_err : "?");
 		free(tls_err);
+	} else if (cfg->delivery_ca_file && cfg->delivery_ca_file[0] &&
+	    SSL_CTX_load_verify_locations(d->ssl, cfg->delivery_ca_file, NULL) != 1) {
+		/* the operator asked for these CAs: starting without them would
+		 * defer every tls = verify destination with a misleading reason */
+		*err = xasprintf("delivery.ca_file %s: cannot load the certificates",
+		    cfg->delivery_ca_file);
+		ERR_clear_error();
+		SSL_CTX_free(d->ssl);
+		mx_resolver_free(d->mx);
+		free(d);
+		return -1;
 	}
 	if (shape_new(cfg, sp, &d->shape, err) < 0) {
 		mx_resolver_free(d->mx);

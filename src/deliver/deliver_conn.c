@@ -649,7 +649,7 @@ conn_connect_next(struct conn *c)
 			o.auth_password = c->route->auth_password;
 		}
 		if (o.tls != CONFIG_TLS_OFF && d->ssl == NULL) {
-			if (o.tls == CONFIG_TLS_REQUIRED) {
+			if (o.tls == CONFIG_TLS_REQUIRED || o.tls == CONFIG_TLS_VERIFY) {
 				synth(&c->last_fail, BOUNCE_LOCAL_TLS, 421, "4.7.10", "no TLS client context");
 				c->addr_i++;
 				continue;

@@ -576,7 +576,7 @@ after_ehlo(struct smtp_client *c)
 			c->state = S_STARTTLS;
 			return;
 		}
-		if (c->o.tls == CONFIG_TLS_REQUIRED) {
+		if (c->o.tls == CONFIG_TLS_REQUIRED || c->o.tls == CONFIG_TLS_VERIFY) {
 			client_fail(c, BOUNCE_LOCAL_TLS, 421, "4.7.10",
 			    "TLS is required and %s does not offer STARTTLS", c->host);
 			return;
@@ -642,7 +642,7 @@ on_reply(struct smtp_client *c, const struct smtp_reply *pr)
 		break;
 	case S_STARTTLS:
 		if (r.code != 220) {
-			if (c->o.tls == CONFIG_TLS_REQUIRED) {
+			if (c->o.tls == CONFIG_TLS_REQUIRED || c->o.tls == CONFIG_TLS_VERIFY) {
 				client_fail(c, BOUNCE_LOCAL_TLS, 421, "4.7.10",
 				    "TLS is required and STARTTLS was refused: %d %s", r.code, r.text);
 				return;
@@ -784,8 +784,16 @@ io_event(struct io *io, enum io_event ev, void *arg)
 			io_set_timeout(c->io, c->o.cfg->data_done_timeout);
 		break;
 	case IO_TLS_READY:
-		if (c->state == S_TLS)
-			write_ehlo(c);
+		if (c->state != S_TLS)
+			break;
+		/* tls = verify: the chain must verify for the MX host name
+		 * (io verified it against c->host); nothing is sent otherwise */
+		if (c->o.tls == CONFIG_TLS_VERIFY && !io_tls_peer_verified(c->io)) {
+			client_fail(c, BOUNCE_LOCAL_TLS, 421, "4.7.5",
+			    "the TLS certificate of %s did not verify", c->host);
+			break;
+		}
+		write_ehlo(c);
 		break;
 	case IO_TIMEOUT:
 		if (c->state == S_READY) {

@@ -77,6 +77,7 @@ static const struct key keys[] = {
 	K("delivery", "resolver", T_STR, resolver, ""),
 	K("delivery", "port", T_UINT, delivery_port, "25"),
 	K("delivery", "tls", T_TLS, delivery_tls, "opportunistic"),
+	K("delivery", "ca_file", T_PATH, delivery_ca_file, ""),
 	K("delivery", "retry", T_DURLIST, retry, "1m 5m 15m 30m 1h 2h 4h"),
 	K("delivery", "max_lifetime", T_DURATION, max_lifetime, "5d"),
 	K("delivery", "connect_timeout", T_DURATION, connect_timeout, "30s"),
@@ -300,6 +301,8 @@ parse_tls(const char *s, enum config_tls *out)
 		*out = CONFIG_TLS_REQUIRED;
 	else if (!strcmp(s, "off"))
 		*out = CONFIG_TLS_OFF;
+	else if (!strcmp(s, "verify"))
+		*out = CONFIG_TLS_VERIFY;
 	else
 		return -1;
 	return 0;
@@ -472,7 +475,7 @@ set_value(struct config *cfg, const struct key *k, const char *v)
 	}
 	case T_TLS:
 		if (parse_tls(v, (enum config_tls *)p) < 0)
-			return "expected opportunistic, required or off";
+			return "expected opportunistic, required, verify or off";
 		return NULL;
 	case T_NETS: {
 		char *copy = xstrdup(v), *save = NULL, *tok;
@@ -843,7 +846,7 @@ parse_text(struct config *cfg, const char *file, const char *text, size_t len, c
 				free(route->auth_password);
 				route->auth_password = xstrdup(val);
 			} else if (parse_tls(val, &route->tls) < 0)
-				e = "expected opportunistic, required or off";
+				e = "expected opportunistic, required, verify or off";
 			if (e)
 				rc = fail(err, file, lineno, fullkey, e);
 		} else {

@@ -18,7 +18,9 @@ struct config_net {
 	int		prefix;
 };
 
-enum config_tls { CONFIG_TLS_OPPORTUNISTIC, CONFIG_TLS_REQUIRED, CONFIG_TLS_OFF };
+/* Outbound TLS: verify is required plus a certificate that verifies against
+ * the trust store for the MX host name (Postfix's "verify" level). */
+enum config_tls { CONFIG_TLS_OPPORTUNISTIC, CONFIG_TLS_REQUIRED, CONFIG_TLS_OFF, CONFIG_TLS_VERIFY };
 
 /* [route DOMAIN] or [route *]: deliver through a relay instead of the MX. */
 struct config_route {
@@ -104,6 +106,7 @@ struct config {
 	char	*resolver;
 	uint64_t delivery_port;
 	enum config_tls delivery_tls;
+	char	*delivery_ca_file;	/* PEM CAs added to the system's for tls = verify */
 	uint64_t *retry;		/* ms, n_retry of them (a duration list: the
 					 * count follows the pointer, config.c relies on it) */
 	size_t	 n_retry;

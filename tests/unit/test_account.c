@@ -215,6 +215,26 @@ test_rep_window_rolls(void **state)
 	assert_int_equal(t.bounced, 0);
 }
 
+/* A limit too large for milli-tokens (an API or CLI value up to 2^63)
+ * must neither wrap into a refusal for ever nor divide by zero: 2^61 * 1000
+ * is 0 modulo 2^64. Such a limit behaves as no practical limit. */
+static void
+test_limiter_huge_limit(void **state)
+{
+	struct limiter *l = account_limit_mem();
+	struct account_limits lim = { { 1ULL << 61, 0, (1ULL << 62) + 7 } };
+	struct limiter_refusal why = { 0 };
+	struct limiter_usage u;
+
+	(void)state;
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(account_limit_take(l, "big", &lim, 1000, T0 + (uint64_t)i, &why), 0);
+	account_limit_usage(l, "big", &lim, T0 + 100, &u);
+	assert_true(u.remaining[0] > 0);
+	assert_true(u.remaining[2] > 0);
+	account_limit_free(l);
+}
+
 /* The cost of one take, printed for the report: 1000 accounts, three
  * windows limited, a million takes. */
 static void
@@ -249,6 +269,7 @@ main(void)
 		cmocka_unit_test(test_limiter_unlimited_and_change),
 		cmocka_unit_test(test_rep_rates_and_verdicts),
 		cmocka_unit_test(test_rep_window_rolls),
+		cmocka_unit_test(test_limiter_huge_limit),
 		cmocka_unit_test(test_limiter_cost),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
