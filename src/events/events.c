@@ -99,12 +99,18 @@ static struct {
 	struct pending	*head, **tail;	/* emitted, not yet stored */
 	struct pending	*done, **done_tail; /* stored, for the subscribers */
 	struct events_stats stats;
+	/* for events_wait_stored(): never reset, so a mark stays valid */
+	pthread_cond_t	 handed_cond;	/* the writer finished a batch */
+	uint64_t	 enq;		/* events ever queued */
+	uint64_t	 handed;	/* of those, stored or given up by the writer */
+	uint64_t	 bad;		/* events ever dropped or left unstored */
 	struct {
 		event_subscriber fn;
 		void		*arg;
 	} subs[MAX_SUBSCRIBERS];
 	size_t		 nsubs;
-} P = { .mu = PTHREAD_MUTEX_INITIALIZER, .tail = &P.head, .done_tail = &P.done };
+} P = { .mu = PTHREAD_MUTEX_INITIALIZER, .handed_cond = PTHREAD_COND_INITIALIZER,
+	.tail = &P.head, .done_tail = &P.done };
 
 static char *
 dup_or_null(const char *s)
@@ -259,6 +265,7 @@ events_emit(const struct event *e)
 
 	pthread_mutex_lock(&P.mu);
 	if (!P.started) {
+		P.bad++;
 		pthread_mutex_unlock(&P.mu);
 		free_rec(r);
 		free(p);
@@ -266,6 +273,7 @@ events_emit(const struct event *e)
 	}
 	*P.tail = p;
 	P.tail = &p->next;
+	P.enq++;
 	P.stats.emitted++;
 	P.stats.queued++;
 	pthread_cond_signal(&P.cond);
@@ -316,6 +324,7 @@ store_batch(struct pending *p, size_t n)
 		P.stats.batches++;
 	} else {
 		P.stats.store_failed += n;
+		P.bad += n;
 	}
 	pthread_mutex_unlock(&P.mu);
 }
@@ -418,6 +427,8 @@ writer_main(void *arg)
 			*P.done_tail = batch;
 			P.done_tail = &last->next;
 			uv_async_send(&P.wake);
+			P.handed += n;
+			pthread_cond_broadcast(&P.handed_cond);
 		}
 	}
 	pthread_mutex_unlock(&P.mu);
@@ -513,6 +524,34 @@ events_stop(void)
 	P.nsubs = 0;
 	P.loop = NULL;
 	P.st = NULL;
+}
+
+struct events_mark
+events_mark(void)
+{
+	struct events_mark m;
+
+	pthread_mutex_lock(&P.mu);
+	m.bad = P.bad;
+	pthread_mutex_unlock(&P.mu);
+	return m;
+}
+
+int
+events_wait_stored(const struct events_mark *m)
+{
+	uint64_t target;
+	int rc;
+
+	pthread_mutex_lock(&P.mu);
+	/* Whatever is queued has a writer to handle it: events are queued
+	 * only while it runs, and events_stop() lets it drain the queue. */
+	target = P.enq;
+	while (P.handed < target)
+		pthread_cond_wait(&P.handed_cond, &P.mu);
+	rc = P.bad != m->bad ? -1 : 0;
+	pthread_mutex_unlock(&P.mu);
+	return rc;
 }
 
 void

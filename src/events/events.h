@@ -102,6 +102,20 @@ void	events_subscribe(event_subscriber fn, void *arg);
 int	events_start(uv_loop_t *loop, struct store *st, const struct config *cfg, char **err);
 void	events_stop(void);
 
+/* events_mark() and events_wait_stored() serve an emitter that deletes its
+ * own record of something once the events about it are safe (the inbound
+ * listener's report files): take a mark, emit, then events_wait_stored()
+ * blocks until the writer has handled everything queued so far. It returns
+ * 0, or -1 when an event emitted since the mark (by anyone) was dropped
+ * because the pipeline was not running, or could not be stored: the
+ * emitter then keeps its record, to emit again later (at least once).
+ * Blocks: call it on a worker thread, never on the loop thread. */
+struct events_mark {
+	uint64_t	 bad;	/* dropped or unstored events so far */
+};
+struct events_mark events_mark(void);
+int	events_wait_stored(const struct events_mark *m);
+
 /* events_get_stats() copies the pipeline's counters since events_start()
  * (for metrics and tests). */
 struct events_stats {

@@ -6,8 +6,9 @@
  * data_dir/inbound/tmp/ID (envelope lines, then the message), fsyncs it,
  * renames it into inbound/new/ and fsyncs the directory; only then does the
  * session answer. Processing (parse, map, emit events) is a second worker
- * job on that file, which removes it when done (or moves it to
- * inbound/unmatched/). A crash between the two leaves the file in new/, and
+ * job on that file, which removes it when done, once its events are in the
+ * events store (events_wait_stored), or moves it to inbound/unmatched/.
+ * A crash between the two leaves the file in new/, and
  * the next start processes it: a report is processed at least once. Nothing
  * here blocks the loop: files and the store are touched on workers only.
  *

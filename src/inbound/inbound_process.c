@@ -379,6 +379,7 @@ inbound_process_file(const char *data_dir, struct store *st, const struct verp_k
 	struct envelope e;
 	struct fb_report rep;
 	const char *kind = "other", *base = strrchr(path, '/');
+	struct events_mark mark = events_mark();
 	int n = 0;
 
 	base = base ? base + 1 : path;
@@ -400,7 +401,15 @@ inbound_process_file(const char *data_dir, struct store *st, const struct verp_k
 		log_int(l, "events", n);
 		log_end(l);
 	}
-	if (n > 0 || only_informative(&rep)) {
+	if (n > 0 && events_wait_stored(&mark) < 0) {
+		/* The file is the report's only durable record until its events
+		 * are in the store: removed earlier, a crash or a stop (the
+		 * drain's timeout, events_stop() while this worker runs) would
+		 * lose them. Kept in new/, the next start processes it again. */
+		log_warn("inbound", "report %s: its events are not stored; kept for the next start",
+		    base);
+		count(kind, "deferred");
+	} else if (n > 0 || only_informative(&rep)) {
 		count(kind, n ? "matched" : "ignored");
 		unlink(path);
 	} else {

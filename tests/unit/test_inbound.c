@@ -6,10 +6,19 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <uv.h>
 
+#include "events/events.h"
 #include "feedback/verp.h"
 #include "inbound/inbound.h"
+#include "store/store.h"
+#include "util/fsutil.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
 
 #define TID "01jc3x5f7q9m2a4b6c8d"
 #define FB "fbl abuse postmaster"
@@ -94,6 +103,80 @@ test_fixed_domain(void **state)
 	assert_int_equal(classify("returns.example.net", v, dom), INBOUND_RCPT_VERP);
 }
 
+/* A report file is the report's only durable record: it is removed only
+ * once its events are in the events store. While the pipeline is not
+ * running (a stop while the worker runs), the file stays in new/ for the
+ * next start; with it running, the event is stored and the file goes. */
+static void
+write_report(const char *path, const char *verp)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "hermod-inbound 1\r\nclient 127.0.0.1\r\nhelo mx.dest.example\r\n"
+	    "from \r\nto %s\r\n\r\n", verp);
+	fputs("From: MAILER-DAEMON@mx.dest.example\r\nTo: <x@y>\r\nSubject: failed\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; "
+	    "boundary=\"B\"\r\n\r\n--B\r\n\r\nfailed\r\n\r\n--B\r\n"
+	    "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.dest.example\r\n"
+	    "\r\nFinal-Recipient: rfc822; gone@dest.example\r\nAction: failed\r\n"
+	    "Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 no such user\r\n\r\n--B--\r\n", f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+test_report_kept_until_stored(void **state)
+{
+	char dir[] = "/tmp/hermod-inbound.XXXXXX", v[VERP_ADDR_MAX], *url, *path, *cmd;
+	struct store *st = NULL;
+	struct store_event e = { 0 }, *out = NULL;
+	uv_loop_t loop;
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	url = xasprintf("sqlite:%s/hermod.db", dir);
+	assert_int_equal(store_open(&st, url, NULL), 0);
+	free(url);
+	assert_int_equal(inbound_make_dirs(dir, &url), 0);
+	e.id = "ev000001";
+	e.type = "queued";
+	e.time = (int64_t)time_now_ms();
+	e.account = "shop";
+	e.message_id = TID;
+	e.recipient = "gone@dest.example";
+	e.rcpt_index = 0;
+	e.json = "{\"tags\":[]}";
+	assert_int_equal(store_events_insert(st, &e, 1, NULL), 0);
+	assert_int_equal(verp_make(&key, TID, 0, "bounce.shop.example", v), 0);
+	path = xasprintf("%s/inbound/new/01jc3x5f7q9m2a4b6c8r", dir);
+
+	/* the pipeline is not running: the bounce maps, but is not stored */
+	write_report(path, v);
+	assert_int_equal(inbound_process_file(dir, st, &key, path), 1);
+	assert_int_equal(access(path, F_OK), 0);
+
+	/* running: stored, then the file is removed */
+	uv_loop_init(&loop);
+	assert_int_equal(events_start(&loop, st, NULL, &url), 0);
+	assert_int_equal(inbound_process_file(dir, st, &key, path), 1);
+	assert_int_not_equal(access(path, F_OK), 0);
+	assert_int_equal(store_events_after(st, 1, "shop", 10, &out, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].type, "bounced");
+	assert_string_equal(out[0].recipient, "gone@dest.example");
+	store_events_free(out, n);
+	events_stop();
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+
+	store_close(st);
+	free(path);
+	cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
 int
 main(void)
 {
@@ -101,6 +184,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_accepted),
 		cmocka_unit_test(test_fixed_domain),
+		cmocka_unit_test(test_report_kept_until_stored),
 	};
 
 	for (int i = 0; i < VERP_KEY_LEN; i++)
