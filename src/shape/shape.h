@@ -35,8 +35,10 @@ struct shape_bucket {
 /* shape_bucket_set() configures b for count per period_ms (0 = no limit). */
 void	shape_bucket_set(struct shape_bucket *b, uint64_t count, uint64_t period_ms);
 /* shape_bucket_wait() is 0 when an event may happen at now (ms), else the
- * time (ms) when it may; with the rate divided by 2^shift. Pure. */
-uint64_t shape_bucket_wait(const struct shape_bucket *b, uint64_t now, unsigned shift);
+ * time (ms) when it may; with the rate divided by 2^shift. It changes b only
+ * to bring back a schedule the wall clock left more than an interval ahead
+ * (the clock stepped back). */
+uint64_t shape_bucket_wait(struct shape_bucket *b, uint64_t now, unsigned shift);
 /* shape_bucket_take() records an event at now (call after wait() said 0). */
 void	shape_bucket_take(struct shape_bucket *b, uint64_t now, unsigned shift);
 

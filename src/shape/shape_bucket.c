@@ -36,15 +36,24 @@ shape_bucket_set(struct shape_bucket *b, uint64_t count, uint64_t period_ms)
 }
 
 uint64_t
-shape_bucket_wait(const struct shape_bucket *b, uint64_t now, unsigned shift)
+shape_bucket_wait(struct shape_bucket *b, uint64_t now, unsigned shift)
 {
 	uint64_t now_us = now * 1000;
 
-	uint64_t sl;
+	uint64_t sl, ahead;
 
 	if (b->interval_us == 0)
 		return 0;
-	sl = slack(b, shift > 16 ? 16 : shift);
+	if (shift > 16)
+		shift = 16;
+	sl = slack(b, shift);
+	/* A take leaves the schedule at most one interval (and the slack)
+	 * ahead of its time. Further ahead, the wall clock went back (or a
+	 * halving ended): the schedule restarts from now, else the
+	 * destination would wait for the size of the step. */
+	ahead = (b->interval_us << shift) + sl;
+	if (b->tat_us > now_us + ahead)
+		b->tat_us = now_us + ahead;
 	if (b->tat_us <= sl || b->tat_us - sl <= now_us)
 		return 0;
 	return (b->tat_us - sl + 999) / 1000;

@@ -76,6 +76,30 @@ test_bucket(void **state)
 	assert_int_equal(shape_bucket_wait(&b, now + 60000, 0), now + 60990);
 }
 
+/* The wall clock stepping back (NTP, an admin) must not park a destination
+ * for the size of the step: a rate's state is never more than one interval
+ * ahead of now, whatever the clock did. */
+static void
+test_bucket_clock_back(void **state)
+{
+	struct shape_bucket b;
+	uint64_t now = 1800000000000ULL, hour = 3600000;
+
+	(void)state;
+	shape_bucket_set(&b, 10, 1000);			/* every 100 ms */
+	shape_bucket_take(&b, now + hour, 0);
+	/* the clock goes back an hour */
+	assert_true(shape_bucket_wait(&b, now, 0) <= now + 100);
+	shape_bucket_set(&b, 1, 60000);			/* one a minute */
+	shape_bucket_take(&b, now + hour, 2);		/* halved twice: every 4 min */
+	assert_true(shape_bucket_wait(&b, now, 2) <= now + 4 * 60000);
+	/* and the rate holds from there on: one event, then a wait */
+	while (shape_bucket_wait(&b, now, 0) != 0)
+		now = shape_bucket_wait(&b, now, 0);
+	shape_bucket_take(&b, now, 0);
+	assert_true(shape_bucket_wait(&b, now + 1000, 0) > now + 1000);
+}
+
 static void
 test_rates_parse(void **state)
 {
@@ -429,6 +453,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bucket),
+		cmocka_unit_test(test_bucket_clock_back),
 		cmocka_unit_test(test_rates_parse),
 		cmocka_unit_test(test_rule_match),
 		cmocka_unit_test(test_conf_blocks),
