@@ -68,6 +68,11 @@ classify6(const unsigned char *a)
 		return classify4(a + 12);	/* ::a.b.c.d is the old IPv4-compatible form */
 	if (a[0] == 0x20 && a[1] == 0x02)
 		return classify4(a + 2);	/* 6to4 */
+	/* 64:ff9b:1::/48 (RFC 8215) is NAT64 for a site's own translators,
+	 * where the IPv4 address may sit at any of RFC 6052's offsets: never a
+	 * public destination, and it may reach 169.254.169.254 or the LAN. */
+	if (memcmp(a, nat64, 4) == 0 && a[4] == 0 && a[5] == 1)
+		return WEBHOOK_ADDR_RESERVED;
 	if ((a[0] & 0xfe) == 0xfc)
 		return WEBHOOK_ADDR_PRIVATE;	/* unique local fc00::/7 */
 	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)

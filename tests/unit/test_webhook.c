@@ -181,6 +181,9 @@ test_classify_v6(void **state)
 	assert_int_equal(c6("2002:7f00:1::"), WEBHOOK_ADDR_LOOPBACK);	/* 6to4 of 127.0.0.1 */
 	assert_int_equal(c6("2002:c0a8:101::1"), WEBHOOK_ADDR_PRIVATE);
 	assert_int_equal(c6("2002:808:808::1"), WEBHOOK_ADDR_PUBLIC);
+	/* RFC 8215's local-use NAT64 prefix: a site's own translator */
+	assert_int_equal(c6("64:ff9b:1::a9fe:a9fe"), WEBHOOK_ADDR_RESERVED);
+	assert_int_equal(c6("64:ff9b:1:a9fe:a9:fe00::"), WEBHOOK_ADDR_RESERVED);
 	assert_int_equal(webhook_addr_classify(AF_UNIX, (const unsigned char *)"x"),
 	    WEBHOOK_ADDR_INVALID);
 }
