@@ -427,6 +427,13 @@ connect_wait(void *ctx, const char *domain, unsigned active, uint64_t now)
 		 * would otherwise be asked 10,000 times per connection). */
 		uint64_t step = !strcmp(why, "connection_rate") ? d->prov->conn_b.interval_us / 1000 :
 		    !strcmp(why, "message_rate") ? d->prov->msg_b.interval_us / 1000 : SHAPE_TURN_MS;
+		/* The turns run at most one step a bound domain ahead; further
+		 * ahead, the wall clock went back, and the turns start again
+		 * from now rather than park the provider's domains for the
+		 * size of the step. */
+		if (d->prov->ticket > t + ((uint64_t)d->prov->ndomains + 1) *
+		    ((step << d->prov->shift) + 1))
+			d->prov->ticket = t;
 		if (d->prov->ticket > t)
 			t = d->prov->ticket;
 		d->prov->ticket = t + (step << d->prov->shift) + (step == 0);

@@ -403,6 +403,35 @@ test_shaper_decisions(void **state)
 	config_free(&cfg);
 }
 
+/* The provider's turns (a ticket per provider) must not park its domains
+ * for the size of a step back of the wall clock either. */
+static void
+test_provider_turns_clock_back(void **state)
+{
+	struct config cfg;
+	struct shape *sh;
+	struct shaper_ops ops;
+	char *err = NULL;
+	uint64_t now = 1800000000000ULL, hour = 3600000;
+
+	(void)state;
+	assert_int_equal(parse(&cfg, "[provider g]\nmx_suffixes = .google.com\nmax_connections = 1\n",
+	    &err), 0);
+	assert_int_equal(shape_new(&cfg, NULL, &sh, &err), 0);
+	shape_ops(sh, &ops);
+	shape_bind(sh, "a.example", "mx.google.com", now + hour);
+	shape_bind(sh, "b.example", "mx.google.com", now + hour);
+	/* an hour ahead: a takes the provider's one connection, b waits its turn */
+	assert_int_equal(ops.connect_wait(sh, "a.example", 0, now + hour), 0);
+	assert_true(ops.connect_wait(sh, "b.example", 0, now + hour) > now + hour);
+	ops.conn_closed(sh, "a.example");
+	/* the clock goes back an hour: the same again waits a poll, not an hour */
+	assert_int_equal(ops.connect_wait(sh, "a.example", 0, now), 0);
+	assert_true(ops.connect_wait(sh, "b.example", 0, now) <= now + 1000);
+	shape_free(sh);
+	config_free(&cfg);
+}
+
 /* A saved suspension is in force again after a restart; one that has
  * ended, or a destination of a provider no longer configured, is not. */
 static void
@@ -461,6 +490,7 @@ main(void)
 		cmocka_unit_test(test_shaping_file),
 		cmocka_unit_test(test_warmup_cap),
 		cmocka_unit_test(test_shaper_decisions),
+		cmocka_unit_test(test_provider_turns_clock_back),
 		cmocka_unit_test(test_state_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
