@@ -202,6 +202,8 @@ config_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+#define CONFIG_DURATION_MAX_MS	((uint64_t)INT64_MAX / 4)
+
 int
 config_parse_duration(const char *s, uint64_t *out_ms)
 {
@@ -227,7 +229,11 @@ config_parse_duration(const char *s, uint64_t *out_ms)
 		mul = 86400ULL * 1000;
 	else
 		return -1;
-	if (v && mul > UINT64_MAX / v)
+	/* Callers add a duration to a time in ms and compare as int64_t
+	 * (events retention, webhook lifetime): with this cap (about 73
+	 * million years) no sum overflows, so a huge value meant as "for
+	 * ever" can never wrap negative and delete or give up everything. */
+	if (v && mul > CONFIG_DURATION_MAX_MS / v)
 		return -1;
 	*out_ms = v * mul;
 	return 0;

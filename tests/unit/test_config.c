@@ -140,6 +140,10 @@ test_sizes_durations(void **state)
 	assert_int_equal(config_parse_duration("2h", &v), 0);
 	assert_int_equal(v, 7200000);
 	assert_int_equal(config_parse_duration("2w", &v), -1);
+	/* past INT64_MAX ms: would wrap negative where a time is added to it */
+	assert_int_equal(config_parse_duration("200000000000d", &v), -1);
+	assert_int_equal(config_parse_duration("10000000000000000000ms", &v), -1);
+	assert_int_equal(config_parse_duration("999999999d", &v), 0);
 }
 
 /* Every key the parser accepts is documented in docs/configuration.md. */
