@@ -157,8 +157,10 @@ map_message_id(struct store *st, const char *header_message_id, const char *reci
 		free(r);
 		free(err);
 		err = NULL;
-		if (rc != 0)
+		if (rc != 0 && rc != STORE_NOTFOUND)
 			break;
+		/* not found: past the last recipient, or one dropped before it
+		 * was queued (no event names its index); look on */
 		if (same) {
 			t->rcpt_index = i;
 			break;

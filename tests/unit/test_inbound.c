@@ -177,6 +177,64 @@ test_report_kept_until_stored(void **state)
 	free(cmd);
 }
 
+/* Mapped by Message-ID: the recipient is found among the message's even
+ * past an index no event names (a recipient dropped before it was queued). */
+static void
+test_message_id_gap(void **state)
+{
+	char dir[] = "/tmp/hermod-inbound.XXXXXX", *url, *path, *cmd;
+	struct store *st = NULL;
+	struct store_event e = { 0 }, *out = NULL;
+	uv_loop_t loop;
+	FILE *f;
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	url = xasprintf("sqlite:%s/hermod.db", dir);
+	assert_int_equal(store_open(&st, url, NULL), 0);
+	free(url);
+	assert_int_equal(inbound_make_dirs(dir, &url), 0);
+	e.id = "ev000002";
+	e.type = "queued";
+	e.time = (int64_t)time_now_ms();
+	e.account = "shop";
+	e.message_id = TID;
+	e.header_message_id = "m1@shop.example";
+	e.recipient = "second@dest.example";
+	e.rcpt_index = 1;	/* index 0 was dropped: no event names it */
+	e.json = "{\"tags\":[]}";
+	assert_int_equal(store_events_insert(st, &e, 1, NULL), 0);
+	path = xasprintf("%s/inbound/new/01jc3x5f7q9m2a4b6c8s", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("hermod-inbound 1\r\nclient 127.0.0.1\r\nhelo mx\r\nfrom \r\n"
+	    "to postmaster@bounce.shop.example\r\n\r\n"
+	    "From: MAILER-DAEMON@mx.dest.example\r\nSubject: failed\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+	    "--B\r\n\r\nfailed\r\n\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+	    "Reporting-MTA: dns; mx.dest.example\r\n\r\n"
+	    "Final-Recipient: rfc822; second@dest.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+	    "--B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: app@shop.example\r\n"
+	    "Message-ID: <m1@shop.example>\r\n\r\n--B--\r\n", f);
+	assert_int_equal(fclose(f), 0);
+	uv_loop_init(&loop);
+	assert_int_equal(events_start(&loop, st, NULL, &url), 0);
+	assert_int_equal(inbound_process_file(dir, st, &key, path), 1);
+	assert_int_equal(store_events_after(st, 1, "shop", 10, &out, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].type, "bounced");
+	assert_int_equal(out[0].rcpt_index, 1);
+	store_events_free(out, n);
+	events_stop();
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	store_close(st);
+	free(path);
+	cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
 int
 main(void)
 {
@@ -185,6 +243,7 @@ main(void)
 		cmocka_unit_test(test_accepted),
 		cmocka_unit_test(test_fixed_domain),
 		cmocka_unit_test(test_report_kept_until_stored),
+		cmocka_unit_test(test_message_id_gap),
 	};
 
 	for (int i = 0; i < VERP_KEY_LEN; i++)
