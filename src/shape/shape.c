@@ -294,6 +294,17 @@ shape_key_max_conns(const struct shape *sh, const struct skey *k)
 	return base ? base : 1;
 }
 
+/* suspended() is k's suspension end if it is in force at now. A suspension
+ * never lasts longer from now than it was set for: further ahead, the wall
+ * clock went back, and the destination would wait for the size of the step. */
+static uint64_t
+suspended(struct skey *k, uint64_t now)
+{
+	if (k->suspended_until > now + k->suspend_ms)
+		k->suspended_until = now + k->suspend_ms;
+	return k->suspended_until > now ? k->suspended_until : 0;
+}
+
 static void
 note_wait(struct skey *k, uint64_t until, const char *why)
 {
@@ -413,8 +424,8 @@ connect_wait(void *ctx, const char *domain, unsigned active, uint64_t now)
 	if (need_lookup(sh, d, now))
 		return now + SHAPE_LOOKUP_PARK_MS;
 	k = shape_dest(d);
-	if (k->suspended_until > now)
-		return k->suspended_until;
+	if ((t = suspended(k, now)) != 0)
+		return t;
 	if ((t = key_conn_wait(sh, d->self, now, &why)) != 0) {
 		note_wait(d->self, t, why);
 		return t;
@@ -526,8 +537,8 @@ send_wait(void *ctx, const char *domain, const char *id, uint64_t now, uint64_t 
 	uint64_t t;
 
 	d->used = now;
-	if (k->suspended_until > now) {
-		*until = k->suspended_until;
+	if ((t = suspended(k, now)) != 0) {
+		*until = t;
 		return SHAPER_SUSPENDED;
 	}
 	if ((t = shape_warmup_wait(sh, k, env, now, NULL)) != 0) {
@@ -599,6 +610,7 @@ on_result(void *ctx, const char *domain, const struct shaper_reply *r, uint64_t 
 			if (now + rule->duration <= k->suspended_until)
 				return;
 			k->suspended_until = now + rule->duration;
+			k->suspend_ms = rule->duration;
 			snprintf(k->reason, sizeof(k->reason), "%d%s%s %s", r->code,
 			    r->enhanced && r->enhanced[0] ? " " : "", r->enhanced ? r->enhanced : "",
 			    r->text ? r->text : "");

@@ -21,6 +21,7 @@ struct skey {
 	unsigned		 ndomains;	/* bound domains (providers) */
 	struct shape_bucket	 conn_b, msg_b;
 	uint64_t		 suspended_until;
+	uint64_t		 suspend_ms;	/* its length when set: bounds it if the clock goes back */
 	uint64_t		 suspensions;
 	char			 reason[160];	/* the reply that set the suspension or halving */
 	const char		*rule;		/* its rule's name (the conf owns it) */

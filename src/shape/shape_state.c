@@ -201,6 +201,7 @@ shape_state_load(struct shape *sh, const char *path, uint64_t now)
 			continue;
 		if (until > now) {
 			k->suspended_until = until;
+			k->suspend_ms = until - now;
 			snprintf(k->reason, sizeof(k->reason), "%s",
 			    json_string_value(json_object_get(o, "reason")) ?: "");
 			k->rule = rule_name(sh, json_string_value(json_object_get(o, "rule")) ?: "");

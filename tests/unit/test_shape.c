@@ -432,6 +432,34 @@ test_provider_turns_clock_back(void **state)
 	config_free(&cfg);
 }
 
+/* A suspension set by a backoff rule lasts its duration from now at most,
+ * whatever the wall clock did since. */
+static void
+test_suspension_clock_back(void **state)
+{
+	struct config cfg;
+	struct shape *sh;
+	struct shaper_ops ops;
+	char *err = NULL;
+	uint64_t now = 1800000000000ULL, hour = 3600000, until = 0;
+	struct shaper_reply r = { .code = 421, .enhanced = "4.7.28", .text = "slow down", .mx = "mx" };
+
+	(void)state;
+	assert_int_equal(parse(&cfg, "[backoff t]\nmatch = 4.7.28\nduration = 10s\n", &err), 0);
+	assert_int_equal(shape_new(&cfg, NULL, &sh, &err), 0);
+	shape_ops(sh, &ops);
+	assert_int_equal(ops.connect_wait(sh, "a.example", 0, now + hour), 0);
+	ops.on_result(sh, "a.example", &r, now + hour);
+	assert_int_equal(ops.connect_wait(sh, "a.example", 1, now + hour), now + hour + 10000);
+	/* the clock goes back an hour: 10 s from now, not an hour and 10 s */
+	assert_true(ops.connect_wait(sh, "a.example", 1, now) <= now + 10000);
+	assert_int_equal(ops.send_wait(sh, "a.example", "X", now + 1, &until), SHAPER_SUSPENDED);
+	assert_true(until <= now + 10000);
+	assert_int_equal(ops.send_wait(sh, "a.example", "X", now + 10000, &until), SHAPER_GO);
+	shape_free(sh);
+	config_free(&cfg);
+}
+
 /* A saved suspension is in force again after a restart; one that has
  * ended, or a destination of a provider no longer configured, is not. */
 static void
@@ -491,6 +519,7 @@ main(void)
 		cmocka_unit_test(test_warmup_cap),
 		cmocka_unit_test(test_shaper_decisions),
 		cmocka_unit_test(test_provider_turns_clock_back),
+		cmocka_unit_test(test_suspension_clock_back),
 		cmocka_unit_test(test_state_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
