@@ -540,8 +540,12 @@ check_block_value(enum bkey_type t, const char *v)
 		char *end;
 		if (!isdigit((unsigned char)v[0]))
 			return "expected a whole number";
+		unsigned long long x;
 		errno = 0;
-		(void)strtoull(v, &end, 10);
+		x = strtoull(v, &end, 10);
+		/* the shaper keeps these as unsigned: 2^32 would become 0 (no limit) */
+		if (!errno && !*end && x > UINT_MAX)
+			return "expected a whole number up to 4294967295";
 		return errno || *end ? "expected a whole number" : NULL;
 	}
 	case B_RATE:

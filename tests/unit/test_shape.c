@@ -226,6 +226,10 @@ test_conf_errors(void **state)
 		{ "[warmup w]\nstart = 2026-11-01\nschedule = 5\n", "t.conf:1: warmup.domains: a warm-up needs" },
 		{ "[warmup w]\naddresses = a@b.example\nstart = 2026-11-01\nschedule = x\n",
 		  "t.conf:4: warmup.schedule: expected whole numbers" },
+		{ "[provider x]\nmx_suffixes = .x\nmax_connections = 4294967296\n",
+		  "t.conf:3: provider.max_connections: expected a whole number up to" },
+		{ "[shape *]\nmax_messages_per_connection = 4294967297\n",
+		  "t.conf:2: shape.max_messages_per_connection: expected a whole number up to" },
 		{ "[provider]\n", "t.conf:1: provider: unknown section" },
 		{ "[provider a b]\n", "t.conf:1: provider: expected [KIND NAME]" },
 	};
