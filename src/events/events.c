@@ -18,8 +18,9 @@
  * EVENTS_PRUNE_MAX rows a step, one step per batch while there is more to
  * delete, so a month's backlog is deleted without ever holding inserts for
  * long. A store failure is retried a few times, then the batch goes to the
- * subscribers unstored (seq 0) with an error logged: webhooks still fire,
- * and memory does not grow without bound behind a broken disk.
+ * subscribers unstored (seq 0) with an error logged: suppressions, the
+ * reputation counters and metrics still see them (webhooks, which read the
+ * store, do not), and memory does not grow without bound behind a broken disk.
  *
  * events_stop() stops taking events, lets the writer store everything
  * queued, joins it, then runs the subscribers on what is left: nothing

@@ -150,7 +150,8 @@ http_webhooks_create(struct http_req *r)
 		log_str(l, "msg", "subscription created");
 		log_str(l, "webhook", w.id);
 		log_str(l, "account", r->account);
-		log_str(l, "url", w.url);
+		/* without query and fragment: receivers put tokens there */
+		log_strn(l, "url", w.url, strcspn(w.url, "?#"));
 		log_str(l, "events", events);
 		log_end(l);
 		webhook_changed();

@@ -99,6 +99,11 @@ ok $(is "$(jb '.webhooks | length')" 2; echo $?) "two left"
 api POST /v1/webhooks '{"url":"https://hooks.example.com/e","events":["queued"]}' -H "$(auth "$AKEY")"
 ok $(is "$CODE" 201; echo $?) "room for one more after the delete"
 
+api POST /v1/webhooks '{"url":"https://hooks.example.com/t?token=tok-s3cr3t#frag","events":["queued"]}' \
+    -H "$(auth "$OAKEY")"
+ok $(is "$CODE" 201 && grep -q '"url":"https://hooks.example.com/t"' "$T/serve.log"; echo $?) \
+    "a URL is logged without its query (receivers put tokens there)"
+ok $(! grep -q 'tok-s3cr3t' "$T/serve.log"; echo $?) "the query's token is not in the log"
 ok $(! grep -q "$SECRET" "$T/serve.log"; echo $?) "no secret in the log"
 ok $(! grep -q 'whsec_' "$T/serve.log"; echo $?) "no whsec_ at all in the log"
 stop_daemon
