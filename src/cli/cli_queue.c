@@ -1,5 +1,5 @@
 /* cli_queue: `hermod queue list|show ID|delete ID|hold ID|release ID|flush
- * [ID]|destinations [--json]`, the mailq/postqueue/postsuper of hermod. It talks to the
+ * [ID]|destinations [--json]|resume DESTINATION`, the mailq/postqueue/postsuper of hermod. It talks to the
  * running daemon over the control socket (src/ctl); the queue lives in the
  * daemon's memory and spool, so without a daemon there is nothing to ask. */
 #include "cli/cli.h"
@@ -15,7 +15,8 @@ static const char queue_usage[] =
     "       hermod queue show ID [--json]\n"
     "       hermod queue delete ID | hold ID | release ID\n"
     "       hermod queue flush [ID]\n"
-    "       hermod queue destinations [--json]\n";
+    "       hermod queue destinations [--json]\n"
+    "       hermod queue resume DESTINATION\n";
 
 static void
 print_json(json_t *v)
@@ -246,8 +247,11 @@ cli_queue(struct config *cfg, int argc, char **argv)
 	    !strcmp(sub, "release")) {
 		if (id == NULL)
 			return cli_error("queue %s: a queue ID is required", sub);
+	} else if (!strcmp(sub, "resume")) {
+		if (id == NULL)
+			return cli_error("queue resume: a destination (provider or domain) is required");
 	} else if (strcmp(sub, "flush") != 0)
-		return cli_error("queue: unknown subcommand %s (list, show, delete, hold, release, flush, destinations)",
+		return cli_error("queue: unknown subcommand %s (list, show, delete, hold, release, flush, destinations, resume)",
 		    sub);
 
 	if (!strcmp(sub, "list"))

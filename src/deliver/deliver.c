@@ -324,6 +324,14 @@ dest_hook(void *arg)
 	return shape_destinations(d->shape, time_now_ms(), dest_ready, d);
 }
 
+static int
+resume_hook(const char *name, void *arg)
+{
+	struct deliver *d = arg;
+
+	return shape_resume(d->shape, name, time_now_ms());
+}
+
 int
 deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struct deliver **out,
     char **err)
@@ -389,6 +397,7 @@ deliver_start(uv_loop_t *loop, const struct config *cfg, struct spool *sp, struc
 	queue_ctl_set_flush_hook(flush_hook, d);
 	queue_ctl_set_why_hook(why_hook, d);
 	queue_ctl_set_dest_hook(dest_hook, d);
+	queue_ctl_set_resume_hook(resume_hook, d);
 	d->metrics_hook = metrics_hook_add(NULL, metrics_hook, d);
 	{
 		struct sched_counts c;
@@ -434,6 +443,7 @@ deliver_stop(struct deliver *d, void (*done)(void *arg), void *arg)
 	queue_ctl_set_flush_hook(NULL, NULL);
 	queue_ctl_set_why_hook(NULL, NULL);
 	queue_ctl_set_dest_hook(NULL, NULL);
+	queue_ctl_set_resume_hook(NULL, NULL);
 	/* Only transactions in flight are waited for: sessions being set up,
 	 * DNS lookups and idle sessions end now (their items are retried at
 	 * the next start). */
@@ -473,6 +483,7 @@ deliver_free(struct deliver *d)
 	queue_ctl_set_flush_hook(NULL, NULL);
 	queue_ctl_set_why_hook(NULL, NULL);
 	queue_ctl_set_dest_hook(NULL, NULL);
+	queue_ctl_set_resume_hook(NULL, NULL);
 	for (c = d->conns; c; c = next) {
 		next = c->next;
 		deliver_conn_cut(d, c, 1);

@@ -47,6 +47,16 @@ queue_ctl_set_dest_hook(queue_dest_hook fn, void *arg)
 	dest_arg = arg;
 }
 
+static queue_resume_hook resume_fn;
+static void *resume_arg;
+
+void
+queue_ctl_set_resume_hook(queue_resume_hook fn, void *arg)
+{
+	resume_fn = fn;
+	resume_arg = arg;
+}
+
 void
 queue_ctl_set_flush_hook(queue_flush_hook fn, void *arg)
 {
@@ -392,9 +402,30 @@ h_destinations(struct ctl_request *req, json_t *args, void *arg)
 	ctl_reply(req, dest_fn(dest_arg), NULL);
 }
 
+static void
+h_resume(struct ctl_request *req, json_t *args, void *arg)
+{
+	const char *name = json_string_value(json_object_get(args, "id"));
+
+	(void)arg;
+	if (resume_fn == NULL) {
+		ctl_reply(req, NULL, "resume: no delivery runs in this daemon");
+		return;
+	}
+	if (name == NULL || resume_fn(name, resume_arg) < 0) {
+		char *e = xasprintf("resume: no destination %s (see hermod queue destinations)",
+		    name ? name : "");
+		ctl_reply(req, NULL, e);
+		free(e);
+		return;
+	}
+	ctl_reply(req, json_pack("{s:s}", "done", "resumed"), NULL);
+}
+
 void
 queue_ctl_register(struct ctl *c, struct spool *sp)
 {
+	ctl_register(c, "queue.resume", h_resume, sp);
 	ctl_register(c, "queue.destinations", h_destinations, sp);
 	ctl_register(c, "queue.list", h_list, sp);
 	ctl_register(c, "queue.show", h_show, sp);

@@ -39,6 +39,10 @@ void	queue_ctl_set_why_hook(queue_why_hook fn, void *arg);
  * answers that no delivery runs. */
 typedef json_t *(*queue_dest_hook)(void *arg);
 void	queue_ctl_set_dest_hook(queue_dest_hook fn, void *arg);
+/* queue_resume_hook: lifts the suspension of destination name (`hermod queue
+ * resume NAME`): 0, or -1 when there is no such destination. */
+typedef int (*queue_resume_hook)(const char *name, void *arg);
+void	queue_ctl_set_resume_hook(queue_resume_hook fn, void *arg);
 
 /* queue_ctl_env_json() is the JSON of one queued message (SPEC.md): {"id",
  * "message_id", "account", "from", "recipients": [{"email", "state",

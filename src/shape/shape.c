@@ -690,6 +690,34 @@ shape_new(const struct config *cfg, struct spool *sp, struct shape **out, char *
 	return 0;
 }
 
+int
+shape_resume(struct shape *sh, const char *name, uint64_t now)
+{
+	struct skey *k;
+	size_t i;
+
+	for (k = sh->key_list; k != NULL; k = k->next)
+		if (strcasecmp(k->name, name) == 0)
+			break;
+	if (k == NULL)
+		return -1;
+	if (k->suspended_until > now || k->shift)
+		log_info("shape", "destination %s resumed by hand", k->name);
+	k->suspended_until = 0;
+	k->suspend_ms = 0;
+	k->shift = 0;
+	k->halved_until = 0;
+	k->wait_until = 0;
+	k->ticket = 0;
+	sh->dirty = 1;
+	/* every domain that answers to this key may be parked on it */
+	for (i = 0; i < sh->ndom_buckets; i++)
+		for (struct sdom *d = sh->doms[i]; d != NULL; d = d->hnext)
+			if ((d->self == k || d->prov == k) && sh->kick)
+				sh->kick(sh->kick_arg, d->name);
+	return 0;
+}
+
 void
 shape_attach(struct shape *sh, struct mx_resolver *mx, void (*kick)(void *arg, const char *domain),
     void *arg)

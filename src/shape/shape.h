@@ -151,6 +151,11 @@ void	shape_state_stop(struct shape *sh);
 
 /* shape_ops() fills ops with the seam's hooks over sh. */
 void	shape_ops(struct shape *sh, struct shaper_ops *ops);
+/* shape_resume() lifts, by hand, the suspension and rate halvings of the
+ * destination named name (a provider's name or a domain): what an operator
+ * does after fixing what a backoff rule reacted to. Its domains are kicked.
+ * 0, or -1 when no destination has that name. Loop thread. */
+int	shape_resume(struct shape *sh, const char *name, uint64_t now);
 
 /* shape_why() writes why message id's recipients at domain wait, if the
  * shaper holds them ("suspended: gmail until 22:10 (421 4.7.28 ... rule
