@@ -288,22 +288,6 @@ fb_mime_walk(const char *msg, size_t len, struct fb_mime *m)
 }
 
 static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int
 hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
@@ -327,7 +311,7 @@ fb_decode(const struct fb_part *p, size_t max, struct buf *out)
 		/* Anything outside the alphabet (line ends, junk) is skipped;
 		 * '=' ends the data. */
 		for (i = 0; i < n && out->len - start < max; i++) {
-			int v = b64val(s[i]);
+			int v = buf_b64_digit(s[i]);
 
 			if (s[i] == '=')
 				break;

@@ -8,6 +8,7 @@
 
 #include "http/http_msg.h"
 #include "smtp/smtp_parse.h"
+#include "util/buf.h"
 #include "util/xalloc.h"
 
 #define NAME_MAX_LEN	256
@@ -281,22 +282,6 @@ parse_list(struct http_send *s, json_t *v, const char *field, size_t *start, siz
 	}
 }
 
-static int
-b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* b64_decode(): strict base64 (padding required, whitespace and line breaks
  * ignored). Returns the decoded length or -1. */
 static long
@@ -316,7 +301,7 @@ b64_decode(const char *in, unsigned char *out)
 			pad++;
 			continue;
 		}
-		if (pad > 0 || (d = b64val(c)) < 0)
+		if (pad > 0 || (d = buf_b64_digit(c)) < 0)
 			return -1;
 		v = v << 6 | (unsigned)d;
 		bits += 6;

@@ -181,3 +181,19 @@ buf_json_str(struct buf *b, const char *s, size_t n)
 	}
 	buf_putc(b, '"');
 }
+
+int
+buf_b64_digit(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}

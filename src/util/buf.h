@@ -27,6 +27,9 @@ void	buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void	buf_consume(struct buf *b, size_t n);
 /* buf_steal() hands the storage to the caller (NUL-terminated) and empties b. */
 char   *buf_steal(struct buf *b, size_t *lenp);
+/* buf_b64_digit() is the value (0-63) of a base64 digit of the standard
+ * alphabet (RFC 4648 section 4), or -1 for any other byte ('=' included). */
+int	buf_b64_digit(int c);
 /* buf_json_str() appends s (n bytes) as a JSON string literal, quotes included;
  * control bytes and invalid UTF-8 are escaped so the output is always valid. */
 void	buf_json_str(struct buf *b, const char *s, size_t n);
